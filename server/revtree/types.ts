@@ -1,0 +1,47 @@
+// The shapes of a document's revision tree. See README.md in this folder for the rules.
+//
+// A revision is "N-hash": N is its generation (depth from the original root), hash is opaque
+// (32 lowercase hex chars when we make it). Because old revisions are stemmed away, a tree is a
+// forest: each branch starts at some generation `pos` and holds a node whose children extend it.
+
+export interface RevNode {
+  hash: string;
+  /** This revision is a tombstone (`_deleted: true`). */
+  deleted: boolean;
+  /** The body of this revision is stored (false for ids known only from a `_revisions` path, or compacted away). */
+  available: boolean;
+  children: RevNode[];
+}
+
+export interface RevBranch {
+  /** Generation of `node`. */
+  pos: number;
+  node: RevNode;
+}
+
+export type RevTree = RevBranch[];
+
+/** A parsed revision id. */
+export interface Rev {
+  pos: number;
+  hash: string;
+}
+
+/** A linear history to merge: `hashes` runs from the oldest (generation `pos`) to the newest (the leaf). */
+export interface RevPath {
+  pos: number;
+  hashes: string[];
+  /** Flags of the leaf (the last hash). Inner nodes of a path are `available: false, deleted: false` unless the tree already knows them. */
+  leafDeleted: boolean;
+  leafAvailable: boolean;
+}
+
+/** What a merge did, after couch_key_tree's merge outcome. */
+export type MergeOutcome = 'new_leaf' | 'new_branch' | 'internal_node';
+
+export interface Leaf {
+  rev: string;
+  pos: number;
+  hash: string;
+  deleted: boolean;
+}
