@@ -45,3 +45,25 @@ export interface Leaf {
   hash: string;
   deleted: boolean;
 }
+
+// ---- Added with the implementation (the shapes above are fixed; these only extend them). ----
+
+/** What `merge` returns. `changed` is false exactly when `tree` is the input tree, untouched. */
+export interface MergeResult {
+  tree: RevTree;
+  outcome: MergeOutcome;
+  changed: boolean;
+}
+
+/** A revision's flags as the tree knows them. */
+export interface FoundRev {
+  deleted: boolean;
+  available: boolean;
+  isLeaf: boolean;
+}
+
+/** One entry of CouchDB's `_revs_info`. */
+export interface RevInfo {
+  rev: string;
+  status: 'available' | 'missing' | 'deleted';
+}

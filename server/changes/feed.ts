@@ -1,0 +1,89 @@
+// The changes feed: which rows `_changes` shows after a sequence, filtered and shaped as asked.
+// It reads the by-sequence index (each document once, at its latest change) and knows nothing of
+// HTTP; routes/changes.ts streams what it yields as normal, longpoll, continuous or eventsource.
+
+import { CouchError } from '../errors/catalog.js';
+import { renderRevision } from '../docs/read.js';
+import { leaves } from '../revtree/index.js';
+import type { Database } from '../storage/database.js';
+import type { DocInfo } from '../storage/records.js';
+
+export type DocFilter = (id: string, info: DocInfo, doc: () => Record<string, unknown> | null) => boolean;
+
+export interface FeedOptions {
+  style: 'main_only' | 'all_docs';
+  includeDocs: boolean;
+  conflicts: boolean;
+  attachments: boolean;
+  descending: boolean;
+  filter?: DocFilter;
+  /** For `_doc_ids`: read only these documents instead of scanning the whole index. */
+  docIds?: Set<string>;
+}
+
+export interface FeedRow {
+  seq: number;
+  text: string;
+}
+
+/** Parses `since`: a number, `now`, or the `N-…` / `"N"` forms other servers emit. */
+export function parseSince(value: string | undefined, db: Database): number {
+  if (value === undefined || value === '' || value === '0') return 0;
+  if (value === 'now') return db.updateSeq;
+  let v = value;
+  if (v.startsWith('"') && v.endsWith('"')) v = v.slice(1, -1);
+  const m = /^(\d+)(?:-.*)?$/.exec(v);
+  if (!m) throw new CouchError('bad_request', "Malformed sequence supplied in 'since' parameter.");
+  return Number(m[1]);
+}
+
+/** Rows after `since`, in sequence order (or reverse), each rendered as JSON text. */
+export function* changeRows(db: Database, since: number, opts: FeedOptions): Generator<FeedRow & { examined: number }> {
+  const source = opts.docIds && !opts.descending ? docIdRows(db, since, opts.docIds) : db.changes(since, opts.descending);
+  for (const { seq, id, info } of source) {
+    let parsed: Record<string, unknown> | null | undefined;
+    const doc = () => {
+      if (parsed === undefined) {
+        // Filters see tombstones too ({_id, _rev, _deleted: true}), as in CouchDB.
+        const text = renderRevision(db, id, info, info.rev, {});
+        parsed = text === undefined ? null : (JSON.parse(text) as Record<string, unknown>);
+      }
+      return parsed;
+    };
+    if (opts.docIds && !opts.docIds.has(id)) continue;
+    if (opts.filter && !opts.filter(id, info, doc)) {
+      yield { seq, text: '', examined: seq };
+      continue;
+    }
+    yield { seq, text: renderRow(db, seq, id, info, opts), examined: seq };
+  }
+}
+
+/** With a small `doc_ids` list, look the documents up instead of scanning every change. */
+function* docIdRows(db: Database, since: number, ids: Set<string>): Generator<{ seq: number; id: string; info: DocInfo }> {
+  const found: { seq: number; id: string; info: DocInfo }[] = [];
+  for (const id of ids) {
+    const info = db.docInfo(id);
+    if (info && info.seq > since) found.push({ seq: info.seq, id, info });
+  }
+  found.sort((a, b) => a.seq - b.seq);
+  yield* found;
+}
+
+export function renderRow(db: Database, seq: number, id: string, info: DocInfo, opts: FeedOptions): string {
+  const revs = opts.style === 'all_docs' ? leaves(info.tree).map((l) => l.rev) : [info.rev];
+  let row = '{"seq":' + seq + ',"id":' + JSON.stringify(id) + ',"changes":[';
+  for (let i = 0; i < revs.length; i++) row += (i ? ',{"rev":"' : '{"rev":"') + revs[i] + '"}';
+  row += ']';
+  if (info.deleted) row += ',"deleted":true';
+  if (opts.includeDocs) {
+    const text = renderRevision(db, id, info, info.rev, { conflicts: opts.conflicts, attachments: opts.attachments });
+    row += ',"doc":' + (text ?? 'null');
+  }
+  return row + '}';
+}
+
+/** Changes after `seq` still to come (CouchDB's `pending`). */
+export function pendingAfter(db: Database, seq: number): number {
+  return db.countChangesAfter(seq);
+}

@@ -1,0 +1,128 @@
+#!/usr/bin/env node
+// The `chaise` command. `serve` runs one node; `lounge` and `cluster` belong to lounge/ and are
+// loaded on demand, so the server part does not depend on the lounge (dependencies point one way:
+// this file is only the composition root that names them).
+
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { startNode, type NodeOptions } from './node.js';
+import { wireNode } from './wire.js';
+
+const USAGE = `usage:
+  chaise serve [--port 5984] [--host 127.0.0.1] [--dir ./data] [--admin name:password]
+               [--cors ORIGIN[,ORIGIN]] [--config chaise.json] [--in-memory]
+  chaise lounge --config lounge.json [--port 6984]
+  chaise cluster [--nodes 3] [--q 8] [--n 2] [--port 6984] [--dir ./cluster] [--admin name:password]
+
+Environment: CHAISE_PORT, CHAISE_DIR and CHAISE_ADMIN stand for --port, --dir and --admin.`;
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve':
+      return serve(rest);
+    case 'lounge':
+    case 'cluster': {
+      // A runtime path, not a static import: the lounge is an optional part of the install.
+      const modulePath = '../lounge/cli.js';
+      const mod = (await import(modulePath)) as { main(command: string, args: string[]): Promise<void> };
+      return mod.main(command, rest);
+    }
+    case undefined:
+    case '--help':
+    case '-h':
+    case 'help':
+      console.log(USAGE);
+      return;
+    default:
+      console.error(`chaise: unknown command '${command}'\n${USAGE}`);
+      process.exit(2);
+  }
+}
+
+interface ConfigFile {
+  port?: number;
+  host?: string;
+  dir?: string;
+  admins?: Record<string, string>;
+  cors?: { origins?: string[]; credentials?: boolean; headers?: string[]; methods?: string[]; max_age?: number };
+  limits?: NodeOptions['limits'];
+}
+
+async function serve(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      dir: { type: 'string' },
+      admin: { type: 'string', multiple: true },
+      cors: { type: 'string' },
+      config: { type: 'string' },
+      'in-memory': { type: 'boolean' },
+    },
+    strict: true,
+  });
+  let file: ConfigFile = {};
+  if (values.config) {
+    try {
+      file = JSON.parse(readFileSync(values.config, 'utf8')) as ConfigFile;
+    } catch (e) {
+      fail(`cannot read config file ${values.config}: ${(e as Error).message}`);
+    }
+  }
+  const portText = values.port ?? process.env.CHAISE_PORT;
+  const port = portText !== undefined ? Number(portText) : file.port ?? 5984;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`invalid port '${portText}'`);
+  const admins: { name: string; password: string }[] = [];
+  for (const spec of values.admin ?? (process.env.CHAISE_ADMIN ? [process.env.CHAISE_ADMIN] : [])) {
+    const i = spec.indexOf(':');
+    if (i <= 0) fail(`--admin must be name:password`);
+    admins.push({ name: spec.slice(0, i), password: spec.slice(i + 1) });
+  }
+  for (const [name, password] of Object.entries(file.admins ?? {})) admins.push({ name, password });
+  const corsOrigins = values.cors !== undefined ? values.cors.split(',').map((o) => o.trim()).filter(Boolean) : file.cors?.origins;
+  const opts: NodeOptions = {
+    port,
+    host: values.host ?? file.host ?? '127.0.0.1',
+    dir: values.dir ?? process.env.CHAISE_DIR ?? file.dir ?? './data',
+    inMemory: values['in-memory'] === true,
+    admins,
+    ...(file.limits ? { limits: file.limits } : {}),
+    ...(corsOrigins && corsOrigins.length > 0
+      ? {
+          cors: {
+            origins: corsOrigins,
+            credentials: file.cors?.credentials ?? true,
+            headers: file.cors?.headers ?? ['accept', 'authorization', 'content-type', 'origin', 'referer', 'x-csrf-token'],
+            methods: file.cors?.methods ?? ['GET', 'PUT', 'POST', 'HEAD', 'DELETE', 'COPY', 'OPTIONS'],
+            maxAgeSeconds: file.cors?.max_age ?? 600,
+          },
+        }
+      : {}),
+  };
+  let node;
+  try {
+    node = await startNode(opts, {});
+    await wireNode(node);
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  console.log(`chaise: listening on ${node.url} (${opts.inMemory ? 'in memory' : `data in ${opts.dir}`}${admins.length === 0 ? ', admin party' : ''})`);
+  const stop = () => {
+    void node.close().then(() => process.exit(0));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+function fail(message: string): never {
+  console.error(`chaise: ${message}`);
+  process.exit(1);
+}
+
+process.on('unhandledRejection', (e) => {
+  console.error('chaise: unhandled rejection', e);
+});
+
+main(process.argv.slice(2)).catch((e: unknown) => fail(e instanceof Error ? e.message : String(e)));

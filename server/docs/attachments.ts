@@ -1,0 +1,71 @@
+// Attachment metadata as CouchDB shows it in stubs, and the helpers that turn incoming
+// `_attachments` entries (inline base64, stubs) into stored metadata plus bytes to keep.
+// Bytes are stored once per digest per database, so identical attachments cost nothing extra.
+
+import { createHash } from 'node:crypto';
+import { CouchError } from '../errors/catalog.js';
+
+export interface AttStub {
+  content_type: string;
+  revpos: number;
+  digest: string;
+  length: number;
+  stub: true;
+}
+
+export type AttMap = Record<string, AttStub>;
+
+/** An incoming attachment after parsing: new bytes, or a reference to one we must already have. */
+export type AttInput =
+  | { kind: 'data'; name: string; contentType: string; bytes: Buffer; digest: string }
+  | { kind: 'stub'; name: string; digest?: string; contentType?: string; length?: number; revpos?: number };
+
+export function md5Digest(bytes: Buffer): string {
+  return 'md5-' + createHash('md5').update(bytes).digest('base64');
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+export function validateAttachmentName(name: string): void {
+  if (name.startsWith('_')) throw new CouchError('bad_request', "Attachment name '" + name + "' starts with prohibited character '_'");
+  if (name === '' || /[\u0000-\u001f\u007f]/.test(name)) {
+    throw new CouchError('bad_request', 'Attachment name must be non-empty and contain no control characters');
+  }
+}
+
+/** Parses the `_attachments` member of an incoming document. */
+export function parseAttachments(value: unknown, docId: string | undefined): AttInput[] {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new CouchError('doc_validation', 'Bad special document member: _attachments');
+  }
+  const out: AttInput[] = [];
+  for (const [name, raw] of Object.entries(value as Record<string, unknown>)) {
+    validateAttachmentName(name);
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+      throw new CouchError('bad_request', `Invalid attachment ${name}`);
+    }
+    const att = raw as Record<string, unknown>;
+    if (att.stub === true) {
+      const stub: AttInput = { kind: 'stub', name };
+      if (typeof att.digest === 'string') stub.digest = att.digest;
+      if (typeof att.content_type === 'string') stub.contentType = att.content_type;
+      if (typeof att.length === 'number') stub.length = att.length;
+      if (typeof att.revpos === 'number') stub.revpos = att.revpos;
+      out.push(stub);
+      continue;
+    }
+    if (typeof att.data !== 'string') {
+      if (att.follows === true) throw new CouchError('bad_request', `Attachment ${name} has follows:true outside a multipart request`);
+      throw new CouchError('bad_request', `Invalid attachment data for ${name}`);
+    }
+    const data = att.data.replace(/\s/g, '');
+    if (!BASE64.test(data) || data.length % 4 === 1) {
+      throw new CouchError('bad_request', `Invalid attachment data for ${name}`);
+    }
+    const bytes = Buffer.from(data, 'base64');
+    const contentType = typeof att.content_type === 'string' ? att.content_type : 'application/octet-stream';
+    out.push({ kind: 'data', name, contentType, bytes, digest: md5Digest(bytes) });
+  }
+  void docId;
+  return out;
+}

@@ -1,0 +1,74 @@
+// Splits an incoming JSON document into CouchDB's special members and the user body, with the
+// checks of couch_doc:transfer_fields/2. The body keeps the client's key order; special members
+// that are output-only (`_conflicts`, `_revs_info`, ...) are accepted and dropped.
+
+import { CouchError } from '../errors/catalog.js';
+import { parseAttachments, type AttInput } from './attachments.js';
+
+export interface ParsedDoc {
+  id?: string;
+  rev?: string;
+  deleted: boolean;
+  revisions?: { start: number; ids: string[] };
+  attachments?: AttInput[];
+  /** The user fields, serialized once, in the client's order. */
+  json: string;
+  body: Record<string, unknown>;
+}
+
+const IGNORED_SPECIALS = new Set(['_revs_info', '_conflicts', '_deleted_conflicts', '_local_seq', '_access']);
+
+export function parseDoc(input: unknown): ParsedDoc {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new CouchError('bad_request', 'Document must be a JSON object');
+  }
+  const src = input as Record<string, unknown>;
+  let body: Record<string, unknown> | undefined;
+  const doc: ParsedDoc = { deleted: false, json: '', body: {} };
+  for (const key in src) {
+    const value = src[key];
+    if (key.charCodeAt(0) !== 95 /* _ */) continue;
+    body ??= {};
+    switch (key) {
+      case '_id':
+        if (typeof value !== 'string') throw new CouchError('illegal_docid', 'Document id must be a string');
+        doc.id = value;
+        break;
+      case '_rev':
+        if (typeof value !== 'string') throw new CouchError('invalid_rev');
+        doc.rev = value;
+        break;
+      case '_deleted':
+        doc.deleted = value === true;
+        break;
+      case '_revisions':
+        doc.revisions = parseRevisions(value);
+        break;
+      case '_attachments':
+        doc.attachments = parseAttachments(value, doc.id);
+        break;
+      default:
+        if (!IGNORED_SPECIALS.has(key)) throw new CouchError('doc_validation', `Bad special document member: ${key}`);
+    }
+  }
+  if (body === undefined) {
+    // Fast path: no special members at all.
+    doc.body = src;
+    doc.json = JSON.stringify(src);
+    return doc;
+  }
+  for (const key in src) if (key.charCodeAt(0) !== 95) body[key] = src[key];
+  doc.body = body;
+  doc.json = JSON.stringify(body);
+  return doc;
+}
+
+function parseRevisions(value: unknown): { start: number; ids: string[] } {
+  const bad = () => new CouchError('doc_validation', '_revisions member is invalid');
+  if (typeof value !== 'object' || value === null) throw bad();
+  const v = value as Record<string, unknown>;
+  if (typeof v.start !== 'number' || !Number.isInteger(v.start) || v.start < 0 || !Array.isArray(v.ids)) throw bad();
+  if (!v.ids.every((x) => typeof x === 'string' && x !== '')) throw bad();
+  if (v.ids.length > v.start) throw bad();
+  return { start: v.start, ids: v.ids as string[] };
+}

@@ -1,0 +1,68 @@
+// Turns stored revisions into CouchDB's JSON document text without re-parsing the body: the stored
+// body is already serialized, so `_id`/`_rev` and the meta members are spliced around it. Member
+// order follows couch_doc:to_json_obj/2: _id, _rev, body, _deleted, _revisions, meta, _attachments.
+
+import type { AttMap } from './attachments.js';
+
+export interface RenderExtras {
+  revisions?: { start: number; ids: string[] };
+  revsInfo?: { rev: string; status: string }[];
+  conflicts?: string[];
+  deletedConflicts?: string[];
+  localSeq?: number;
+}
+
+/** How attachments appear: stubs, or inline data for those newer than `sincePos`. */
+export interface AttachmentMode {
+  inline: boolean;
+  /** With `atts_since`: only attachments with revpos above this get their data. */
+  sincePos?: number;
+  /** Reads attachment bytes by digest when inlining. */
+  read: (digest: string) => Buffer | undefined;
+}
+
+export function renderDoc(
+  id: string,
+  rev: string,
+  deleted: boolean,
+  json: string,
+  atts: AttMap | undefined,
+  extras?: RenderExtras,
+  attMode?: AttachmentMode,
+): string {
+  let out = '{"_id":' + JSON.stringify(id) + ',"_rev":"' + rev + '"';
+  if (json.length > 2) out += ',' + json.slice(1, -1);
+  if (deleted) out += ',"_deleted":true';
+  if (extras) {
+    if (extras.revisions) out += ',"_revisions":' + JSON.stringify(extras.revisions);
+    if (extras.revsInfo) out += ',"_revs_info":' + JSON.stringify(extras.revsInfo);
+    if (extras.conflicts && extras.conflicts.length > 0) out += ',"_conflicts":' + JSON.stringify(extras.conflicts);
+    if (extras.deletedConflicts && extras.deletedConflicts.length > 0) {
+      out += ',"_deleted_conflicts":' + JSON.stringify(extras.deletedConflicts);
+    }
+    if (extras.localSeq !== undefined) out += ',"_local_seq":' + extras.localSeq;
+  }
+  if (atts && Object.keys(atts).length > 0) out += ',"_attachments":' + renderAttachments(atts, attMode);
+  return out + '}';
+}
+
+function renderAttachments(atts: AttMap, mode: AttachmentMode | undefined): string {
+  if (!mode || !mode.inline) return JSON.stringify(atts);
+  const out: Record<string, unknown> = {};
+  for (const [name, stub] of Object.entries(atts)) {
+    const wanted = mode.sincePos === undefined || stub.revpos > mode.sincePos;
+    const bytes = wanted ? mode.read(stub.digest) : undefined;
+    if (bytes) {
+      out[name] = { content_type: stub.content_type, revpos: stub.revpos, digest: stub.digest, data: bytes.toString('base64') };
+    } else {
+      out[name] = stub;
+    }
+  }
+  return JSON.stringify(out);
+}
+
+export function renderLocal(id: string, rev: number, json: string): string {
+  let out = '{"_id":' + JSON.stringify(id) + ',"_rev":"0-' + rev + '"';
+  if (json.length > 2) out += ',' + json.slice(1, -1);
+  return out + '}';
+}

@@ -1,0 +1,78 @@
+// The koa application of one node: the error boundary, common headers, authentication, and the
+// route modules. Route modules translate HTTP to the storage and rev-tree cores and back.
+
+import Koa from 'koa';
+import Router from '@koa/router';
+import { debuglog } from 'node:util';
+import { isCouchShaped } from '../errors/catalog.js';
+import { send } from './respond.js';
+import type { Services } from './services.js';
+import { registerServer } from './routes/server.js';
+import { registerDatabase } from './routes/database.js';
+import { registerDocuments } from './routes/documents.js';
+import { registerBulk } from './routes/bulk.js';
+import { registerChanges, type DesignFilterFactory } from './routes/changes.js';
+import { registerAttachments } from './routes/attachments.js';
+
+const log = debuglog('chaise:http');
+
+export interface Extensions {
+  /** Routes other parts add (views, replicator, users), registered before the generic doc routes. */
+  routes?: ((router: Router) => void)[];
+  /** Design-doc filters for `_changes`, once the views part is wired in. */
+  designFilter?: () => DesignFilterFactory | undefined;
+  /** Extra middleware run after authentication (e.g. CORS is before, see cors.ts). */
+  early?: Koa.Middleware[];
+}
+
+export function createApp(s: Services, ext: Extensions = {}): Koa {
+  const app = new Koa();
+  app.proxy = false;
+  app.silent = true;
+
+  // The error boundary: every failure becomes CouchDB's {"error","reason"} body.
+  app.use(async (ctx, next) => {
+    ctx.set('Server', `Chaise/${s.config.version} (Node.js ${process.version})`);
+    try {
+      await next();
+    } catch (e) {
+      if (ctx.headerSent || !ctx.writable) {
+        log('error after headers were sent: %o', e);
+        return;
+      }
+      if (isCouchShaped(e)) {
+        send(ctx, e.status, { error: e.error, reason: e.reason });
+      } else if (isHttpError(e)) {
+        send(ctx, e.status, { error: e.status === 413 ? 'too_large' : 'bad_request', reason: e.message });
+      } else {
+        console.error('unexpected error in', ctx.method, ctx.path, e);
+        send(ctx, 500, { error: 'unknown_error', reason: e instanceof Error ? e.message : String(e) });
+      }
+    }
+  });
+
+  for (const mw of ext.early ?? []) app.use(mw);
+
+  app.use(async (ctx, next) => {
+    ctx.state.user = s.auth.fromHeader(ctx.get('authorization') || undefined);
+    await next();
+  });
+
+  const router = new Router();
+  registerServer(router, s);
+  for (const add of ext.routes ?? []) add(router);
+  registerDatabase(router, s);
+  registerBulk(router, s);
+  registerChanges(router, s, ext.designFilter);
+  registerDocuments(router, s);
+  registerAttachments(router, s);
+  app.use(router.routes());
+  app.use((ctx) => {
+    send(ctx, 404, { error: 'not_found', reason: 'missing' });
+  });
+  return app;
+}
+
+function isHttpError(e: unknown): e is { status: number; message: string } {
+  return typeof e === 'object' && e !== null && typeof (e as { status?: unknown }).status === 'number' && (e as { expose?: unknown }).expose === true;
+}

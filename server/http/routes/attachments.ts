@@ -1,0 +1,126 @@
+// Standalone attachments: GET/HEAD/PUT/DELETE /db/doc/name (names may contain '/'). A PUT or
+// DELETE is an ordinary edit of the document that carries every other attachment as a stub.
+
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { CouchError } from '../../errors/catalog.js';
+import { validateDocId } from '../../docs/doc-id.js';
+import { md5Digest, validateAttachmentName, type AttInput } from '../../docs/attachments.js';
+import type { ParsedDoc } from '../../docs/parse-doc.js';
+import { parseRev, findRev } from '../../revtree/index.js';
+import type { Database, EditResult } from '../../storage/database.js';
+import { readRaw } from '../body.js';
+import { str, type Query } from '../query.js';
+import { send } from '../respond.js';
+import type { Services } from '../services.js';
+import { checkDocWrite, location, openDb, throwEditError } from './documents.js';
+
+export function registerAttachments(router: Router, s: Services): void {
+  const routes: [string, (ctx: Context) => string][] = [
+    ['/:db/_design/:ddoc/*att', (ctx) => '_design/' + (ctx.params.ddoc as string)],
+    ['/:db/:docid/*att', (ctx) => ctx.params.docid as string],
+  ];
+  for (const [path, idOf] of routes) {
+    router.get(path, (ctx) => getAttachment(ctx, s, idOf(ctx), attName(ctx)));
+    router.head(path, (ctx) => getAttachment(ctx, s, idOf(ctx), attName(ctx)));
+    router.put(path, (ctx) => putAttachment(ctx, s, idOf(ctx), attName(ctx)));
+    router.delete(path, (ctx) => deleteAttachment(ctx, s, idOf(ctx), attName(ctx)));
+    router.all(path, () => {
+      throw new CouchError('method_not_allowed', 'Only DELETE,GET,HEAD,PUT allowed');
+    });
+  }
+}
+
+function attName(ctx: Context): string {
+  const raw = ctx.params.att as string | string[];
+  return Array.isArray(raw) ? raw.join('/') : raw;
+}
+
+function getAttachment(ctx: Context, s: Services, id: string, name: string): void {
+  const db = openDb(s, ctx);
+  const info = db.docInfo(id);
+  if (!info) throw new CouchError('not_found', 'missing');
+  const rev = str(ctx.query as Query, 'rev') ?? info.rev;
+  if (str(ctx.query as Query, 'rev') === undefined && info.deleted) throw new CouchError('not_found', 'deleted');
+  const body = db.body(id, rev);
+  if (!body) throw new CouchError('not_found', 'missing');
+  const stub = body.atts?.[name];
+  if (!stub) throw new CouchError('not_found', 'Document is missing attachment');
+  const bytes = db.attachment(stub.digest);
+  if (!bytes) throw new CouchError('not_found', 'Document is missing attachment');
+  const etag = `"${stub.digest.replace(/^md5-/, '')}"`;
+  ctx.set('ETag', etag);
+  ctx.set('Cache-Control', 'must-revalidate');
+  ctx.set('Accept-Ranges', 'none');
+  if (stub.digest.startsWith('md5-')) ctx.set('Content-MD5', stub.digest.slice(4));
+  if (ctx.get('if-none-match') === etag) {
+    ctx.status = 304;
+    return;
+  }
+  ctx.status = 200;
+  ctx.type = stub.content_type;
+  ctx.body = bytes;
+}
+
+/** The document an attachment edit starts from: its current body with every attachment as a stub. */
+function baseDoc(db: Database, id: string, rev: string | undefined): ParsedDoc {
+  const info = db.docInfo(id);
+  if (!info) {
+    if (rev !== undefined) throw new CouchError('conflict');
+    return { deleted: false, json: '{}', body: {} };
+  }
+  const current = rev ?? (info.deleted ? undefined : info.rev);
+  if (current === undefined) return { deleted: false, json: '{}', body: {} };
+  const parsed = parseRev(current);
+  const node = parsed ? findRev(info.tree, parsed) : null;
+  if (!node || !node.isLeaf) throw new CouchError('conflict');
+  const body = db.body(id, current);
+  const json = body?.json ?? '{}';
+  const atts: AttInput[] = Object.entries(body?.atts ?? {}).map(([name, a]) => ({
+    kind: 'stub',
+    name,
+    digest: a.digest,
+    contentType: a.content_type,
+    length: a.length,
+    revpos: a.revpos,
+  }));
+  return { rev: current, deleted: false, json, body: JSON.parse(json) as Record<string, unknown>, attachments: atts };
+}
+
+async function putAttachment(ctx: Context, s: Services, rawId: string, name: string): Promise<void> {
+  const db = openDb(s, ctx);
+  const id = validateDocId(rawId);
+  validateAttachmentName(name);
+  checkDocWrite(db, ctx, id);
+  const rev = str(ctx.query as Query, 'rev') ?? (ctx.get('if-match').replace(/^"|"$/g, '') || undefined);
+  const bytes = await readRaw(ctx, { maxRequestBytes: s.limits.maxAttachmentBytes, maxJsonDepth: 0 }).catch((e: unknown) => {
+    if (e instanceof CouchError && e.error === 'too_large') throw new CouchError('attachment_too_large', name);
+    throw e;
+  });
+  const doc = baseDoc(db, id, rev);
+  const contentType = ctx.get('content-type') || 'application/octet-stream';
+  const others = (doc.attachments ?? []).filter((a) => a.name !== name);
+  doc.attachments = [...others, { kind: 'data', name, contentType, bytes, digest: md5Digest(bytes) }];
+  const [r] = await db.write([{ id, doc }], true);
+  throwEditError(r as EditResult);
+  const newRev = (r as { rev: string }).rev;
+  ctx.set('Location', location(ctx, db.name, id) + '/' + encodeURIComponent(name));
+  ctx.set('ETag', `"${newRev}"`);
+  send(ctx, 201, { ok: true, id, rev: newRev });
+}
+
+async function deleteAttachment(ctx: Context, s: Services, rawId: string, name: string): Promise<void> {
+  const db = openDb(s, ctx);
+  const id = validateDocId(rawId);
+  checkDocWrite(db, ctx, id);
+  const rev = str(ctx.query as Query, 'rev') ?? (ctx.get('if-match').replace(/^"|"$/g, '') || undefined);
+  if (rev === undefined) throw new CouchError('conflict');
+  const doc = baseDoc(db, id, rev);
+  if (!(doc.attachments ?? []).some((a) => a.name === name)) throw new CouchError('not_found', 'Document is missing attachment');
+  doc.attachments = (doc.attachments ?? []).filter((a) => a.name !== name);
+  const [r] = await db.write([{ id, doc }], true);
+  throwEditError(r as EditResult);
+  const newRev = (r as { rev: string }).rev;
+  ctx.set('ETag', `"${newRev}"`);
+  send(ctx, 200, { ok: true, id, rev: newRev });
+}

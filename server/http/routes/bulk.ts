@@ -1,0 +1,227 @@
+// The batch endpoints replication and apps lean on: `_bulk_docs`, `_all_docs`, `_bulk_get`,
+// `_revs_diff`. Each answers in request order and never half-applies a malformed request: the
+// whole body is validated before anything is written.
+
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { CouchError } from '../../errors/catalog.js';
+import { docKind, validateDocId } from '../../docs/doc-id.js';
+import { parseDoc, type ParsedDoc } from '../../docs/parse-doc.js';
+import { renderRevision, type ReadOptions } from '../../docs/read.js';
+import { isDbAdmin } from '../../auth/access.js';
+import { leaves, latestLeaves, parseRev, revsDiff } from '../../revtree/index.js';
+import type { Database, Edit, EditResult } from '../../storage/database.js';
+import { readJson, requireJsonType } from '../body.js';
+import { bool, json, nonNegInt, str, type Query } from '../query.js';
+import { RawJson, send } from '../respond.js';
+import type { Services } from '../services.js';
+import { openDb, readOptions } from './documents.js';
+import { newUuid } from './server.js';
+
+export function registerBulk(router: Router, s: Services): void {
+  router.post('/:db/_bulk_docs', async (ctx) => {
+    const db = openDb(s, ctx);
+    requireJsonType(ctx);
+    const body = await readJson(ctx, s.limits);
+    send(ctx, 201, await bulkDocs(ctx, s, db, body));
+  });
+
+  router.get('/:db/_all_docs', (ctx) => allDocs(ctx, openDb(s, ctx), ctx.query as Query, undefined));
+  router.post('/:db/_all_docs', async (ctx) => {
+    const db = openDb(s, ctx);
+    requireJsonType(ctx);
+    const body = (await readJson(ctx, s.limits)) as Record<string, unknown> | null;
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new CouchError('bad_request', 'Request body must be a JSON object');
+    const keys = body.keys;
+    if (keys !== undefined && !Array.isArray(keys)) throw new CouchError('bad_request', '`keys` body member must be an array.');
+    // Body members other than keys act as query parameters (CouchDB merges them).
+    const q: Query = { ...(ctx.query as Query) };
+    for (const [k, v] of Object.entries(body)) if (k !== 'keys') q[k] = typeof v === 'string' && !k.endsWith('key') ? v : JSON.stringify(v);
+    allDocs(ctx, db, q, keys as unknown[] | undefined);
+  });
+
+  router.post('/:db/_bulk_get', async (ctx) => {
+    const db = openDb(s, ctx);
+    requireJsonType(ctx);
+    const body = (await readJson(ctx, s.limits)) as { docs?: unknown } | null;
+    if (typeof body !== 'object' || body === null || !Array.isArray(body.docs)) throw new CouchError('bad_request', 'Missing JSON list of \'docs\'.');
+    if (body.docs.length > s.limits.maxBulkDocs) throw new CouchError('too_large', `Number of documents exceeds the limit of ${s.limits.maxBulkDocs}`);
+    const q = ctx.query as Query;
+    const opts: ReadOptions = { ...readOptions(q), revs: bool(q, 'revs') };
+    send(ctx, 200, new RawJson(bulkGet(db, body.docs, opts, bool(q, 'latest'))));
+  });
+
+  router.post('/:db/_revs_diff', async (ctx) => {
+    const db = openDb(s, ctx);
+    requireJsonType(ctx);
+    const body = await readJson(ctx, s.limits);
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new CouchError('bad_request', 'Request body must be a JSON object');
+    const out: Record<string, { missing: string[]; possible_ancestors?: string[] }> = {};
+    for (const [id, revs] of Object.entries(body as Record<string, unknown>)) {
+      if (!Array.isArray(revs) || !revs.every((r) => typeof r === 'string')) throw new CouchError('bad_request', 'Revisions must be a JSON array of strings');
+      const info = db.docInfo(id);
+      const diff = revsDiff(info?.tree ?? [], revs as string[]);
+      if (diff.missing.length === 0) continue;
+      out[id] = diff.possibleAncestors.length > 0 ? { missing: diff.missing, possible_ancestors: diff.possibleAncestors } : { missing: diff.missing };
+    }
+    send(ctx, 200, out);
+  });
+}
+
+// ---- _bulk_docs -----------------------------------------------------------------------------
+
+async function bulkDocs(ctx: Context, s: Services, db: Database, body: unknown): Promise<unknown[]> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body) || !Array.isArray((body as { docs?: unknown }).docs)) {
+    throw new CouchError('bad_request', "Missing JSON list of 'docs'.");
+  }
+  const { docs, new_edits } = body as { docs: unknown[]; new_edits?: unknown };
+  if (docs.length > s.limits.maxBulkDocs) throw new CouchError('too_large', `Number of documents exceeds the limit of ${s.limits.maxBulkDocs}`);
+  const newEdits = new_edits !== false;
+  // Validate everything first: a malformed member fails the whole request, as in CouchDB.
+  const parsed: { id: string; doc: ParsedDoc }[] = docs.map((raw) => {
+    const doc = parseDoc(raw);
+    const id = doc.id === undefined ? (newEdits ? newUuid() : missingRev()) : validateDocId(doc.id);
+    if (!newEdits && doc.rev === undefined) missingRev();
+    if (doc.json.length > s.limits.maxDocumentBytes) throw new CouchError('document_too_large', id);
+    return { id, doc };
+  });
+  const admin = isDbAdmin(db.security, ctx.state.user);
+  const results: EditResult[] = new Array(parsed.length).fill(null);
+  const edits: Edit[] = [];
+  const slots: number[] = [];
+  for (let i = 0; i < parsed.length; i++) {
+    const p = parsed[i] as { id: string; doc: ParsedDoc };
+    const kind = docKind(p.id);
+    if (kind === 'design' && !admin) {
+      results[i] = { id: p.id, error: 'unauthorized', reason: 'You are not a db or server admin.' };
+    } else if (kind === 'local') {
+      const rev = await db.putLocal(p.id, p.doc);
+      results[i] = { ok: true, id: p.id, rev };
+    } else {
+      edits.push(p);
+      slots.push(i);
+    }
+  }
+  const written = edits.length > 0 ? await db.write(edits, newEdits) : [];
+  written.forEach((r, j) => (results[slots[j] as number] = r));
+  if (!newEdits) return results.filter((r) => r !== null && 'error' in r);
+  return results;
+}
+
+function missingRev(): never {
+  throw new CouchError('bad_request', 'When `new_edits: false`, the document needs `_rev` or `_revisions` specified');
+}
+
+// ---- _all_docs ------------------------------------------------------------------------------
+
+function allDocs(ctx: Context, db: Database, q: Query, bodyKeys: unknown[] | undefined): void {
+  const includeDocs = bool(q, 'include_docs');
+  const descending = bool(q, 'descending');
+  const inclusiveEnd = bool(q, 'inclusive_end', true);
+  const limit = nonNegInt(q, 'limit');
+  const skip = nonNegInt(q, 'skip') ?? 0;
+  const readOpts: ReadOptions = { conflicts: bool(q, 'conflicts'), attachments: bool(q, 'attachments') };
+  const updateSeq = bool(q, 'update_seq');
+  const total = db.counters.docCount;
+  const keys = bodyKeys ?? (json(q, 'keys') as unknown[] | undefined);
+  const key = json(q, 'key');
+  const head = (offset: number | null) =>
+    '{"total_rows":' + total + ',"offset":' + offset + (updateSeq ? ',"update_seq":' + db.updateSeq : '') + ',"rows":[';
+
+  const docText = (id: string, rev: string) => {
+    const info = db.docInfo(id);
+    return info ? renderRevision(db, id, info, rev, readOpts) ?? 'null' : 'null';
+  };
+
+  if (keys !== undefined || key !== undefined) {
+    const list = keys ?? [key];
+    if (!Array.isArray(list)) throw new CouchError('bad_request', '`keys` parameter must be an array.');
+    const ordered = descending && keys === undefined ? [...list].reverse() : list;
+    const rows: string[] = [];
+    for (const k of ordered) {
+      if (typeof k !== 'string') {
+        rows.push(JSON.stringify({ key: k, error: 'not_found' }));
+        continue;
+      }
+      const info = db.docInfo(k);
+      if (!info) {
+        rows.push(JSON.stringify({ key: k, error: 'not_found' }));
+        continue;
+      }
+      let row = '{"id":' + JSON.stringify(k) + ',"key":' + JSON.stringify(k) + ',"value":{"rev":"' + info.rev + '"' + (info.deleted ? ',"deleted":true}' : '}');
+      if (includeDocs) row += ',"doc":' + (info.deleted ? 'null' : docText(k, info.rev));
+      rows.push(row + '}');
+    }
+    const sliced = rows.slice(skip, limit === undefined ? undefined : skip + limit);
+    return send(ctx, 200, new RawJson(head(keys !== undefined ? null : 0) + sliced.join(',') + ']}'));
+  }
+
+  const start = keyParam(q, 'startkey', 'start_key');
+  const end = keyParam(q, 'endkey', 'end_key');
+  const offset = db.liveCountBefore(start, descending) + skip;
+  const parts: string[] = [];
+  if (limit !== 0) {
+    const range = db.liveRange({
+      ...(start !== undefined ? { start } : {}),
+      ...(end !== undefined ? { end } : {}),
+      descending,
+      inclusiveEnd,
+      offset: skip,
+    });
+    for (const { id, rev } of range) {
+      const idJson = JSON.stringify(id);
+      let row = '{"id":' + idJson + ',"key":' + idJson + ',"value":{"rev":"' + rev + '"}';
+      if (includeDocs) row += ',"doc":' + docText(id, rev);
+      parts.push(row + '}');
+      if (limit !== undefined && parts.length >= limit) break;
+    }
+  }
+  send(ctx, 200, new RawJson(head(offset) + parts.join(',\n') + ']}'));
+}
+
+function keyParam(q: Query, a: string, b: string): string | undefined {
+  const v = json(q, a) ?? json(q, b);
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') throw new CouchError('query_parse_error', `Invalid value for ${a}: keys of _all_docs are strings`);
+  return v;
+}
+
+// ---- _bulk_get ------------------------------------------------------------------------------
+
+function bulkGet(db: Database, requests: unknown[], opts: ReadOptions, latest: boolean): string {
+  const results: string[] = [];
+  for (const r of requests) {
+    const req = (typeof r === 'object' && r !== null ? r : {}) as { id?: unknown; rev?: unknown; atts_since?: unknown };
+    const id = typeof req.id === 'string' ? req.id : undefined;
+    const err = (rev: string, error = 'not_found', reason = 'missing') =>
+      '{"error":' + JSON.stringify({ id: id ?? null, rev, error, reason }) + '}';
+    const docs: string[] = [];
+    const info = id === undefined ? undefined : db.docInfo(id);
+    const ropts: ReadOptions = Array.isArray(req.atts_since) ? { ...opts, attsSince: req.atts_since.filter((x): x is string => typeof x === 'string') } : opts;
+    if (id === undefined) {
+      docs.push(err(String(req.rev ?? 'undefined'), 'bad_request', 'document id missing'));
+    } else if (!info) {
+      docs.push(err(typeof req.rev === 'string' ? req.rev : 'undefined'));
+    } else {
+      let revs: string[];
+      if (typeof req.rev === 'string') {
+        const parsed = parseRev(req.rev);
+        if (!parsed) revs = [req.rev];
+        else if (latest) {
+          const found = latestLeaves(info.tree, parsed);
+          revs = found.length > 0 ? found.map((l) => l.rev) : [req.rev];
+        } else revs = [req.rev];
+      } else {
+        revs = leaves(info.tree).map((l) => l.rev);
+      }
+      for (const rev of revs) {
+        const text = renderRevision(db, id, info, rev, ropts);
+        docs.push(text === undefined ? err(rev) : '{"ok":' + text + '}');
+      }
+    }
+    results.push('{"id":' + JSON.stringify(id ?? null) + ',"docs":[' + docs.join(',') + ']}');
+  }
+  return '{"results":[' + results.join(',') + ']}';
+}
+
+void str;

@@ -1,0 +1,246 @@
+// `_changes` over HTTP: normal, longpoll, continuous and eventsource feeds. Waiting feeds sleep on
+// the database's commit event (no polling) and are released the moment their socket closes.
+
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import type { ServerResponse } from 'node:http';
+import { matchSelector, validateSelector } from '../../../views/index.js';
+import { CouchError } from '../../errors/catalog.js';
+import { changeRows, parseSince, pendingAfter, type DocFilter, type FeedOptions } from '../../changes/feed.js';
+import type { Database } from '../../storage/database.js';
+import { readJson } from '../body.js';
+import { bool, int, json, nonNegInt, str, type Query } from '../query.js';
+import type { Services } from '../services.js';
+import { openDb } from './documents.js';
+
+/** CouchDB's default heartbeat when `heartbeat=true`. */
+const DEFAULT_HEARTBEAT_MS = 60_000;
+/** Rows written per chunk of a normal feed, so huge feeds stream instead of buffering. */
+const ROWS_PER_CHUNK = 500;
+
+type FeedKind = 'normal' | 'longpoll' | 'continuous' | 'eventsource';
+
+/** Lets the views part answer design-doc filters (`ddoc/name`, `_view`); set once views are wired. */
+export type DesignFilterFactory = (db: Database, filter: string, q: Query, ctx: Context) => Promise<DocFilter>;
+
+export function registerChanges(router: Router, s: Services, designFilter?: () => DesignFilterFactory | undefined): void {
+  router.get('/:db/_changes', (ctx) => changes(ctx, s, undefined, designFilter?.()));
+  router.post('/:db/_changes', async (ctx) => {
+    const db = openDb(s, ctx);
+    void db;
+    const body = (ctx.get('content-length') === '0' ? {} : await readJson(ctx, s.limits)) as Record<string, unknown>;
+    await changes(ctx, s, typeof body === 'object' && body !== null ? body : {}, designFilter?.());
+  });
+}
+
+async function changes(ctx: Context, s: Services, body: Record<string, unknown> | undefined, designFilter: DesignFilterFactory | undefined): Promise<void> {
+  const db = openDb(s, ctx);
+  const q = ctx.query as Query;
+  const feed = (str(q, 'feed') ?? 'normal') as FeedKind;
+  if (!['normal', 'longpoll', 'continuous', 'eventsource'].includes(feed)) {
+    throw new CouchError('bad_request', 'Supported `feed` types: normal, continuous, live, longpoll, eventsource');
+  }
+  const style = str(q, 'style') ?? 'main_only';
+  if (style !== 'main_only' && style !== 'all_docs') throw new CouchError('bad_request', 'Supported `style` values: main_only, all_docs');
+  const opts: FeedOptions = {
+    style,
+    includeDocs: bool(q, 'include_docs'),
+    conflicts: bool(q, 'conflicts'),
+    attachments: bool(q, 'attachments'),
+    descending: bool(q, 'descending'),
+  };
+  await applyFilter(ctx, db, q, body, opts, designFilter);
+  const lastEventId = ctx.get('last-event-id') || undefined;
+  let since = parseSince(feed === 'eventsource' && lastEventId ? lastEventId : str(q, 'since'), db);
+  if (opts.descending && str(q, 'since') === undefined) since = 0;
+  const limit = nonNegInt(q, 'limit');
+  const hbParam = str(q, 'heartbeat');
+  const heartbeatMs = hbParam === undefined ? undefined : hbParam === 'true' ? DEFAULT_HEARTBEAT_MS : positive(int(q, 'heartbeat'));
+  const timeoutMs = heartbeatMs !== undefined ? undefined : int(q, 'timeout') ?? s.limits.changesTimeoutMs;
+
+  ctx.respond = false;
+  const res = ctx.res;
+  const stream = new FeedStream(res, db, s.closing);
+  const contentType = feed === 'eventsource' ? 'text/event-stream' : 'application/json';
+  res.writeHead(200, { 'Content-Type': contentType, 'Cache-Control': 'must-revalidate', 'Transfer-Encoding': 'chunked', 'X-Accel-Buffering': 'no' });
+
+  try {
+    if (feed === 'normal' || feed === 'longpoll') {
+      let rows = collect(db, since, opts, limit);
+      if (feed === 'longpoll' && rows.texts.length === 0 && limit !== 0) {
+        stream.startHeartbeat(heartbeatMs, '\n');
+        await stream.waitForChange(timeoutMs);
+        stream.stopHeartbeat();
+        if (!stream.closed) rows = collect(db, since, opts, limit);
+      }
+      if (stream.closed) return;
+      const last = rows.last ?? (opts.descending ? 0 : Math.max(since, 0));
+      await stream.write('{"results":[\n');
+      for (let i = 0; i < rows.texts.length; i += ROWS_PER_CHUNK) {
+        await stream.write(rows.texts.slice(i, i + ROWS_PER_CHUNK).join(',\n') + (i + ROWS_PER_CHUNK < rows.texts.length ? ',\n' : ''));
+      }
+      await stream.write('\n],\n"last_seq":' + last + ',"pending":' + (opts.descending ? 0 : pendingAfter(db, last)) + '}\n');
+      return;
+    }
+    // continuous / eventsource
+    const eventsource = feed === 'eventsource';
+    const emitRow = (text: string, seq: number) => (eventsource ? `data: ${text}\nid: ${seq}\n\n` : text + '\n');
+    let sent = 0;
+    let cursor = since;
+    stream.startHeartbeat(heartbeatMs, eventsource ? 'event: heartbeat\ndata: \n\n' : '\n');
+    for (;;) {
+      for (const row of changeRows(db, cursor, opts)) {
+        cursor = row.examined;
+        if (row.text === '') continue;
+        await stream.write(emitRow(row.text, row.seq));
+        if (stream.closed) return;
+        if (limit !== undefined && ++sent >= limit) break;
+      }
+      if ((limit !== undefined && sent >= limit) || opts.descending || db.dropped) break;
+      const changed = await stream.waitForChange(timeoutMs);
+      if (stream.closed) return;
+      if (!changed) break;
+    }
+    stream.stopHeartbeat();
+    if (!eventsource) await stream.write(JSON.stringify({ last_seq: cursor, pending: pendingAfter(db, cursor) }) + '\n');
+  } finally {
+    stream.end();
+  }
+}
+
+function positive(n: number | undefined): number | undefined {
+  if (n !== undefined && n <= 0) throw new CouchError('bad_request', 'heartbeat must be a positive integer');
+  return n;
+}
+
+function collect(db: Database, since: number, opts: FeedOptions, limit: number | undefined): { texts: string[]; last: number | undefined } {
+  const texts: string[] = [];
+  let last: number | undefined;
+  if (limit === 0) return { texts, last };
+  for (const row of changeRows(db, since, opts)) {
+    last = row.examined;
+    if (row.text === '') continue;
+    texts.push(row.text);
+    if (limit !== undefined && texts.length >= limit) break;
+  }
+  return { texts, last };
+}
+
+async function applyFilter(
+  ctx: Context,
+  db: Database,
+  q: Query,
+  body: Record<string, unknown> | undefined,
+  opts: FeedOptions,
+  designFilter: DesignFilterFactory | undefined,
+): Promise<void> {
+  const filter = str(q, 'filter');
+  if (filter === undefined) return;
+  switch (filter) {
+    case '_doc_ids': {
+      const ids = body?.doc_ids ?? json(q, 'doc_ids');
+      if (!Array.isArray(ids) || !ids.every((x) => typeof x === 'string')) {
+        throw new CouchError('bad_request', '`doc_ids` filter parameter is not a list of doc ids.');
+      }
+      opts.docIds = new Set(ids as string[]);
+      return;
+    }
+    case '_selector': {
+      const selector = body?.selector;
+      if (typeof selector !== 'object' || selector === null || Array.isArray(selector)) {
+        throw new CouchError('bad_request', 'Selector error: expected a JSON object');
+      }
+      validateSelector(selector);
+      opts.filter = (_id, _info, doc) => matchSelector(selector, doc());
+      return;
+    }
+    case '_design':
+      opts.filter = (id) => id.startsWith('_design/');
+      return;
+    default: {
+      const name = filter === '_view' ? str(q, 'view') : filter;
+      if (name === undefined || !/^[^/]+\/[^/]+$/.test(name)) {
+        throw new CouchError('bad_request', filter === '_view' ? '`view` filter parameter is not provided.' : 'filter parameter must be of the form `designname/filtername`');
+      }
+      const ddocId = '_design/' + name.split('/')[0];
+      const info = db.docInfo(ddocId);
+      if (!info || info.deleted) throw new CouchError('not_found', 'missing');
+      if (!designFilter) throw new CouchError('not_found', 'missing');
+      opts.filter = await designFilter(db, filter, q, ctx);
+    }
+  }
+}
+
+/** One feed's socket: writes with back-pressure, heartbeats, and wake-ups on commit. */
+class FeedStream {
+  closed = false;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private wake: (() => void) | undefined;
+  private readonly unsubscribe: () => void;
+  private readonly onAbort = () => this.close();
+
+  constructor(
+    private readonly res: ServerResponse,
+    db: Database,
+    private readonly closing: AbortSignal,
+  ) {
+    this.unsubscribe = db.onChange(() => this.wake?.());
+    res.on('close', () => this.close());
+    closing.addEventListener('abort', this.onAbort);
+  }
+
+  async write(text: string): Promise<void> {
+    if (this.closed) return;
+    if (!this.res.write(text)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.res.off('drain', done);
+          this.res.off('close', done);
+          resolve();
+        };
+        this.res.on('drain', done);
+        this.res.on('close', done);
+      });
+    }
+  }
+
+  startHeartbeat(ms: number | undefined, text: string): void {
+    if (ms === undefined) return;
+    this.heartbeat = setInterval(() => void this.write(text), ms);
+  }
+
+  stopHeartbeat(): void {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+  }
+
+  /** Resolves true on the next commit, false on timeout or close. */
+  waitForChange(timeoutMs: number | undefined): Promise<boolean> {
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const finish = (changed: boolean) => {
+        if (timer) clearTimeout(timer);
+        this.wake = undefined;
+        resolve(changed);
+      };
+      this.wake = () => finish(!this.closed);
+      if (this.closed) return finish(false);
+      if (timeoutMs !== undefined) timer = setTimeout(() => finish(false), timeoutMs);
+    });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopHeartbeat();
+    this.unsubscribe();
+    this.closing.removeEventListener('abort', this.onAbort);
+    this.wake?.();
+  }
+
+  end(): void {
+    const wasClosed = this.closed;
+    this.close();
+    if (!wasClosed || !this.res.writableEnded) this.res.end();
+  }
+}

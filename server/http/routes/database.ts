@@ -1,0 +1,108 @@
+// Database endpoints: create, info, delete, and the per-database properties
+// (`_revs_limit`, `_security`, `_compact`, `_ensure_full_commit`).
+
+import type Router from '@koa/router';
+import { CouchError } from '../../errors/catalog.js';
+import { requireDbAdmin, requireServerAdmin } from '../../auth/access.js';
+import { validateDbName } from '../../storage/catalog.js';
+import type { Database } from '../../storage/database.js';
+import type { SecurityObject } from '../../storage/records.js';
+import { readJson, requireJsonType } from '../body.js';
+import { send } from '../respond.js';
+import type { Services } from '../services.js';
+import { openDb } from './documents.js';
+
+export function dbInfo(db: Database): Record<string, unknown> {
+  const c = db.counters;
+  return {
+    db_name: db.name,
+    purge_seq: 0,
+    update_seq: c.updateSeq,
+    sizes: { file: 0, external: 0, active: 0 },
+    props: {},
+    doc_del_count: c.delCount,
+    doc_count: c.docCount,
+    disk_format_version: 8,
+    compact_running: false,
+    cluster: { q: 1, n: 1, w: 1, r: 1 },
+    instance_start_time: String(db.record.created),
+  };
+}
+
+export function registerDatabase(router: Router, s: Services): void {
+  router.put('/:db', async (ctx) => {
+    const name = ctx.params.db as string;
+    validateDbName(name);
+    requireServerAdmin(ctx.state.user);
+    await s.catalog.create(name);
+    ctx.set('Location', `${ctx.protocol}://${ctx.host}/${encodeURIComponent(name)}`);
+    send(ctx, 201, { ok: true });
+  });
+
+  router.get('/:db', (ctx) => send(ctx, 200, dbInfo(openDb(s, ctx))));
+  router.head('/:db', (ctx) => send(ctx, 200, dbInfo(openDb(s, ctx))));
+
+  router.delete('/:db', async (ctx) => {
+    const name = ctx.params.db as string;
+    validateDbName(name);
+    requireServerAdmin(ctx.state.user);
+    if ((ctx.query as Record<string, unknown>).rev !== undefined) {
+      throw new CouchError('bad_request', 'You tried to DELETE a database with a ?rev= parameter. Did you mean to DELETE a document instead?');
+    }
+    await s.catalog.delete(name);
+    send(ctx, 200, { ok: true });
+  });
+
+  router.get('/:db/_revs_limit', (ctx) => send(ctx, 200, openDb(s, ctx).revsLimit));
+  router.put('/:db/_revs_limit', async (ctx) => {
+    const db = openDb(s, ctx);
+    requireDbAdmin(db.security, ctx.state.user);
+    const limit = await readJson(ctx, s.limits);
+    if (typeof limit !== 'number' || !Number.isInteger(limit) || limit <= 0) {
+      throw new CouchError('bad_request', 'Rev limit has to be a positive integer');
+    }
+    await db.setRevsLimit(limit);
+    send(ctx, 200, { ok: true });
+  });
+
+  router.get('/:db/_security', (ctx) => send(ctx, 200, openDb(s, ctx).security));
+  router.put('/:db/_security', async (ctx) => {
+    const db = openDb(s, ctx);
+    requireDbAdmin(db.security, ctx.state.user);
+    const sec = await readJson(ctx, s.limits);
+    validateSecurity(sec);
+    await db.setSecurity(sec);
+    send(ctx, 200, { ok: true });
+  });
+
+  router.post('/:db/_compact', async (ctx) => {
+    const db = openDb(s, ctx);
+    requireDbAdmin(db.security, ctx.state.user);
+    requireJsonType(ctx);
+    // CouchDB answers at once and compacts in the background; so do we.
+    void db.compact().catch((e: unknown) => console.error('compaction failed', e));
+    send(ctx, 202, { ok: true });
+  });
+
+  router.post('/:db/_ensure_full_commit', (ctx) => {
+    const db = openDb(s, ctx);
+    send(ctx, 201, { ok: true, instance_start_time: String(db.record.created) });
+  });
+}
+
+function validateSecurity(sec: unknown): asserts sec is SecurityObject {
+  if (typeof sec !== 'object' || sec === null || Array.isArray(sec)) {
+    throw new CouchError('bad_request', 'Security object must be a JSON object');
+  }
+  for (const group of ['admins', 'members'] as const) {
+    const g = (sec as Record<string, unknown>)[group];
+    if (g === undefined) continue;
+    if (typeof g !== 'object' || g === null || Array.isArray(g)) throw new CouchError('bad_request', `${group} must be a JSON object`);
+    for (const list of ['names', 'roles'] as const) {
+      const v = (g as Record<string, unknown>)[list];
+      if (v !== undefined && (!Array.isArray(v) || !v.every((x) => typeof x === 'string'))) {
+        throw new CouchError('bad_request', `${group}.${list} must be a JSON array of strings`);
+      }
+    }
+  }
+}

@@ -1,0 +1,295 @@
+// Document endpoints: GET/HEAD/PUT/DELETE /db/doc (design docs included), POST /db, `_local`
+// docs, and `open_revs`. Handlers translate HTTP to the store and the rev tree; they hold no rules.
+
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { CouchError } from '../../errors/catalog.js';
+import { docKind, validateDocId } from '../../docs/doc-id.js';
+import { parseDoc, type ParsedDoc } from '../../docs/parse-doc.js';
+import { renderRevision, type ReadOptions } from '../../docs/read.js';
+import { renderLocal } from '../../docs/render.js';
+import { latestLeaves, leaves, parseRev, winningRev } from '../../revtree/index.js';
+import type { Database, EditResult } from '../../storage/database.js';
+import type { DocInfo } from '../../storage/records.js';
+import { requireDbAdmin, requireMember } from '../../auth/access.js';
+import { readJson, requireJsonType } from '../body.js';
+import { bool, json, str, type Query } from '../query.js';
+import { RawJson, send } from '../respond.js';
+import type { Services } from '../services.js';
+import { newUuid } from './server.js';
+
+const DOC_METHODS = 'DELETE,GET,HEAD,POST,PUT,COPY';
+
+export function readOptions(q: Query): ReadOptions {
+  const meta = bool(q, 'meta');
+  const opts: ReadOptions = {
+    revs: bool(q, 'revs'),
+    revsInfo: meta || bool(q, 'revs_info'),
+    conflicts: meta || bool(q, 'conflicts'),
+    deletedConflicts: meta || bool(q, 'deleted_conflicts'),
+    localSeq: bool(q, 'local_seq'),
+    attachments: bool(q, 'attachments'),
+  };
+  const since = json(q, 'atts_since');
+  if (since !== undefined) {
+    if (!Array.isArray(since) || !since.every((r) => typeof r === 'string')) {
+      throw new CouchError('bad_request', 'atts_since must be a JSON array of revisions');
+    }
+    opts.attsSince = since as string[];
+  }
+  return opts;
+}
+
+/** Opens the database named in the route and checks the caller may use it. */
+export function openDb(s: Services, ctx: Context): Database {
+  const db = s.catalog.require(ctx.params.db as string);
+  requireMember(db.security, ctx.state.user);
+  return db;
+}
+
+/** Design docs may be changed only by database admins (CouchDB 3). */
+export function checkDocWrite(db: Database, ctx: Context, id: string): void {
+  if (docKind(id) === 'design') requireDbAdmin(db.security, ctx.state.user);
+}
+
+export function location(ctx: Context, db: string, id: string): string {
+  const encId = id.startsWith('_design/') ? '_design/' + encodeURIComponent(id.slice(8)) : encodeURIComponent(id);
+  return `${ctx.protocol}://${ctx.host}/${encodeURIComponent(db)}/${encId}`;
+}
+
+/** Throws the CouchError for a failed single-document edit. */
+export function throwEditError(r: EditResult): asserts r is { ok: true; id: string; rev: string } | null {
+  if (r && 'error' in r) {
+    const e = new CouchError('bad_request', r.reason);
+    Object.assign(e, { status: statusOf(r.error), error: r.error });
+    throw e;
+  }
+}
+
+export function statusOf(error: string): number {
+  switch (error) {
+    case 'conflict':
+      return 409;
+    case 'missing_stub':
+      return 412;
+    case 'forbidden':
+      return 403;
+    case 'unauthorized':
+      return 401;
+    case 'not_found':
+      return 404;
+    default:
+      return 400;
+  }
+}
+
+export function registerDocuments(router: Router, s: Services): void {
+  const limits = s.limits;
+
+  // ---- _local docs (also reached as /db/_local%2Fid through the generic route) ----------
+  router.get('/:db/_local/:id', (ctx) => getLocal(ctx, s, '_local/' + ctx.params.id));
+  router.put('/:db/_local/:id', (ctx) => putLocal(ctx, s, '_local/' + ctx.params.id));
+  router.delete('/:db/_local/:id', (ctx) => deleteLocal(ctx, s, '_local/' + ctx.params.id));
+  router.all('/:db/_local/:id', () => {
+    throw new CouchError('method_not_allowed', 'Only DELETE,GET,HEAD,PUT,COPY allowed');
+  });
+
+  // ---- POST /db: a new document with a server-generated id unless it names one ---------
+  router.post('/:db', async (ctx) => {
+    const db = openDb(s, ctx);
+    requireJsonType(ctx);
+    const doc = parseDoc(await readJson(ctx, limits));
+    const id = doc.id === undefined ? newUuid() : validateDocId(doc.id);
+    checkSize(doc, id, s);
+    if (docKind(id) === 'local') {
+      const rev = await db.putLocal(id, doc);
+      return send(ctx, 201, { ok: true, id, rev });
+    }
+    checkDocWrite(db, ctx, id);
+    const [r] = await db.write([{ id, doc }], true);
+    throwEditError(r as EditResult);
+    const ok = r as { id: string; rev: string };
+    ctx.set('Location', location(ctx, db.name, id));
+    ctx.set('ETag', `"${ok.rev}"`);
+    send(ctx, 201, { ok: true, id, rev: ok.rev });
+  });
+
+  // ---- design docs: /db/_design/name ----------------------------------------------------
+  const designId = (ctx: Context) => '_design/' + (ctx.params.ddoc as string);
+  router.get('/:db/_design/:ddoc', (ctx) => getDoc(ctx, s, designId(ctx)));
+  router.head('/:db/_design/:ddoc', (ctx) => getDoc(ctx, s, designId(ctx)));
+  router.put('/:db/_design/:ddoc', (ctx) => putDoc(ctx, s, designId(ctx)));
+  router.delete('/:db/_design/:ddoc', (ctx) => deleteDoc(ctx, s, designId(ctx)));
+
+  // ---- ordinary docs ----------------------------------------------------------------------
+  router.get('/:db/:docid', (ctx) => dispatchGet(ctx, s));
+  router.head('/:db/:docid', (ctx) => dispatchGet(ctx, s));
+  router.put('/:db/:docid', (ctx) => {
+    const id = ctx.params.docid as string;
+    return docKind(id) === 'local' ? putLocal(ctx, s, id) : putDoc(ctx, s, id);
+  });
+  router.delete('/:db/:docid', (ctx) => {
+    const id = ctx.params.docid as string;
+    return docKind(id) === 'local' ? deleteLocal(ctx, s, id) : deleteDoc(ctx, s, id);
+  });
+  router.all('/:db/:docid', () => {
+    throw new CouchError('method_not_allowed', `Only ${DOC_METHODS} allowed`);
+  });
+}
+
+function dispatchGet(ctx: Context, s: Services): void {
+  const id = ctx.params.docid as string;
+  if (docKind(id) === 'local') return getLocal(ctx, s, id);
+  return getDoc(ctx, s, id);
+}
+
+function checkSize(doc: ParsedDoc, id: string, s: Services): void {
+  if (doc.json.length > s.limits.maxDocumentBytes) throw new CouchError('document_too_large', id);
+}
+
+// ---- GET ------------------------------------------------------------------------------------
+
+function getDoc(ctx: Context, s: Services, id: string): void {
+  const db = openDb(s, ctx);
+  const q = ctx.query as Query;
+  const info = db.docInfo(id);
+  const opts = readOptions(q);
+  const openRevs = str(q, 'open_revs');
+  if (openRevs !== undefined) return getOpenRevs(ctx, db, id, info, openRevs, opts, bool(q, 'latest'));
+  if (!info) throw new CouchError('not_found', 'missing');
+  let rev = str(q, 'rev');
+  if (rev !== undefined) {
+    const parsed = parseRev(rev);
+    if (!parsed) throw new CouchError('invalid_rev');
+    if (bool(q, 'latest')) {
+      const found = latestLeaves(info.tree, parsed);
+      if (found.length > 0) rev = (found[0] as { rev: string }).rev;
+    }
+  } else {
+    if (info.deleted) throw new CouchError('not_found', 'deleted');
+    rev = info.rev;
+  }
+  const etag = `"${rev}"`;
+  if (ctx.get('if-none-match') === etag) {
+    ctx.status = 304;
+    ctx.set('ETag', etag);
+    return;
+  }
+  const text = renderRevision(db, id, info, rev, opts);
+  if (text === undefined) throw new CouchError('not_found', 'missing');
+  ctx.set('ETag', etag);
+  send(ctx, 200, new RawJson(text));
+}
+
+function getOpenRevs(ctx: Context, db: Database, id: string, info: DocInfo | undefined, param: string, opts: ReadOptions, latest: boolean): void {
+  let wanted: string[];
+  if (param === 'all') {
+    wanted = info ? leaves(info.tree).map((l) => l.rev) : [];
+    if (!info) throw new CouchError('not_found', 'missing');
+  } else {
+    let list: unknown;
+    try {
+      list = JSON.parse(param);
+    } catch {
+      throw new CouchError('bad_request', 'Invalid JSON in the open_revs parameter');
+    }
+    if (!Array.isArray(list) || !list.every((r) => typeof r === 'string')) {
+      throw new CouchError('bad_request', 'open_revs must be "all" or a JSON array of revisions');
+    }
+    wanted = list as string[];
+  }
+  const parts: string[] = [];
+  const seen = new Set<string>();
+  for (const rev of wanted) {
+    const parsed = parseRev(rev);
+    if (!parsed) throw new CouchError('invalid_rev');
+    let revs = [rev];
+    if (latest && info) {
+      const found = latestLeaves(info.tree, parsed);
+      if (found.length > 0) revs = found.map((l) => l.rev);
+    }
+    for (const r of revs) {
+      if (seen.has(r)) continue;
+      seen.add(r);
+      const text = info ? renderRevision(db, id, info, r, opts) : undefined;
+      parts.push(text === undefined ? JSON.stringify({ missing: r }) : '{"ok":' + text + '}');
+    }
+  }
+  send(ctx, 200, new RawJson('[' + parts.join(',') + ']'));
+}
+
+// ---- PUT / DELETE ---------------------------------------------------------------------------
+
+async function putDoc(ctx: Context, s: Services, rawId: string): Promise<void> {
+  const db = openDb(s, ctx);
+  const id = validateDocId(rawId);
+  checkDocWrite(db, ctx, id);
+  const q = ctx.query as Query;
+  const ctype = (ctx.get('content-type') || '').toLowerCase();
+  if (ctype.startsWith('multipart/')) throw new CouchError('bad_content_type', 'multipart document uploads are not supported yet');
+  const doc = parseDoc(await readJson(ctx, s.limits));
+  if (doc.id !== undefined && doc.id !== id) {
+    // CouchDB lets the URL win; the body's _id is ignored.
+  }
+  checkSize(doc, id, s);
+  const rev = str(q, 'rev') ?? ifMatch(ctx);
+  if (rev !== undefined && doc.rev === undefined) doc.rev = rev;
+  const newEdits = bool(q, 'new_edits', true);
+  if (!newEdits && doc.rev === undefined) {
+    throw new CouchError('bad_request', 'When `new_edits: false`, the document needs `_rev` or `_revisions` specified');
+  }
+  const [r] = await db.write([{ id, doc }], newEdits);
+  throwEditError(r as EditResult);
+  const newRev = r ? r.rev : (doc.rev as string);
+  ctx.set('Location', location(ctx, db.name, id));
+  ctx.set('ETag', `"${newRev}"`);
+  send(ctx, str(q, 'batch') === 'ok' ? 202 : 201, { ok: true, id, rev: newRev });
+}
+
+async function deleteDoc(ctx: Context, s: Services, rawId: string): Promise<void> {
+  const db = openDb(s, ctx);
+  const id = validateDocId(rawId);
+  checkDocWrite(db, ctx, id);
+  const rev = str(ctx.query as Query, 'rev') ?? ifMatch(ctx);
+  const doc: ParsedDoc = { deleted: true, json: '{}', body: {} };
+  if (rev !== undefined) doc.rev = rev;
+  const [r] = await db.write([{ id, doc }], true);
+  throwEditError(r as EditResult);
+  const newRev = (r as { rev: string }).rev;
+  ctx.set('ETag', `"${newRev}"`);
+  send(ctx, 200, { ok: true, id, rev: newRev });
+}
+
+function ifMatch(ctx: Context): string | undefined {
+  const h = ctx.get('if-match');
+  return h ? h.replace(/^"|"$/g, '') : undefined;
+}
+
+// ---- _local ---------------------------------------------------------------------------------
+
+function getLocal(ctx: Context, s: Services, id: string): void {
+  const db = openDb(s, ctx);
+  const doc = db.localDoc(id);
+  if (!doc) throw new CouchError('not_found', 'missing');
+  send(ctx, 200, new RawJson(renderLocal(id, doc.rev, doc.json)));
+}
+
+async function putLocal(ctx: Context, s: Services, id: string): Promise<void> {
+  const db = openDb(s, ctx);
+  validateDocId(id);
+  const doc = parseDoc(await readJson(ctx, s.limits));
+  const rev = str(ctx.query as Query, 'rev');
+  if (rev !== undefined && doc.rev === undefined) doc.rev = rev;
+  checkSize(doc, id, s);
+  const newRev = await db.putLocal(id, doc);
+  ctx.set('Location', location(ctx, db.name, id));
+  send(ctx, 201, { ok: true, id, rev: newRev });
+}
+
+async function deleteLocal(ctx: Context, s: Services, id: string): Promise<void> {
+  const db = openDb(s, ctx);
+  if (!(await db.deleteLocal(id))) throw new CouchError('not_found', 'missing');
+  send(ctx, 200, { ok: true, id, rev: '0-0' });
+}
+
+export { winningRev };

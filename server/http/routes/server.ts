@@ -1,0 +1,90 @@
+// Server-level endpoints: welcome, health, uuids, the database list, the session for Basic auth.
+
+import type Router from '@koa/router';
+import { randomBytes } from 'node:crypto';
+import { CouchError } from '../../errors/catalog.js';
+import { requireServerAdmin } from '../../auth/access.js';
+import { bool, int, json, str, type Query } from '../query.js';
+import { send } from '../respond.js';
+import type { Services } from '../services.js';
+
+/** CouchDB's default uuid algorithm (`sequential`): a random prefix plus an increasing suffix. */
+let uuidPrefix = randomBytes(13).toString('hex');
+let uuidCounter = Math.floor(Math.random() * 0xfff);
+
+export function newUuid(): string {
+  uuidCounter += 1 + Math.floor(Math.random() * 0xfe);
+  if (uuidCounter > 0xffffff) {
+    uuidPrefix = randomBytes(13).toString('hex');
+    uuidCounter = Math.floor(Math.random() * 0xfff);
+  }
+  return uuidPrefix + uuidCounter.toString(16).padStart(6, '0');
+}
+
+export function registerServer(router: Router, s: Services): void {
+  router.get('/', (ctx) => {
+    send(ctx, 200, {
+      couchdb: 'Welcome',
+      version: s.config.version,
+      git_sha: 'chaise',
+      uuid: s.catalog.uuid,
+      features: ['access-ready', 'partitioned', 'pluggable-storage-engines', 'reshard', 'scheduler'],
+      vendor: { name: 'Chaise' },
+    });
+  });
+
+  router.get('/_up', (ctx) => send(ctx, 200, { status: 'ok', seeds: {} }));
+
+  router.get('/_uuids', (ctx) => {
+    const count = int(ctx.query as Query, 'count') ?? 1;
+    if (count < 0) throw new CouchError('query_parse_error', 'count must be a positive integer');
+    if (count > s.limits.maxUuids) throw new CouchError('bad_request', `count parameter too large`);
+    ctx.set('Cache-Control', 'no-cache');
+    const uuids = Array.from({ length: count }, newUuid);
+    send(ctx, 200, { uuids });
+    ctx.set('Cache-Control', 'no-cache');
+  });
+
+  router.get('/_all_dbs', (ctx) => {
+    requireServerAdmin(ctx.state.user);
+    const q = ctx.query as Query;
+    let names = s.catalog.names();
+    const descending = bool(q, 'descending');
+    const startkey = json(q, 'startkey') ?? json(q, 'start_key');
+    const endkey = json(q, 'endkey') ?? json(q, 'end_key');
+    const inclusiveEnd = bool(q, 'inclusive_end', true);
+    if (descending) names = names.reverse();
+    const before = (a: string, b: string) => (descending ? a > b : a < b);
+    names = names.filter((n) => {
+      if (typeof startkey === 'string' && before(n, startkey)) return false;
+      if (typeof endkey === 'string') {
+        if (before(endkey, n)) return false;
+        if (!inclusiveEnd && n === endkey) return false;
+      }
+      return true;
+    });
+    const skip = int(q, 'skip') ?? 0;
+    const limit = int(q, 'limit');
+    names = names.slice(skip, limit === undefined ? undefined : skip + limit);
+    send(ctx, 200, names);
+  });
+
+  router.get('/_session', (ctx) => {
+    const user = ctx.state.user;
+    send(ctx, 200, {
+      ok: true,
+      userCtx: { name: user.name, roles: user.roles },
+      info: { authentication_handlers: ['cookie', 'default'], ...(user.name ? { authenticated: 'default' } : {}) },
+    });
+  });
+
+  router.get('/_membership', (ctx) => {
+    requireServerAdmin(ctx.state.user);
+    send(ctx, 200, { all_nodes: ['chaise@127.0.0.1'], cluster_nodes: ['chaise@127.0.0.1'] });
+  });
+
+  router.get('/favicon.ico', () => {
+    throw new CouchError('not_found', 'missing');
+  });
+  void str;
+}

@@ -1,0 +1,81 @@
+// Starting and stopping one Chaise node: the LMDB environment, the catalog, authentication and
+// the HTTP server. `startNode` is what the CLI and the multi-process tests call.
+
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Environment } from './storage/environment.js';
+import { Catalog } from './storage/catalog.js';
+import { Authenticator } from './auth/authenticator.js';
+import { createApp, type Extensions } from './http/app.js';
+import { DEFAULT_LIMITS, type Limits } from './limits.js';
+import type { NodeConfig, Services } from './http/services.js';
+
+export const VERSION = '3.5.0';
+
+export interface NodeOptions {
+  port?: number;
+  host?: string;
+  dir?: string;
+  inMemory?: boolean;
+  admins?: { name: string; password: string }[];
+  limits?: Partial<Limits>;
+  cors?: NodeConfig['cors'];
+}
+
+export interface RunningNode {
+  url: string;
+  port: number;
+  services: Services;
+  server: Server;
+  close(): Promise<void>;
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/;
+
+export function isLoopback(host: string): boolean {
+  return LOOPBACK.test(host);
+}
+
+export async function startNode(opts: NodeOptions, ext: Extensions = {}): Promise<RunningNode> {
+  const host = opts.host ?? '127.0.0.1';
+  const admins = opts.admins ?? [];
+  if (admins.length === 0 && !isLoopback(host)) {
+    throw new Error(`refusing to bind ${host} without an admin: an admin party may listen only on a loopback address (pass --admin name:password)`);
+  }
+  const env = Environment.open({ ...(opts.dir !== undefined ? { dir: opts.dir } : {}), ...(opts.inMemory ? { inMemory: true } : {}) });
+  const catalog = new Catalog(env);
+  await catalog.resumePurges();
+  const auth = new Authenticator();
+  for (const a of admins) auth.addAdmin(a.name, a.password);
+  const closing = new AbortController();
+  const config: NodeConfig = { version: VERSION, ...(opts.cors ? { cors: opts.cors } : {}) };
+  const services: Services = { catalog, auth, limits: { ...DEFAULT_LIMITS, ...opts.limits }, config, closing: closing.signal };
+  const app = createApp(services, ext);
+  const server = createServer(app.callback());
+  server.keepAliveTimeout = 65_000;
+  server.requestTimeout = services.limits.requestTimeoutMs;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 5984, host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`;
+  let closed: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    services,
+    server,
+    close() {
+      closed ??= (async () => {
+        closing.abort();
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+        await env.close();
+      })();
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,117 @@
+// The node's catalog: which databases exist, the server uuid, and open Database handles.
+// The uuid and each database's record survive restarts (replication ids are built from them).
+
+import { randomUUID } from 'node:crypto';
+import { CouchError } from '../errors/catalog.js';
+import { Environment, type DbRecord } from './environment.js';
+import { Database } from './database.js';
+
+/** CouchDB's rule for database names (plus the system databases it allows). */
+const DB_NAME = /^[a-z][a-z0-9_$()+/-]*$/;
+const SYSTEM_DBS = new Set(['_users', '_replicator', '_global_changes']);
+/** CouchDB refuses names longer than this (couch_db:validate_dbname). */
+const DB_NAME_LENGTH_MAX = 238;
+
+export function validateDbName(name: string): void {
+  if ((SYSTEM_DBS.has(name) || DB_NAME.test(name)) && name.length <= DB_NAME_LENGTH_MAX) return;
+  throw new CouchError(
+    'illegal_database_name',
+    `Name: '${name}'. Only lowercase characters (a-z), digits (0-9), and any of the characters _, $, (, ), +, -, and / are allowed. Must begin with a letter.`,
+  );
+}
+
+export class Catalog {
+  readonly env: Environment;
+  readonly uuid: string;
+  private readonly open = new Map<string, Database>();
+  private nextId: number;
+  private readonly createdListeners = new Set<(name: string, kind: 'created' | 'deleted') => void>();
+
+  constructor(env: Environment) {
+    this.env = env;
+    const meta = env.stores.meta;
+    let uuid = meta.get(['_node', 'uuid']) as string | undefined;
+    if (!uuid) {
+      uuid = randomUUID().replace(/-/g, '');
+      meta.putSync(['_node', 'uuid'], uuid);
+    }
+    this.uuid = uuid;
+    this.nextId = (meta.get(['_node', 'next_db_id']) as number | undefined) ?? 1;
+  }
+
+  onDbEvent(listener: (name: string, kind: 'created' | 'deleted') => void): () => void {
+    this.createdListeners.add(listener);
+    return () => this.createdListeners.delete(listener);
+  }
+
+  get(name: string): Database | undefined {
+    const cached = this.open.get(name);
+    if (cached) return cached;
+    const record = this.env.stores.dbs.get(name);
+    if (!record) return undefined;
+    const db = new Database(this.env, name, record);
+    this.open.set(name, db);
+    return db;
+  }
+
+  /** The database, or CouchDB's 404. */
+  require(name: string): Database {
+    const db = this.get(name);
+    if (!db) throw new CouchError('db_not_found');
+    return db;
+  }
+
+  names(): string[] {
+    return [...this.env.stores.dbs.getKeys()];
+  }
+
+  async create(name: string): Promise<Database> {
+    validateDbName(name);
+    const created = await this.env.root.transaction(() => {
+      if (this.env.stores.dbs.doesExist(name)) return undefined;
+      const record: DbRecord = Database.newRecord(this.nextId++);
+      this.env.stores.meta.put(['_node', 'next_db_id'], this.nextId);
+      this.env.stores.dbs.put(name, record);
+      return record;
+    });
+    if (!created) throw new CouchError('file_exists');
+    await this.env.durable();
+    const db = new Database(this.env, name, created);
+    this.open.set(name, db);
+    for (const l of this.createdListeners) l(name, 'created');
+    return db;
+  }
+
+  async delete(name: string): Promise<void> {
+    const record = await this.env.root.transaction(() => {
+      const r = this.env.stores.dbs.get(name);
+      if (r) {
+        this.env.stores.dbs.remove(name);
+        this.env.stores.meta.put(['_node', 'purge', r.id], true);
+      }
+      return r;
+    });
+    if (!record) throw new CouchError('db_not_found');
+    await this.env.durable();
+    const db = this.open.get(name);
+    this.open.delete(name);
+    if (db) {
+      db.dropped = true;
+      db.wake();
+    }
+    for (const l of this.createdListeners) l(name, 'deleted');
+    // The keys are removed in the background; the name is already free for a new database.
+    void this.purge(record.id).catch((e: unknown) => console.error('purge failed', e));
+  }
+
+  /** Finishes removing the keys of databases deleted before a crash or restart. */
+  async resumePurges(): Promise<void> {
+    const pending = [...this.env.stores.meta.getKeys({ start: ['_node', 'purge'], end: ['_node', 'purge', Number.MAX_SAFE_INTEGER] })];
+    for (const key of pending) await this.purge(key[2] as number);
+  }
+
+  private async purge(dbId: number): Promise<void> {
+    await Database.purgeAll(this.env, dbId);
+    await this.env.root.transaction(() => this.env.stores.meta.remove(['_node', 'purge', dbId]));
+  }
+}

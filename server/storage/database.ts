@@ -1,0 +1,438 @@
+// One Chaise database: documents with revision trees, bodies, the by-sequence index, `_local`
+// docs and attachments, all under this database's key prefix in the node's LMDB environment.
+//
+// Writes: every request's edits run inside one lmdb-js batched transaction (so concurrent requests
+// share a commit), the answer waits for the flush (`durable()`), and only then are change
+// listeners woken. Reads are synchronous memory-mapped lookups and never block writers.
+
+import { randomUUID } from 'node:crypto';
+import { CouchError } from '../errors/catalog.js';
+import {
+  merge,
+  parseRev,
+  winningRev,
+  leaves,
+  findRev,
+  newRevHash,
+  pathFromRevisions,
+  markCompacted,
+} from '../revtree/index.js';
+import type { RevPath, RevTree } from '../revtree/types.js';
+import type { ParsedDoc } from '../docs/parse-doc.js';
+import type { AttMap, AttStub } from '../docs/attachments.js';
+import type { Environment, DbRecord, Key } from './environment.js';
+import {
+  DEFAULT_REVS_LIMIT,
+  DEFAULT_SECURITY,
+  type DbCounters,
+  type DocInfo,
+  type LocalDoc,
+  type SecurityObject,
+  type StoredBody,
+} from './records.js';
+
+/** The result of one edit, in `_bulk_docs` order. `null` = a replicated edit we already had. */
+export type EditResult = { ok: true; id: string; rev: string } | { id: string; rev?: string; error: string; reason: string } | null;
+
+export interface Edit {
+  id: string;
+  doc: ParsedDoc;
+}
+
+export interface ChangeRow {
+  seq: number;
+  id: string;
+  info: DocInfo;
+}
+
+type Listener = (seq: number) => void;
+
+const SEQ_MAX = Number.MAX_SAFE_INTEGER;
+
+export class Database {
+  readonly name: string;
+  readonly record: DbRecord;
+  readonly env: Environment;
+  private readonly dbId: number;
+  counters: DbCounters;
+  revsLimit: number;
+  security: SecurityObject;
+  private readonly listeners = new Set<Listener>();
+  /** Set when the database is deleted, so lingering requests and feeds stop. */
+  dropped = false;
+
+  constructor(env: Environment, name: string, record: DbRecord) {
+    this.env = env;
+    this.name = name;
+    this.record = record;
+    this.dbId = record.id;
+    const meta = env.stores.meta;
+    this.counters = (meta.get([this.dbId, 'counters']) as DbCounters | undefined) ?? { updateSeq: 0, docCount: 0, delCount: 0 };
+    this.revsLimit = (meta.get([this.dbId, 'revs_limit']) as number | undefined) ?? DEFAULT_REVS_LIMIT;
+    this.security = (meta.get([this.dbId, 'security']) as SecurityObject | undefined) ?? DEFAULT_SECURITY;
+  }
+
+  get updateSeq(): number {
+    return this.counters.updateSeq;
+  }
+
+  // ---- change notification ----------------------------------------------------------------
+
+  onChange(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Wakes every listener, e.g. so feeds notice the database was deleted. */
+  wake(): void {
+    this.notify();
+  }
+
+  private notify(): void {
+    const seq = this.counters.updateSeq;
+    for (const l of [...this.listeners]) l(seq);
+  }
+
+  // ---- reads ------------------------------------------------------------------------------
+
+  docInfo(id: string): DocInfo | undefined {
+    return this.env.stores.docs.get([this.dbId, id]) as DocInfo | undefined;
+  }
+
+  body(id: string, rev: string): StoredBody | undefined {
+    return this.env.stores.bodies.get([this.dbId, id, rev]) as StoredBody | undefined;
+  }
+
+  attachment(digest: string): Buffer | undefined {
+    return this.env.stores.atts.get([this.dbId, digest]);
+  }
+
+  /** Rows of the by-sequence index after `since`, each document once at its latest change. */
+  *changes(since: number, descending = false): Generator<ChangeRow> {
+    const { seqs, docs } = this.env.stores;
+    const range = descending
+      ? seqs.getRange({ start: [this.dbId, SEQ_MAX], end: [this.dbId, since], reverse: true })
+      : seqs.getRange({ start: [this.dbId, since + 1], end: [this.dbId, SEQ_MAX] });
+    for (const { key, value } of range) {
+      const seq = key[1] as number;
+      const info = docs.get([this.dbId, value]) as DocInfo | undefined;
+      if (info) yield { seq, id: value, info };
+    }
+  }
+
+  /** How many documents changed after `seq` (CouchDB's `pending`). */
+  countChangesAfter(seq: number): number {
+    return this.env.stores.seqs.getKeysCount({ start: [this.dbId, seq + 1], end: [this.dbId, SEQ_MAX] });
+  }
+
+  /** Every document, tombstones included, in raw id order (for maintenance scans). */
+  *docRange(): Generator<{ id: string; info: DocInfo }> {
+    for (const { key, value } of this.env.stores.docs.getRange({ start: [this.dbId], end: [this.dbId + 1] })) {
+      yield { id: key[1] as string, info: value as DocInfo };
+    }
+  }
+
+  /**
+   * Live (not deleted) documents in raw UTF-8 byte order of ids, as `_all_docs` lists them.
+   * `start` is inclusive; `end` is exclusive unless `inclusiveEnd`, in the direction of travel.
+   */
+  *liveRange(opts: { start?: string; end?: string; descending?: boolean; inclusiveEnd?: boolean; offset?: number }): Generator<{ id: string; rev: string }> {
+    const p = this.dbId;
+    const desc = opts.descending === true;
+    const from: Key = opts.start !== undefined ? [p, opts.start] : desc ? [p + 1] : [p];
+    let to: Key = opts.end !== undefined ? [p, opts.end] : desc ? [p] : [p + 1];
+    // lmdb ranges exclude `end`; a following key makes the bound inclusive ('\0' is the next string in byte order).
+    if (opts.end !== undefined && opts.inclusiveEnd !== false && !desc) to = [p, opts.end + '\u0000'];
+    const range = this.env.stores.live.getRange({ start: from, end: to, reverse: desc, ...(opts.offset ? { offset: opts.offset } : {}) });
+    for (const { key, value } of range) yield { id: key[1] as string, rev: value };
+    if (desc && opts.end !== undefined && opts.inclusiveEnd !== false) {
+      const rev = this.env.stores.live.get([p, opts.end]);
+      if (rev !== undefined && (opts.start === undefined || opts.end <= opts.start)) yield { id: opts.end, rev };
+    }
+  }
+
+  /** How many live documents sort before `id` (CouchDB's `offset`). */
+  liveCountBefore(id: string | undefined, descending: boolean): number {
+    const p = this.dbId;
+    if (id === undefined) return 0;
+    if (!descending) return this.env.stores.live.getKeysCount({ start: [p], end: [p, id] });
+    return this.env.stores.live.getKeysCount({ start: [p, id + '\u0000'], end: [p + 1] });
+  }
+
+  // ---- document writes --------------------------------------------------------------------
+
+  /**
+   * Applies edits in order inside one transaction. With `newEdits`, each edit must name the leaf it
+   * replaces (or create the doc); without, each edit's `_revisions` path is merged into the tree.
+   */
+  async write(edits: Edit[], newEdits: boolean): Promise<EditResult[]> {
+    this.assertLive();
+    // Attachment bytes go in first (outside the tree logic); they are keyed by digest, so
+    // writing bytes that end up unused by a rejected edit is harmless.
+    const { root, stores } = this.env;
+    const results = await root.transaction(() => {
+      const out: EditResult[] = [];
+      const before = { ...this.counters };
+      try {
+        for (const edit of edits) out.push(this.applyEdit(edit, newEdits));
+        stores.meta.put([this.dbId, 'counters'], this.counters);
+      } catch (e) {
+        this.counters = before;
+        throw e;
+      }
+      return out;
+    });
+    await this.env.durable();
+    if (results.some((r) => r !== null && 'ok' in r)) this.notify();
+    return results;
+  }
+
+  private applyEdit(edit: Edit, newEdits: boolean): EditResult {
+    const { stores } = this.env;
+    const { id, doc } = edit;
+    const key: Key = [this.dbId, id];
+    const info = stores.docs.get(key) as DocInfo | undefined;
+    const tree: RevTree = info?.tree ?? [];
+    let path: RevPath;
+    let newRev: string;
+    let newPos: number;
+    let parentRev: string | null = null;
+
+    if (newEdits) {
+      let parent: { pos: number; hash: string } | null = null;
+      if (doc.rev !== undefined) {
+        const r = parseRev(doc.rev);
+        if (!r) return { id, error: 'bad_request', reason: 'Invalid rev format' };
+        const found = info ? findRev(tree, r) : null;
+        if (!found || !found.isLeaf) return { id, error: 'conflict', reason: 'Document update conflict.' };
+        parent = r;
+      } else if (info) {
+        if (!info.deleted) return { id, error: 'conflict', reason: 'Document update conflict.' };
+        parent = parseRev(info.rev);
+      }
+      newPos = parent ? parent.pos + 1 : 1;
+      parentRev = parent ? `${parent.pos}-${parent.hash}` : null;
+      const atts = this.resolveAttachments(id, doc, newPos, parentRev, tree);
+      if ('error' in atts) return atts.error;
+      const hash = newRevHash({
+        parentRev,
+        deleted: doc.deleted,
+        body: doc.body,
+        attachmentDigests: Object.entries(atts.map).map(([n, a]) => [n, a.content_type, a.digest] as [string, string, string]),
+      });
+      newRev = `${newPos}-${hash}`;
+      path = parent
+        ? { pos: parent.pos, hashes: [parent.hash, hash], leafDeleted: doc.deleted, leafAvailable: true }
+        : { pos: 1, hashes: [hash], leafDeleted: doc.deleted, leafAvailable: true };
+      const merged = merge(tree, path, this.revsLimit);
+      if (merged.outcome === 'internal_node') return { id, error: 'conflict', reason: 'Document update conflict.' };
+      this.storeRevision(key, id, newRev, doc, atts.map, info, merged.tree);
+      return { ok: true, id, rev: newRev };
+    }
+
+    // Replicated edit: merge the given history.
+    const r = doc.rev === undefined ? null : parseRev(doc.rev);
+    if (!r) return { id, error: 'bad_request', reason: 'Invalid rev format' };
+    if (doc.revisions) {
+      if (doc.revisions.start !== r.pos || doc.revisions.ids[0] !== r.hash) {
+        return { id, error: 'bad_request', reason: '_rev and _revisions disagree' };
+      }
+      path = pathFromRevisions(doc.revisions, doc.deleted, true);
+    } else {
+      path = { pos: r.pos, hashes: [r.hash], leafDeleted: doc.deleted, leafAvailable: true };
+    }
+    newRev = doc.rev as string;
+    const existing = info ? findRev(tree, r) : null;
+    if (existing && existing.available) return null;
+    const ancestorRevs = path.hashes.slice(0, -1).map((h, i) => `${path.pos + i}-${h}`).reverse();
+    const atts = this.resolveAttachments(id, doc, r.pos, ancestorRevs, tree);
+    if ('error' in atts) return atts.error;
+    const merged = merge(tree, path, this.revsLimit);
+    this.storeRevision(key, id, newRev, doc, atts.map, info, merged.tree);
+    return null;
+  }
+
+  /**
+   * Turns incoming `_attachments` into stored stubs: new data is stored by digest, stubs are
+   * carried from the parent revision (by name) or accepted by digest when we hold those bytes.
+   */
+  private resolveAttachments(
+    id: string,
+    doc: ParsedDoc,
+    newPos: number,
+    parents: string | null | string[],
+    tree: RevTree,
+  ): { map: AttMap } | { error: EditResult } {
+    const map: AttMap = {};
+    if (!doc.attachments || doc.attachments.length === 0) return { map };
+    const { atts } = this.env.stores;
+    let parentAtts: AttMap | undefined;
+    const candidates = parents === null ? [] : typeof parents === 'string' ? [parents] : parents;
+    for (const rev of candidates) {
+      const b = this.body(id, rev);
+      if (b) {
+        parentAtts = b.atts;
+        break;
+      }
+    }
+    void tree;
+    for (const att of doc.attachments) {
+      if (att.kind === 'data') {
+        const k: Key = [this.dbId, att.digest];
+        if (!atts.doesExist(k)) atts.put(k, att.bytes);
+        map[att.name] = { content_type: att.contentType, revpos: newPos, digest: att.digest, length: att.bytes.length, stub: true };
+        continue;
+      }
+      const prev = parentAtts?.[att.name];
+      if (prev && (att.digest === undefined || att.digest === prev.digest)) {
+        map[att.name] = prev;
+        continue;
+      }
+      if (att.digest !== undefined && atts.doesExist([this.dbId, att.digest])) {
+        const stub: AttStub = {
+          content_type: att.contentType ?? 'application/octet-stream',
+          revpos: att.revpos ?? newPos,
+          digest: att.digest,
+          length: att.length ?? (atts.get([this.dbId, att.digest])?.length ?? 0),
+          stub: true,
+        };
+        map[att.name] = stub;
+        continue;
+      }
+      return { error: { id, error: 'missing_stub', reason: `Invalid attachment stub in ${id} for ${att.name}` } };
+    }
+    return { map };
+  }
+
+  private storeRevision(key: Key, id: string, rev: string, doc: ParsedDoc, atts: AttMap, old: DocInfo | undefined, tree: RevTree): void {
+    const { stores } = this.env;
+    const body: StoredBody = Object.keys(atts).length > 0 ? { json: doc.json, atts } : { json: doc.json };
+    stores.bodies.put([this.dbId, id, rev], body);
+    const win = winningRev(tree);
+    const seq = ++this.counters.updateSeq;
+    const info: DocInfo = { tree, rev: win.rev, deleted: win.deleted, seq };
+    stores.docs.put(key, info);
+    if (old) stores.seqs.remove([this.dbId, old.seq]);
+    stores.seqs.put([this.dbId, seq], id);
+    if (!info.deleted) stores.live.put(key, info.rev);
+    else if (old && !old.deleted) stores.live.remove(key);
+    if (old) {
+      if (old.deleted) this.counters.delCount--;
+      else this.counters.docCount--;
+    }
+    if (info.deleted) this.counters.delCount++;
+    else this.counters.docCount++;
+  }
+
+  // ---- _local docs ------------------------------------------------------------------------
+
+  localDoc(id: string): LocalDoc | undefined {
+    return this.env.stores.local.get([this.dbId, id]) as LocalDoc | undefined;
+  }
+
+  /**
+   * CouchDB 3 keeps no history for `_local` docs: the new revision is the given `0-N` plus one,
+   * whatever is stored (see the fixture "local doc update with stale rev").
+   */
+  async putLocal(id: string, doc: ParsedDoc): Promise<string> {
+    this.assertLive();
+    let n = 0;
+    if (doc.rev !== undefined) {
+      const m = /^0-(\d+)$/.exec(doc.rev);
+      if (!m) throw new CouchError('invalid_rev');
+      n = Number(m[1]);
+    }
+    const key: Key = [this.dbId, id];
+    if (doc.deleted) {
+      await this.env.root.transaction(() => this.env.stores.local.remove(key));
+      await this.env.durable();
+      return '0-0';
+    }
+    const rev = n + 1;
+    await this.env.root.transaction(() => this.env.stores.local.put(key, { rev, json: doc.json } satisfies LocalDoc));
+    await this.env.durable();
+    return `0-${rev}`;
+  }
+
+  async deleteLocal(id: string): Promise<boolean> {
+    this.assertLive();
+    const key: Key = [this.dbId, id];
+    const existed = await this.env.root.transaction(() => {
+      if (!this.env.stores.local.doesExist(key)) return false;
+      this.env.stores.local.remove(key);
+      return true;
+    });
+    await this.env.durable();
+    return existed;
+  }
+
+  // ---- database properties ----------------------------------------------------------------
+
+  async setRevsLimit(limit: number): Promise<void> {
+    this.assertLive();
+    this.revsLimit = limit;
+    await this.env.stores.meta.put([this.dbId, 'revs_limit'], limit);
+    await this.env.durable();
+  }
+
+  async setSecurity(sec: SecurityObject): Promise<void> {
+    this.assertLive();
+    this.security = sec;
+    await this.env.stores.meta.put([this.dbId, 'security'], sec);
+    await this.env.durable();
+  }
+
+  /** Drops the bodies of revisions that are no longer leaves (CouchDB's compaction result). */
+  async compact(): Promise<void> {
+    this.assertLive();
+    const { docs, bodies } = this.env.stores;
+    const BATCH = 1000;
+    let batch: { id: string; info: DocInfo }[] = [];
+    const flush = async (items: { id: string; info: DocInfo }[]) => {
+      await this.env.root.transaction(() => {
+        for (const { id } of items) {
+          const info = docs.get([this.dbId, id]) as DocInfo | undefined;
+          if (!info) continue;
+          const keep = new Set(leaves(info.tree).map((l) => l.rev));
+          for (const key of bodies.getKeys({ start: [this.dbId, id], end: [this.dbId, id, '\uffff'] })) {
+            if (key.length === 3 && !keep.has(key[2] as string)) bodies.remove(key);
+          }
+          docs.put([this.dbId, id], { ...info, tree: markCompacted(info.tree) });
+        }
+      });
+    };
+    for (const item of this.docRange()) {
+      if (item.info.tree.length === 1 && item.info.tree[0]?.node.children.length === 0) continue;
+      batch.push(item);
+      if (batch.length >= BATCH) {
+        await flush(batch);
+        batch = [];
+      }
+    }
+    if (batch.length > 0) await flush(batch);
+    await this.env.durable();
+  }
+
+  /** Removes every key of this database, in chunks so a huge database does not stall writers. */
+  static async purgeAll(env: Environment, dbId: number): Promise<void> {
+    const CHUNK = 5000;
+    const stores = [env.stores.docs, env.stores.live, env.stores.bodies, env.stores.seqs, env.stores.local, env.stores.atts, env.stores.meta, env.stores.views];
+    for (const store of stores) {
+      for (;;) {
+        const keys = [...store.getKeys({ start: [dbId], end: [dbId + 1], limit: CHUNK })];
+        if (keys.length === 0) break;
+        await env.root.transaction(() => {
+          for (const k of keys) store.remove(k);
+        });
+      }
+    }
+  }
+
+  private assertLive(): void {
+    if (this.dropped) throw new CouchError('db_not_found');
+  }
+
+  static newRecord(id: number): DbRecord {
+    return { id, created: Math.floor(Date.now() / 1000), uuid: randomUUID().replace(/-/g, '') };
+  }
+}

@@ -1,0 +1,46 @@
+// The records the node keeps per document, per revision body and per `_local` doc.
+
+import type { RevTree } from '../revtree/types.js';
+import type { AttMap } from '../docs/attachments.js';
+
+/** One row of `docs`: everything about a document except its bodies. */
+export interface DocInfo {
+  tree: RevTree;
+  /** The winning revision, `N-hash`. */
+  rev: string;
+  /** The winner is a tombstone (so every leaf is). */
+  deleted: boolean;
+  /** The update sequence of the document's latest change. */
+  seq: number;
+}
+
+/** One row of `bodies`: a revision's user fields (serialized JSON) and its attachment stubs. */
+export interface StoredBody {
+  json: string;
+  atts?: AttMap;
+}
+
+/** One row of `local`: `_local` docs have no tree, just a counter revision `0-N`. */
+export interface LocalDoc {
+  rev: number;
+  json: string;
+}
+
+/** Per-database counters, kept in memory and written with every transaction. */
+export interface DbCounters {
+  updateSeq: number;
+  docCount: number;
+  delCount: number;
+}
+
+export interface SecurityObject {
+  admins?: { names?: string[]; roles?: string[] };
+  members?: { names?: string[]; roles?: string[] };
+  [key: string]: unknown;
+}
+
+/** What CouchDB 3 gives a new database: admin-only until someone says otherwise. */
+export const DEFAULT_SECURITY: SecurityObject = { members: { roles: ['_admin'] }, admins: { roles: ['_admin'] } };
+
+/** CouchDB's default `_revs_limit`. */
+export const DEFAULT_REVS_LIMIT = 1000;
