@@ -2,6 +2,7 @@
 // the HTTP server. `startNode` is what the CLI and the multi-process tests call.
 
 import { createServer, type Server } from 'node:http';
+import type Koa from 'koa';
 import type { AddressInfo } from 'node:net';
 import { Environment } from './storage/environment.js';
 import { Catalog } from './storage/catalog.js';
@@ -36,22 +37,45 @@ export function isLoopback(host: string): boolean {
   return LOOPBACK.test(host);
 }
 
-export async function startNode(opts: NodeOptions, ext: Extensions = {}): Promise<RunningNode> {
-  const host = opts.host ?? '127.0.0.1';
-  const admins = opts.admins ?? [];
-  if (admins.length === 0 && !isLoopback(host)) {
-    throw new Error(`refusing to bind ${host} without an admin: an admin party may listen only on a loopback address (pass --admin name:password)`);
-  }
+export interface OpenedNode {
+  services: Services;
+  app: Koa;
+  env: Environment;
+  /** Stops feeds and closes the store (the HTTP server, if any, must be closed first). */
+  shutdown(): Promise<void>;
+}
+
+/** Builds a node without listening: the store, services and koa app (tests use this with supertest). */
+export async function openNode(opts: NodeOptions, ext: Extensions | ((s: Services) => Extensions) = {}): Promise<OpenedNode> {
   const env = Environment.open({ ...(opts.dir !== undefined ? { dir: opts.dir } : {}), ...(opts.inMemory ? { inMemory: true } : {}) });
   const catalog = new Catalog(env);
   await catalog.resumePurges();
   const auth = new Authenticator();
-  for (const a of admins) auth.addAdmin(a.name, a.password);
+  for (const a of opts.admins ?? []) auth.addAdmin(a.name, a.password);
   const closing = new AbortController();
   const config: NodeConfig = { version: VERSION, ...(opts.cors ? { cors: opts.cors } : {}) };
   const services: Services = { catalog, auth, limits: { ...DEFAULT_LIMITS, ...opts.limits }, config, closing: closing.signal };
-  const app = createApp(services, ext);
-  const server = createServer(app.callback());
+  const app = createApp(services, typeof ext === 'function' ? ext(services) : ext);
+  return {
+    services,
+    app,
+    env,
+    async shutdown() {
+      closing.abort();
+      await catalog.settle();
+      await env.close();
+    },
+  };
+}
+
+export async function startNode(opts: NodeOptions, ext: Extensions | ((s: Services) => Extensions) = {}): Promise<RunningNode> {
+  const host = opts.host ?? '127.0.0.1';
+  if ((opts.admins ?? []).length === 0 && !isLoopback(host)) {
+    throw new Error(`refusing to bind ${host} without an admin: an admin party may listen only on a loopback address (pass --admin name:password)`);
+  }
+  const node = await openNode(opts, ext);
+  const services = node.services;
+  const server = createServer(node.app.callback());
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = services.limits.requestTimeoutMs;
   await new Promise<void>((resolve, reject) => {
@@ -68,12 +92,11 @@ export async function startNode(opts: NodeOptions, ext: Extensions = {}): Promis
     server,
     close() {
       closed ??= (async () => {
-        closing.abort();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();
         });
-        await env.close();
+        await node.shutdown();
       })();
       return closed;
     },

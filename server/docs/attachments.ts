@@ -3,6 +3,7 @@
 // Bytes are stored once per digest per database, so identical attachments cost nothing extra.
 
 import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { CouchError } from '../errors/catalog.js';
 
 export interface AttStub {
@@ -22,6 +23,20 @@ export type AttInput =
 
 export function md5Digest(bytes: Buffer): string {
   return 'md5-' + createHash('md5').update(bytes).digest('base64');
+}
+
+/** CouchDB's default `[attachments] compressible_types`. */
+const COMPRESSIBLE = /^(text\/.*|application\/(javascript|json|xml))(\s*;.*)?$/i;
+/** CouchDB's default `[attachments] compression_level`. */
+const COMPRESSION_LEVEL = 8;
+
+/**
+ * The digest CouchDB shows for an attachment: it gzips compressible types (level 8) and takes the
+ * md5 of the stored, encoded bytes; other types are digested as they are. Matching it keeps our
+ * stubs identical to CouchDB's for the same bytes (see the fixture "doc with stub").
+ */
+export function attachmentDigest(bytes: Buffer, contentType: string): string {
+  return md5Digest(COMPRESSIBLE.test(contentType) ? gzipSync(bytes, { level: COMPRESSION_LEVEL }) : bytes);
 }
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -64,7 +79,7 @@ export function parseAttachments(value: unknown, docId: string | undefined): Att
     }
     const bytes = Buffer.from(data, 'base64');
     const contentType = typeof att.content_type === 'string' ? att.content_type : 'application/octet-stream';
-    out.push({ kind: 'data', name, contentType, bytes, digest: md5Digest(bytes) });
+    out.push({ kind: 'data', name, contentType, bytes, digest: attachmentDigest(bytes, contentType) });
   }
   void docId;
   return out;

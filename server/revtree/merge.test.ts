@@ -193,6 +193,25 @@ test('a path that starts before a stemmed branch is grafted on top of it', () =>
   assert.equal(result.outcome, 'new_leaf');
 });
 
+test('a path that ends at the root of a stemmed branch puts the branch under it', () => {
+  // Found by the property tests: the branch 9 -> 8 -> 11 must not be replaced by the bare leaf 9.
+  const tree = deepFreeze([b(3, n('9', [n('8', [n('11')])]))]);
+  const result = merge(tree, path(2, ['7', '9']), depth);
+  assert.deepEqual(result.tree, [b(2, n('7', [n('9', [n('8', [n('11')])])], false))]);
+  assert.equal(result.outcome, 'internal_node');
+  assert.equal(result.changed, true);
+});
+
+test('retrying a write whose old end was stemmed away is a no-op, even when it forks', () => {
+  // 7cd -> (b77 | ff7 -> ff5 -> d3a) stemmed to 2 keeps 7cd for b77 and cuts ff7.
+  const first = merge([], path(1, ['7cd', 'b77']), 2).tree;
+  const second = merge(first, path(1, ['7cd', 'ff7', 'ff5', 'd3a']), 2);
+  assert.equal(second.outcome, 'new_branch');
+  assert.deepEqual(second.tree, [b(1, n('7cd', [n('b77')], false)), b(3, n('ff5', [n('d3a')], false))]);
+  const retry = merge(second.tree, path(1, ['7cd', 'ff7', 'ff5', 'd3a']), 2);
+  assert.deepEqual(retry, { tree: second.tree, outcome: 'internal_node', changed: false });
+});
+
 test('a path that starts inside a branch is found at its generation, not by hash alone', () => {
   // Same hash "x" at generation 2 and 3: only the generation-3 one is the path's root.
   const tree = deepFreeze([b(1, n('a', [n('x', [n('x')])]))]);

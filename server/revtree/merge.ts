@@ -4,9 +4,11 @@
 // never mutated (the result shares untouched subtrees with it, so treat trees as immutable).
 //
 // Guarantees: merging a path that is already in the tree is a no-op with outcome `internal_node`
-// (except that a body the tree lacked for that leaf becomes available); no revision of the tree or
-// the path is lost except by stemming, and stemming never drops a leaf.
+// (except that a body the tree lacked for that leaf becomes available); so is retrying the same
+// write after stemming. No revision of the tree or the path is lost except by stemming, and
+// stemming never drops a leaf. `changed` is false exactly when the input tree is returned.
 
+import { findRev } from './find.js';
 import { mergeBranch } from './merge-branch.js';
 import { stem } from './stem.js';
 import type { MergeResult, RevNode, RevPath, RevTree } from './types.js';
@@ -14,12 +16,14 @@ import type { MergeResult, RevNode, RevPath, RevTree } from './types.js';
 export function merge(tree: RevTree, path: RevPath, revsLimit: number): MergeResult {
   const merged = mergeBranch(tree, { pos: path.pos, node: chainFromPath(path) });
   const stemmed = stem(merged.tree, revsLimit);
-  // A re-merged path that starts below a stemmed branch adds its old prefix back, and stemming takes
-  // it away again: only a structural comparison tells that nothing changed. A new leaf always changes
-  // the tree (stemming keeps leaves), so the comparison is needed for `internal_node` only.
-  if (stemmed === tree || (merged.outcome === 'internal_node' && sameForest(stemmed, tree))) {
-    return { tree, outcome: merged.outcome, changed: false };
-  }
+  if (stemmed === tree) return { tree, outcome: merged.outcome, changed: false };
+  // Re-merging a path whose old end lies below a stemmed branch adds that end back, and stemming
+  // takes it away again. Only then can the result equal the input, so only then (the path's leaf
+  // was already known) is the structural comparison worth its cost. Such a retry is a no-op.
+  const leafKnown =
+    merged.outcome === 'internal_node' ||
+    findRev(tree, { pos: path.pos + path.hashes.length - 1, hash: path.hashes[path.hashes.length - 1]! }) !== null;
+  if (leafKnown && sameForest(stemmed, tree)) return { tree, outcome: 'internal_node', changed: false };
   return { tree: stemmed, outcome: merged.outcome, changed: true };
 }
 

@@ -25,6 +25,7 @@ export class Catalog {
   readonly uuid: string;
   private readonly open = new Map<string, Database>();
   private nextId: number;
+  private readonly background = new Set<Promise<unknown>>();
   private readonly createdListeners = new Set<(name: string, kind: 'created' | 'deleted') => void>();
 
   constructor(env: Environment) {
@@ -101,7 +102,14 @@ export class Catalog {
     }
     for (const l of this.createdListeners) l(name, 'deleted');
     // The keys are removed in the background; the name is already free for a new database.
-    void this.purge(record.id).catch((e: unknown) => console.error('purge failed', e));
+    const purge = this.purge(record.id).catch((e: unknown) => console.error('purge failed', e));
+    this.background.add(purge);
+    void purge.finally(() => this.background.delete(purge));
+  }
+
+  /** Waits for background work (purges of deleted databases) so the store can close cleanly. */
+  async settle(): Promise<void> {
+    await Promise.all([...this.background]);
   }
 
   /** Finishes removing the keys of databases deleted before a crash or restart. */

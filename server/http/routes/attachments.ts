@@ -5,7 +5,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { CouchError } from '../../errors/catalog.js';
 import { validateDocId } from '../../docs/doc-id.js';
-import { md5Digest, validateAttachmentName, type AttInput } from '../../docs/attachments.js';
+import { attachmentDigest, validateAttachmentName, type AttInput } from '../../docs/attachments.js';
 import type { ParsedDoc } from '../../docs/parse-doc.js';
 import { parseRev, findRev } from '../../revtree/index.js';
 import type { Database, EditResult } from '../../storage/database.js';
@@ -52,7 +52,6 @@ function getAttachment(ctx: Context, s: Services, id: string, name: string): voi
   ctx.set('ETag', etag);
   ctx.set('Cache-Control', 'must-revalidate');
   ctx.set('Accept-Ranges', 'none');
-  if (stub.digest.startsWith('md5-')) ctx.set('Content-MD5', stub.digest.slice(4));
   if (ctx.get('if-none-match') === etag) {
     ctx.status = 304;
     return;
@@ -100,7 +99,7 @@ async function putAttachment(ctx: Context, s: Services, rawId: string, name: str
   const doc = baseDoc(db, id, rev);
   const contentType = ctx.get('content-type') || 'application/octet-stream';
   const others = (doc.attachments ?? []).filter((a) => a.name !== name);
-  doc.attachments = [...others, { kind: 'data', name, contentType, bytes, digest: md5Digest(bytes) }];
+  doc.attachments = [...others, { kind: 'data', name, contentType, bytes, digest: attachmentDigest(bytes, contentType) }];
   const [r] = await db.write([{ id, doc }], true);
   throwEditError(r as EditResult);
   const newRev = (r as { rev: string }).rev;

@@ -72,7 +72,7 @@ export function registerBulk(router: Router, s: Services): void {
 
 async function bulkDocs(ctx: Context, s: Services, db: Database, body: unknown): Promise<unknown[]> {
   if (typeof body !== 'object' || body === null || Array.isArray(body) || !Array.isArray((body as { docs?: unknown }).docs)) {
-    throw new CouchError('bad_request', "Missing JSON list of 'docs'.");
+    throw new CouchError('bad_request', 'POST body must include `docs` parameter.');
   }
   const { docs, new_edits } = body as { docs: unknown[]; new_edits?: unknown };
   if (docs.length > s.limits.maxBulkDocs) throw new CouchError('too_large', `Number of documents exceeds the limit of ${s.limits.maxBulkDocs}`);

@@ -8,7 +8,7 @@ import { docKind, validateDocId } from '../../docs/doc-id.js';
 import { parseDoc, type ParsedDoc } from '../../docs/parse-doc.js';
 import { renderRevision, type ReadOptions } from '../../docs/read.js';
 import { renderLocal } from '../../docs/render.js';
-import { latestLeaves, leaves, parseRev, winningRev } from '../../revtree/index.js';
+import { latestLeaves, leaves, parseRev } from '../../revtree/index.js';
 import type { Database, EditResult } from '../../storage/database.js';
 import type { DocInfo } from '../../storage/records.js';
 import { requireDbAdmin, requireMember } from '../../auth/access.js';
@@ -184,8 +184,11 @@ function getDoc(ctx: Context, s: Services, id: string): void {
 function getOpenRevs(ctx: Context, db: Database, id: string, info: DocInfo | undefined, param: string, opts: ReadOptions, latest: boolean): void {
   let wanted: string[];
   if (param === 'all') {
-    wanted = info ? leaves(info.tree).map((l) => l.rev) : [];
     if (!info) throw new CouchError('not_found', 'missing');
+    // CouchDB lists the leaves in rev order, not winner first.
+    wanted = leaves(info.tree)
+      .sort((a, b) => a.pos - b.pos || (a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0))
+      .map((l) => l.rev);
   } else {
     let list: unknown;
     try {
@@ -292,4 +295,3 @@ async function deleteLocal(ctx: Context, s: Services, id: string): Promise<void>
   send(ctx, 200, { ok: true, id, rev: '0-0' });
 }
 
-export { winningRev };
