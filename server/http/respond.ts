@@ -2,6 +2,7 @@
 // browsers that do not ask for JSON (CouchDB does the same so a page shows the body).
 
 import type { Context } from 'koa';
+import { Readable } from 'node:stream';
 
 /** A body that is already serialized JSON text (documents are stored serialized). */
 export class RawJson {
@@ -22,4 +23,29 @@ export function send(ctx: Context, status: number, body: unknown): void {
   ctx.set('Cache-Control', 'must-revalidate');
   const text = body instanceof RawJson ? body.text : JSON.stringify(body);
   ctx.body = text + '\n';
+}
+
+/** Bytes per chunk when streaming a large response built from many parts. */
+const CHUNK_CHARS = 64 * 1024;
+
+/**
+ * Sends `head + parts.join(sep) + tail` without building one giant string: large `_all_docs` and
+ * view answers stream in chunks, so memory stays bounded by a chunk, not by the response.
+ */
+export function sendParts(ctx: Context, status: number, head: string, parts: string[], sep: string, tail: string): void {
+  ctx.status = status;
+  ctx.type = jsonType(ctx);
+  ctx.set('Cache-Control', 'must-revalidate');
+  function* chunks(): Generator<string> {
+    let buf = head;
+    for (let i = 0; i < parts.length; i++) {
+      buf += (i === 0 ? '' : sep) + (parts[i] as string);
+      if (buf.length >= CHUNK_CHARS) {
+        yield buf;
+        buf = '';
+      }
+    }
+    yield buf + tail + '\n';
+  }
+  ctx.body = Readable.from(chunks(), { objectMode: false });
 }

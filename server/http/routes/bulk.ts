@@ -8,12 +8,13 @@ import { CouchError } from '../../errors/catalog.js';
 import { docKind, validateDocId } from '../../docs/doc-id.js';
 import { parseDoc, type ParsedDoc } from '../../docs/parse-doc.js';
 import { renderRevision, type ReadOptions } from '../../docs/read.js';
+import { renderDoc } from '../../docs/render.js';
 import { isDbAdmin } from '../../auth/access.js';
 import { leaves, latestLeaves, parseRev, revsDiff } from '../../revtree/index.js';
 import type { Database, Edit, EditResult } from '../../storage/database.js';
 import { readJson, requireJsonType } from '../body.js';
 import { bool, json, nonNegInt, str, type Query } from '../query.js';
-import { RawJson, send } from '../respond.js';
+import { RawJson, send, sendParts } from '../respond.js';
 import type { Services } from '../services.js';
 import { openDb, readOptions } from './documents.js';
 import { newUuid } from './server.js';
@@ -128,7 +129,13 @@ function allDocs(ctx: Context, db: Database, q: Query, bodyKeys: unknown[] | und
   const head = (offset: number | null) =>
     '{"total_rows":' + total + ',"offset":' + offset + (updateSeq ? ',"update_seq":' + db.updateSeq : '') + ',"rows":[';
 
+  const plain = !readOpts.conflicts && !readOpts.attachments;
   const docText = (id: string, rev: string) => {
+    if (plain) {
+      // The common case needs only the winner's body, not the tree.
+      const body = db.body(id, rev);
+      return body ? renderDoc(id, rev, false, body.json, body.atts) : 'null';
+    }
     const info = db.docInfo(id);
     return info ? renderRevision(db, id, info, rev, readOpts) ?? 'null' : 'null';
   };
@@ -176,7 +183,7 @@ function allDocs(ctx: Context, db: Database, q: Query, bodyKeys: unknown[] | und
       if (limit !== undefined && parts.length >= limit) break;
     }
   }
-  send(ctx, 200, new RawJson(head(offset) + parts.join(',\n') + ']}'));
+  sendParts(ctx, 200, head(offset), parts, ',\n', ']}');
 }
 
 function keyParam(q: Query, a: string, b: string): string | undefined {
