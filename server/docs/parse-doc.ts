@@ -4,6 +4,7 @@
 
 import { CouchError } from '../errors/catalog.js';
 import { parseAttachments, type AttInput } from './attachments.js';
+import { validateRevisions } from '../revtree/index.js';
 
 export interface ParsedDoc {
   id?: string;
@@ -64,11 +65,7 @@ export function parseDoc(input: unknown): ParsedDoc {
 }
 
 function parseRevisions(value: unknown): { start: number; ids: string[] } {
-  const bad = () => new CouchError('doc_validation', '_revisions member is invalid');
-  if (typeof value !== 'object' || value === null) throw bad();
-  const v = value as Record<string, unknown>;
-  if (typeof v.start !== 'number' || !Number.isInteger(v.start) || v.start < 0 || !Array.isArray(v.ids)) throw bad();
-  if (!v.ids.every((x) => typeof x === 'string' && x !== '')) throw bad();
-  if (v.ids.length > v.start) throw bad();
-  return { start: v.start, ids: v.ids as string[] };
+  const problem = validateRevisions(value);
+  if (problem !== null) throw new CouchError('doc_validation', problem);
+  return value as { start: number; ids: string[] };
 }

@@ -17,7 +17,7 @@ import {
   pathFromRevisions,
   markCompacted,
 } from '../revtree/index.js';
-import type { RevPath, RevTree } from '../revtree/types.js';
+import type { RevPath, RevTree } from '../revtree/index.js';
 import type { ParsedDoc } from '../docs/parse-doc.js';
 import type { AttMap, AttStub } from '../docs/attachments.js';
 import type { Environment, DbRecord, Key } from './environment.js';
@@ -232,22 +232,23 @@ export class Database {
 
     // Replicated edit: merge the given history.
     const r = doc.rev === undefined ? null : parseRev(doc.rev);
-    if (!r) return { id, error: 'bad_request', reason: 'Invalid rev format' };
+    if (!r && !doc.revisions) return { id, error: 'bad_request', reason: 'Invalid rev format' };
     if (doc.revisions) {
-      if (doc.revisions.start !== r.pos || doc.revisions.ids[0] !== r.hash) {
-        return { id, error: 'bad_request', reason: '_rev and _revisions disagree' };
-      }
+      // CouchDB trusts `_revisions` over `_rev` when both are given.
       path = pathFromRevisions(doc.revisions, doc.deleted, true);
     } else {
-      path = { pos: r.pos, hashes: [r.hash], leafDeleted: doc.deleted, leafAvailable: true };
+      const single = r as { pos: number; hash: string };
+      path = { pos: single.pos, hashes: [single.hash], leafDeleted: doc.deleted, leafAvailable: true };
     }
-    newRev = doc.rev as string;
-    const existing = info ? findRev(tree, r) : null;
+    newRev = `${path.pos + path.hashes.length - 1}-${path.hashes[path.hashes.length - 1] as string}`;
+    const leafRev = parseRev(newRev) as { pos: number; hash: string };
+    const existing = info ? findRev(tree, leafRev) : null;
     if (existing && existing.available) return null;
     const ancestorRevs = path.hashes.slice(0, -1).map((h, i) => `${path.pos + i}-${h}`).reverse();
-    const atts = this.resolveAttachments(id, doc, r.pos, ancestorRevs, tree);
+    const atts = this.resolveAttachments(id, doc, leafRev.pos, ancestorRevs, tree);
     if ('error' in atts) return atts.error;
     const merged = merge(tree, path, this.revsLimit);
+    if (!merged.changed) return null;
     this.storeRevision(key, id, newRev, doc, atts.map, info, merged.tree);
     return null;
   }

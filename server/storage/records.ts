@@ -1,6 +1,6 @@
 // The records the node keeps per document, per revision body and per `_local` doc.
 
-import type { RevTree } from '../revtree/types.js';
+import type { RevTree } from '../revtree/index.js';
 import type { AttMap } from '../docs/attachments.js';
 
 /** One row of `docs`: everything about a document except its bodies. */
