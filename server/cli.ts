@@ -47,6 +47,7 @@ interface ConfigFile {
   admins?: Record<string, string>;
   cors?: { origins?: string[]; credentials?: boolean; headers?: string[]; methods?: string[]; max_age?: number };
   limits?: NodeOptions['limits'];
+  auth?: { public_signup?: boolean; iterations?: number; timeout?: number; peruser?: { enable?: boolean; delete_dbs?: boolean } };
 }
 
 async function serve(args: string[]): Promise<void> {
@@ -89,6 +90,16 @@ async function serve(args: string[]): Promise<void> {
     inMemory: values['in-memory'] === true,
     admins,
     ...(file.limits ? { limits: file.limits } : {}),
+    ...(file.auth
+      ? {
+          auth: {
+            ...(file.auth.public_signup !== undefined ? { publicSignup: file.auth.public_signup } : {}),
+            ...(file.auth.iterations !== undefined ? { iterations: file.auth.iterations } : {}),
+            ...(file.auth.timeout !== undefined ? { sessionTimeoutSeconds: file.auth.timeout } : {}),
+            ...(file.auth.peruser ? { peruser: { enable: file.auth.peruser.enable ?? false, deleteDbs: file.auth.peruser.delete_dbs ?? false } } : {}),
+          },
+        }
+      : {}),
     ...(corsOrigins && corsOrigins.length > 0
       ? {
           cors: {

@@ -10,6 +10,14 @@ import { Authenticator } from './auth/authenticator.js';
 import { createApp, type Extensions } from './http/app.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import type { NodeConfig, Services } from './http/services.js';
+import { PBKDF2_ITERATIONS } from './auth/password.js';
+import { SESSION_TIMEOUT_SECONDS } from './auth/session.js';
+import { loadSecret } from './auth/sessions-http.js';
+import { lookupUser, usersGuard, USERS_DB, type UsersConfig } from './auth/users.js';
+import { startPeruser, type PeruserConfig } from './auth/peruser.js';
+
+/** Created at start-up when missing. */
+const SYSTEM_DATABASES = ['_users', '_replicator'];
 
 export const VERSION = '3.5.0';
 
@@ -21,6 +29,12 @@ export interface NodeOptions {
   admins?: { name: string; password: string }[];
   limits?: Partial<Limits>;
   cors?: NodeConfig['cors'];
+  auth?: {
+    publicSignup?: boolean;
+    iterations?: number;
+    sessionTimeoutSeconds?: number;
+    peruser?: Partial<PeruserConfig>;
+  };
 }
 
 export interface RunningNode {
@@ -54,7 +68,23 @@ export async function openNode(opts: NodeOptions, ext: Extensions | ((s: Service
   for (const a of opts.admins ?? []) auth.addAdmin(a.name, a.password);
   const closing = new AbortController();
   const config: NodeConfig = { version: VERSION, ...(opts.cors ? { cors: opts.cors } : {}) };
-  const services: Services = { catalog, auth, limits: { ...DEFAULT_LIMITS, ...opts.limits }, config, closing: closing.signal };
+  const users: UsersConfig = { publicSignup: opts.auth?.publicSignup ?? false, iterations: opts.auth?.iterations ?? PBKDF2_ITERATIONS };
+  const services: Services = {
+    catalog,
+    auth,
+    limits: { ...DEFAULT_LIMITS, ...opts.limits },
+    config,
+    closing: closing.signal,
+    guards: [],
+    users,
+    session: { timeoutSeconds: opts.auth?.sessionTimeoutSeconds ?? SESSION_TIMEOUT_SECONDS, secret: '' },
+  };
+  services.session.secret = loadSecret(services);
+  // The system databases CouchDB 3 asks an operator to create; a node makes them itself.
+  for (const name of SYSTEM_DATABASES) if (!catalog.get(name)) await catalog.create(name);
+  auth.userLookup = (name) => lookupUser(catalog.get(USERS_DB), name);
+  services.guards.push(usersGuard(users, (name) => auth.forget(name)));
+  const stopPeruser = startPeruser(catalog, { enable: opts.auth?.peruser?.enable ?? false, deleteDbs: opts.auth?.peruser?.deleteDbs ?? false });
   const app = createApp(services, typeof ext === 'function' ? ext(services) : ext);
   return {
     services,
@@ -62,6 +92,7 @@ export async function openNode(opts: NodeOptions, ext: Extensions | ((s: Service
     env,
     async shutdown() {
       closing.abort();
+      stopPeruser();
       await catalog.settle();
       await env.close();
     },

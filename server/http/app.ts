@@ -6,6 +6,8 @@ import Router from '@koa/router';
 import { debuglog } from 'node:util';
 import { isCouchShaped } from '../errors/catalog.js';
 import { send } from './respond.js';
+import { corsMiddleware } from './cors.js';
+import { authMiddleware, registerSessions } from '../auth/sessions-http.js';
 import type { Services } from './services.js';
 import { registerServer } from './routes/server.js';
 import { registerDatabase } from './routes/database.js';
@@ -51,15 +53,13 @@ export function createApp(s: Services, ext: Extensions = {}): Koa {
     }
   });
 
+  if (s.config.cors) app.use(corsMiddleware(s.config.cors));
   for (const mw of ext.early ?? []) app.use(mw);
-
-  app.use(async (ctx, next) => {
-    ctx.state.user = s.auth.fromHeader(ctx.get('authorization') || undefined);
-    await next();
-  });
+  app.use(authMiddleware(s, s.session));
 
   const router = new Router();
   registerServer(router, s);
+  registerSessions(router, s, s.session);
   for (const add of ext.routes ?? []) add(router);
   registerDatabase(router, s);
   registerBulk(router, s);

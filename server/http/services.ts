@@ -4,6 +4,9 @@ import type { Catalog } from '../storage/catalog.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Limits } from '../limits.js';
 import type { UserCtx } from '../auth/access.js';
+import type { WriteGuard } from './write.js';
+import type { UsersConfig } from '../auth/users.js';
+import type { SessionConfig } from '../auth/sessions-http.js';
 
 export interface NodeConfig {
   /** Shown in `GET /` and used in `Location` headers. */
@@ -16,6 +19,10 @@ export interface Services {
   auth: Authenticator;
   limits: Limits;
   config: NodeConfig;
+  users: UsersConfig;
+  session: SessionConfig;
+  /** Checks every document write (the `_users` rules, validate_doc_update); parts add theirs. */
+  guards: WriteGuard[];
   /** Resolves when the node shuts down; long-lived feeds end on it. */
   closing: AbortSignal;
 }
@@ -23,5 +30,7 @@ export interface Services {
 declare module 'koa' {
   interface DefaultState {
     user: UserCtx;
+    /** How the user proved who they are: 'default' (Basic) or 'cookie'. */
+    authenticated?: string | undefined;
   }
 }

@@ -13,6 +13,7 @@ import { readRaw } from '../body.js';
 import { str, type Query } from '../query.js';
 import { send } from '../respond.js';
 import type { Services } from '../services.js';
+import { writeDocs } from '../write.js';
 import { checkDocWrite, location, openDb, throwEditError } from './documents.js';
 
 export function registerAttachments(router: Router, s: Services): void {
@@ -100,7 +101,7 @@ async function putAttachment(ctx: Context, s: Services, rawId: string, name: str
   const contentType = ctx.get('content-type') || 'application/octet-stream';
   const others = (doc.attachments ?? []).filter((a) => a.name !== name);
   doc.attachments = [...others, { kind: 'data', name, contentType, bytes, digest: attachmentDigest(bytes, contentType) }];
-  const [r] = await db.write([{ id, doc }], true);
+  const [r] = await writeDocs(s, ctx, db, [{ id, doc }], true);
   throwEditError(r as EditResult);
   const newRev = (r as { rev: string }).rev;
   ctx.set('Location', location(ctx, db.name, id) + '/' + encodeURIComponent(name));
@@ -117,7 +118,7 @@ async function deleteAttachment(ctx: Context, s: Services, rawId: string, name: 
   const doc = baseDoc(db, id, rev);
   if (!(doc.attachments ?? []).some((a) => a.name === name)) throw new CouchError('not_found', 'Document is missing attachment');
   doc.attachments = (doc.attachments ?? []).filter((a) => a.name !== name);
-  const [r] = await db.write([{ id, doc }], true);
+  const [r] = await writeDocs(s, ctx, db, [{ id, doc }], true);
   throwEditError(r as EditResult);
   const newRev = (r as { rev: string }).rev;
   ctx.set('ETag', `"${newRev}"`);

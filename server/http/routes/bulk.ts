@@ -16,6 +16,7 @@ import { readJson, requireJsonType } from '../body.js';
 import { bool, json, nonNegInt, str, type Query } from '../query.js';
 import { RawJson, send, sendParts } from '../respond.js';
 import type { Services } from '../services.js';
+import { writeDocs } from '../write.js';
 import { openDb, readOptions } from './documents.js';
 import { newUuid } from './server.js';
 
@@ -103,7 +104,7 @@ async function bulkDocs(ctx: Context, s: Services, db: Database, body: unknown):
       slots.push(i);
     }
   }
-  const written = edits.length > 0 ? await db.write(edits, newEdits) : [];
+  const written = edits.length > 0 ? await writeDocs(s, ctx, db, edits, newEdits) : [];
   written.forEach((r, j) => (results[slots[j] as number] = r));
   if (!newEdits) return results.filter((r) => r !== null && 'error' in r);
   return results;

@@ -12,10 +12,12 @@ import { latestLeaves, leaves, parseRev } from '../../revtree/index.js';
 import type { Database, EditResult } from '../../storage/database.js';
 import type { DocInfo } from '../../storage/records.js';
 import { requireDbAdmin, requireMember } from '../../auth/access.js';
+import { canAccessUserDoc, USERS_DB } from '../../auth/users.js';
 import { readJson, requireJsonType } from '../body.js';
 import { bool, json, str, type Query } from '../query.js';
 import { RawJson, send } from '../respond.js';
 import type { Services } from '../services.js';
+import { writeDocs } from '../write.js';
 import { newUuid } from './server.js';
 
 const DOC_METHODS = 'DELETE,GET,HEAD,POST,PUT,COPY';
@@ -41,8 +43,10 @@ export function readOptions(q: Query): ReadOptions {
 }
 
 /** Opens the database named in the route and checks the caller may use it. */
-export function openDb(s: Services, ctx: Context): Database {
+export function openDb(s: Services, ctx: Context, userDoc?: { id: string; write: boolean }): Database {
   const db = s.catalog.require(ctx.params.db as string);
+  // In `_users`, people reach their own document even though the database is admin-only.
+  if (userDoc && db.name === USERS_DB && canAccessUserDoc(userDoc.id, ctx.state.user, userDoc.write, s.users)) return db;
   requireMember(db.security, ctx.state.user);
   return db;
 }
@@ -106,7 +110,7 @@ export function registerDocuments(router: Router, s: Services): void {
       return send(ctx, 201, { ok: true, id, rev });
     }
     checkDocWrite(db, ctx, id);
-    const [r] = await db.write([{ id, doc }], true);
+    const [r] = await writeDocs(s, ctx, db, [{ id, doc }], true);
     throwEditError(r as EditResult);
     const ok = r as { id: string; rev: string };
     ctx.set('Location', location(ctx, db.name, id));
@@ -150,7 +154,7 @@ function checkSize(doc: ParsedDoc, id: string, s: Services): void {
 // ---- GET ------------------------------------------------------------------------------------
 
 function getDoc(ctx: Context, s: Services, id: string): void {
-  const db = openDb(s, ctx);
+  const db = openDb(s, ctx, { id, write: false });
   const q = ctx.query as Query;
   const info = db.docInfo(id);
   const opts = readOptions(q);
@@ -224,7 +228,7 @@ function getOpenRevs(ctx: Context, db: Database, id: string, info: DocInfo | und
 // ---- PUT / DELETE ---------------------------------------------------------------------------
 
 async function putDoc(ctx: Context, s: Services, rawId: string): Promise<void> {
-  const db = openDb(s, ctx);
+  const db = openDb(s, ctx, { id: rawId, write: true });
   const id = validateDocId(rawId);
   checkDocWrite(db, ctx, id);
   const q = ctx.query as Query;
@@ -241,7 +245,7 @@ async function putDoc(ctx: Context, s: Services, rawId: string): Promise<void> {
   if (!newEdits && doc.rev === undefined) {
     throw new CouchError('bad_request', 'When `new_edits: false`, the document needs `_rev` or `_revisions` specified');
   }
-  const [r] = await db.write([{ id, doc }], newEdits);
+  const [r] = await writeDocs(s, ctx, db, [{ id, doc }], newEdits);
   throwEditError(r as EditResult);
   const newRev = r ? r.rev : (doc.rev as string);
   ctx.set('Location', location(ctx, db.name, id));
@@ -250,13 +254,13 @@ async function putDoc(ctx: Context, s: Services, rawId: string): Promise<void> {
 }
 
 async function deleteDoc(ctx: Context, s: Services, rawId: string): Promise<void> {
-  const db = openDb(s, ctx);
+  const db = openDb(s, ctx, { id: rawId, write: true });
   const id = validateDocId(rawId);
   checkDocWrite(db, ctx, id);
   const rev = str(ctx.query as Query, 'rev') ?? ifMatch(ctx);
   const doc: ParsedDoc = { deleted: true, json: '{}', body: {} };
   if (rev !== undefined) doc.rev = rev;
-  const [r] = await db.write([{ id, doc }], true);
+  const [r] = await writeDocs(s, ctx, db, [{ id, doc }], true);
   throwEditError(r as EditResult);
   const newRev = (r as { rev: string }).rev;
   ctx.set('ETag', `"${newRev}"`);

@@ -69,15 +69,6 @@ export function registerServer(router: Router, s: Services): void {
     send(ctx, 200, names);
   });
 
-  router.get('/_session', (ctx) => {
-    const user = ctx.state.user;
-    send(ctx, 200, {
-      ok: true,
-      userCtx: { name: user.name, roles: user.roles },
-      info: { authentication_handlers: ['cookie', 'default'], ...(user.name ? { authenticated: 'default' } : {}) },
-    });
-  });
-
   router.get('/_membership', (ctx) => {
     requireServerAdmin(ctx.state.user);
     send(ctx, 200, { all_nodes: ['chaise@127.0.0.1'], cluster_nodes: ['chaise@127.0.0.1'] });

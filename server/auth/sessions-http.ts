@@ -1,0 +1,116 @@
+// The session endpoints and cookie authentication: POST/GET/DELETE /_session and the middleware
+// that turns an `AuthSession` cookie (or Basic credentials) into the request's userCtx.
+
+import type Koa from 'koa';
+import type Router from '@koa/router';
+import { randomBytes } from 'node:crypto';
+import { CouchError } from '../errors/catalog.js';
+import type { Services } from '../http/services.js';
+import { readRaw, parseJson } from '../http/body.js';
+import { send } from '../http/respond.js';
+import { ANONYMOUS, type UserCtx } from './access.js';
+import { checkSessionCookie, makeSessionCookie } from './session.js';
+import { lookupUser, USERS_DB } from './users.js';
+
+export interface SessionConfig {
+  timeoutSeconds: number;
+  /** Persisted random secret; sessions survive restarts. */
+  secret: string;
+}
+
+export function loadSecret(s: Services): string {
+  const meta = s.catalog.env.stores.meta;
+  let secret = meta.get(['_node', 'session_secret']) as string | undefined;
+  if (!secret) {
+    secret = randomBytes(32).toString('hex');
+    meta.putSync(['_node', 'session_secret'], secret);
+  }
+  return secret;
+}
+
+function saltOf(s: Services, name: string): string | undefined {
+  const admin = s.auth.adminHashes()[name];
+  if (admin) return admin.salt;
+  return lookupUser(s.catalog.get(USERS_DB), name)?.hash.salt;
+}
+
+function cookieHeader(value: string, maxAge?: number): string {
+  return `AuthSession=${value}; Version=1; Path=/; HttpOnly${maxAge !== undefined ? `; Max-Age=${maxAge}` : ''}`;
+}
+
+/** Authentication: Basic first, then the session cookie; sets ctx.state.user. */
+export function authMiddleware(s: Services, cfg: SessionConfig): Koa.Middleware {
+  return async (ctx, next) => {
+    const header = ctx.get('authorization');
+    let user: UserCtx;
+    if (header || s.auth.adminParty) {
+      user = s.auth.fromHeader(header || undefined);
+      ctx.state.authenticated = user.name !== null ? 'default' : undefined;
+    } else {
+      user = ANONYMOUS;
+      const cookie = ctx.cookies.get('AuthSession');
+      if (cookie) {
+        const now = Math.floor(Date.now() / 1000);
+        const check = checkSessionCookie(cookie, cfg.secret, (n) => saltOf(s, n), now, cfg.timeoutSeconds);
+        if (check.ok) {
+          const admin = s.auth.adminHashes()[check.name];
+          const roles = admin ? ['_admin'] : lookupUser(s.catalog.get(USERS_DB), check.name)?.roles ?? [];
+          user = { name: check.name, roles };
+          ctx.state.authenticated = 'cookie';
+          if (check.refresh) {
+            const salt = saltOf(s, check.name) as string;
+            ctx.set('Set-Cookie', cookieHeader(makeSessionCookie(cfg.secret, salt, check.name, now)));
+          }
+        }
+      }
+    }
+    ctx.state.user = user;
+    await next();
+  };
+}
+
+export function registerSessions(router: Router, s: Services, cfg: SessionConfig): void {
+  router.post('/_session', async (ctx) => {
+    const raw = await readRaw(ctx, s.limits);
+    const type = (ctx.get('content-type') || '').split(';')[0]?.trim().toLowerCase();
+    let name: unknown;
+    let password: unknown;
+    if (type === 'application/x-www-form-urlencoded') {
+      const form = new URLSearchParams(raw.toString('utf8'));
+      name = form.get('name') ?? form.get('username');
+      password = form.get('password');
+    } else if (type === 'application/json') {
+      const body = parseJson(raw, s.limits.maxJsonDepth) as Record<string, unknown> | null;
+      name = body?.name ?? body?.username;
+      password = body?.password;
+    } else {
+      throw new CouchError('bad_content_type', 'Content-Type must be application/x-www-form-urlencoded or application/json');
+    }
+    if (typeof name !== 'string' || typeof password !== 'string') throw new CouchError('unauthorized', 'Name or password is incorrect.');
+    const user = s.auth.check({ name, password });
+    const salt = saltOf(s, name) as string;
+    ctx.set('Set-Cookie', cookieHeader(makeSessionCookie(cfg.secret, salt, name, Math.floor(Date.now() / 1000))));
+    const next = (ctx.query as Record<string, string | undefined>).next;
+    if (typeof next === 'string' && next.startsWith('/')) {
+      ctx.status = 302;
+      ctx.set('Location', next);
+      return;
+    }
+    send(ctx, 200, { ok: true, name: user.name, roles: user.roles });
+  });
+
+  router.get('/_session', (ctx) => {
+    const user = ctx.state.user;
+    const method = ctx.state.authenticated as string | undefined;
+    send(ctx, 200, {
+      ok: true,
+      userCtx: { name: user.name, roles: user.roles },
+      info: { authentication_handlers: ['cookie', 'default'], authentication_db: USERS_DB, ...(method ? { authenticated: method } : {}) },
+    });
+  });
+
+  router.delete('/_session', (ctx) => {
+    ctx.set('Set-Cookie', cookieHeader('', 0));
+    send(ctx, 200, { ok: true });
+  });
+}

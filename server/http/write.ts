@@ -1,0 +1,56 @@
+// The one way HTTP handlers write documents. Before edits reach the store, every write guard runs
+// (the `_users` rules, design-doc `validate_doc_update` functions): an edit a guard rejects gets
+// its error in the result list and is not written; the others are, in one transaction.
+
+import type { Context } from 'koa';
+import type { Database, Edit, EditResult } from '../storage/database.js';
+import type { UserCtx } from '../auth/access.js';
+import type { Services } from './services.js';
+
+/** What a guard sees of one edit. `old` is the current winner's body (or the replaced leaf's). */
+export interface GuardedEdit extends Edit {
+  old: () => Record<string, unknown> | null;
+}
+
+/**
+ * Checks (and may rewrite, e.g. hash a password) edits before they are written. Returns, per edit,
+ * nothing to let it through or an error result to reject it.
+ */
+export type WriteGuard = (db: Database, edits: GuardedEdit[], newEdits: boolean, user: UserCtx) => Promise<(EditResult | undefined)[]> | (EditResult | undefined)[];
+
+export async function writeDocs(s: Services, ctx: Context, db: Database, edits: Edit[], newEdits: boolean): Promise<EditResult[]> {
+  const results: (EditResult | undefined)[] = new Array(edits.length).fill(undefined);
+  if (s.guards.length > 0) {
+    const guarded: GuardedEdit[] = edits.map((e) => ({ ...e, old: () => oldBody(db, e) }));
+    for (const guard of s.guards) {
+      const verdicts = await guard(db, guarded, newEdits, ctx.state.user);
+      verdicts.forEach((v, i) => {
+        if (v && results[i] === undefined) results[i] = v;
+      });
+    }
+    guarded.forEach((g, i) => {
+      (edits[i] as Edit).doc = g.doc;
+    });
+  }
+  const pending: Edit[] = [];
+  const slots: number[] = [];
+  edits.forEach((e, i) => {
+    if (results[i] === undefined) {
+      pending.push(e);
+      slots.push(i);
+    }
+  });
+  const written = pending.length > 0 ? await db.write(pending, newEdits) : [];
+  written.forEach((r, j) => (results[slots[j] as number] = r));
+  return results as EditResult[];
+}
+
+function oldBody(db: Database, e: Edit): Record<string, unknown> | null {
+  const info = db.docInfo(e.id);
+  if (!info) return null;
+  const rev = e.doc.rev ?? info.rev;
+  const body = db.body(e.id, rev) ?? db.body(e.id, info.rev);
+  if (!body) return null;
+  const doc = JSON.parse(body.json) as Record<string, unknown>;
+  return { _id: e.id, _rev: rev, ...doc, ...(body.atts ? { _attachments: body.atts } : {}), ...(info.deleted && rev === info.rev ? { _deleted: true } : {}) };
+}
