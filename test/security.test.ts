@@ -1,0 +1,155 @@
+// Who may do what, table-driven: every protected endpoint × {anonymous, wrong password,
+// non-member user, member, db admin, server admin}, with the status CouchDB 3 answers
+// (anonymous → 401 "You are not authorized to access this db.", a known user without the
+// right → 403 "You are not allowed to access this db.", wrong password → 401).
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { inProcessNode, type TestNode } from './helpers/in-process-node.js';
+
+type Role = 'anonymous' | 'wrongPassword' | 'outsider' | 'member' | 'dbAdmin' | 'serverAdmin';
+const ROLES: Role[] = ['anonymous', 'wrongPassword', 'outsider', 'member', 'dbAdmin', 'serverAdmin'];
+const AUTH: Record<Role, [string, string] | undefined> = {
+  anonymous: undefined,
+  wrongPassword: ['mem', 'nope'],
+  outsider: ['out', 'pw-out'],
+  member: ['mem', 'pw-mem'],
+  dbAdmin: ['dba', 'pw-dba'],
+  serverAdmin: ['adm', 'pw'],
+};
+
+const READ = { anonymous: 401, wrongPassword: 401, outsider: 403, member: 200, dbAdmin: 200, serverAdmin: 200 };
+const WRITE = { anonymous: 401, wrongPassword: 401, outsider: 403, member: 201, dbAdmin: 201, serverAdmin: 201 };
+const DB_ADMIN = { anonymous: 401, wrongPassword: 401, outsider: 403, member: 403, dbAdmin: 200, serverAdmin: 200 };
+const DB_ADMIN_WRITE = { ...DB_ADMIN, dbAdmin: 201, serverAdmin: 201 };
+const SERVER_ADMIN = { anonymous: 401, wrongPassword: 401, outsider: 403, member: 403, dbAdmin: 403, serverAdmin: 200 };
+
+interface Case {
+  name: string;
+  method: 'get' | 'put' | 'post' | 'delete';
+  path: (role: Role) => string;
+  body?: (role: Role) => unknown;
+  expect: Record<Role, number>;
+}
+
+const fixed = (p: string) => () => p;
+const CASES: Case[] = [
+  { name: 'db info', method: 'get', path: fixed('/secure'), expect: READ },
+  { name: 'read a doc', method: 'get', path: fixed('/secure/d1'), expect: READ },
+  { name: 'read an attachment', method: 'get', path: fixed('/secure/d1/a.txt'), expect: READ },
+  { name: '_all_docs', method: 'get', path: fixed('/secure/_all_docs'), expect: READ },
+  { name: '_all_docs POST', method: 'post', path: fixed('/secure/_all_docs'), body: () => ({ keys: ['d1'] }), expect: READ },
+  { name: '_changes', method: 'get', path: fixed('/secure/_changes'), expect: READ },
+  { name: '_changes POST doc_ids', method: 'post', path: fixed('/secure/_changes?filter=_doc_ids'), body: () => ({ doc_ids: ['d1'] }), expect: READ },
+  { name: '_bulk_get', method: 'post', path: fixed('/secure/_bulk_get'), body: () => ({ docs: [{ id: 'd1' }] }), expect: READ },
+  { name: '_revs_diff', method: 'post', path: fixed('/secure/_revs_diff'), body: () => ({ d1: ['1-abc'] }), expect: READ },
+  { name: 'read a _local doc', method: 'get', path: fixed('/secure/_local/l1'), expect: READ },
+  { name: 'read _security', method: 'get', path: fixed('/secure/_security'), expect: READ },
+  { name: 'write a doc', method: 'put', path: (r) => `/secure/new-${r}`, body: () => ({ v: 1 }), expect: WRITE },
+  { name: 'POST a doc', method: 'post', path: fixed('/secure'), body: () => ({ v: 2 }), expect: WRITE },
+  { name: '_bulk_docs', method: 'post', path: fixed('/secure/_bulk_docs'), body: (r) => ({ docs: [{ _id: `bulk-${r}` }] }), expect: WRITE },
+  { name: 'write a _local doc', method: 'put', path: (r) => `/secure/_local/l-${r}`, body: () => ({ v: 1 }), expect: WRITE },
+  { name: 'write an attachment', method: 'put', path: (r) => `/secure/att-${r}/x.bin`, body: () => Buffer.from([1, 2, 3]), expect: WRITE },
+  { name: 'write a design doc', method: 'put', path: (r) => `/secure/_design/d-${r}`, body: () => ({ views: {} }), expect: DB_ADMIN_WRITE },
+  { name: 'write _security', method: 'put', path: fixed('/secure/_security'), body: () => SECURITY, expect: DB_ADMIN },
+  { name: 'set _revs_limit', method: 'put', path: fixed('/secure/_revs_limit'), body: () => 1000, expect: DB_ADMIN },
+  { name: 'create a database', method: 'put', path: (r) => `/made-by-${r.toLowerCase()}`, expect: { ...SERVER_ADMIN, serverAdmin: 201 } },
+  { name: '_all_dbs', method: 'get', path: fixed('/_all_dbs'), expect: SERVER_ADMIN },
+  { name: 'read _users', method: 'get', path: fixed('/_users/_all_docs'), expect: SERVER_ADMIN },
+];
+
+const SECURITY = { admins: { names: ['dba'], roles: [] }, members: { names: ['mem'], roles: [] } };
+
+let t: TestNode;
+
+before(async () => {
+  t = await inProcessNode({ admins: [{ name: 'adm', password: 'pw' }], auth: { iterations: 1000 } });
+  const adm = (req: import('supertest').Test) => req.auth('adm', 'pw').set('content-type', 'application/json');
+  for (const [name, password] of [['mem', 'pw-mem'], ['dba', 'pw-dba'], ['out', 'pw-out']]) {
+    await adm(t.request.put(`/_users/org.couchdb.user:${name}`)).send({ name, password, type: 'user', roles: [] }).expect(201);
+  }
+  await adm(t.request.put('/secure')).expect(201);
+  await adm(t.request.put('/secure/_security')).send(SECURITY).expect(200);
+  await adm(t.request.put('/secure/d1')).send({ _attachments: { 'a.txt': { content_type: 'text/plain', data: Buffer.from('hi').toString('base64') } } }).expect(201);
+  await adm(t.request.put('/secure/_local/l1')).send({ x: 1 }).expect(201);
+});
+
+after(() => t.close());
+
+for (const c of CASES) {
+  test(`access: ${c.name}`, async () => {
+    const got: Record<string, number> = {};
+    for (const role of ROLES) {
+      let req = t.request[c.method](c.path(role));
+      const auth = AUTH[role];
+      if (auth) req = req.auth(auth[0], auth[1]);
+      const body = c.body?.(role);
+      if (Buffer.isBuffer(body)) req = req.set('content-type', 'application/octet-stream').send(body);
+      else if (body !== undefined) req = req.set('content-type', 'application/json').send(JSON.stringify(body));
+      const res = await req;
+      got[role] = res.status;
+      if (res.status === 401 && role === 'anonymous' && c.expect === READ) {
+        assert.deepEqual(res.body, { error: 'unauthorized', reason: 'You are not authorized to access this db.' });
+      }
+      if (res.status === 403 && role === 'outsider' && c.expect === READ) {
+        assert.deepEqual(res.body, { error: 'forbidden', reason: 'You are not allowed to access this db.' });
+      }
+      if (role === 'wrongPassword') assert.equal(res.body.reason, 'Name or password is incorrect.');
+    }
+    assert.deepEqual(got, c.expect);
+  });
+}
+
+test('a new database is admin-only until its _security says otherwise (CouchDB 3)', async () => {
+  await t.request.put('/fresh').auth('adm', 'pw').expect(201);
+  const sec = await t.request.get('/fresh/_security').auth('adm', 'pw').expect(200);
+  assert.deepEqual(sec.body, { members: { roles: ['_admin'] }, admins: { roles: ['_admin'] } });
+  await t.request.get('/fresh').auth('mem', 'pw-mem').expect(403);
+  await t.request.get('/fresh').expect(401);
+});
+
+test('users read and update only their own user doc, never their roles', async () => {
+  await t.request.get('/_users/org.couchdb.user:mem').auth('mem', 'pw-mem').expect(200);
+  await t.request.get('/_users/org.couchdb.user:dba').auth('mem', 'pw-mem').expect(403);
+  const own = await t.request.get('/_users/org.couchdb.user:out').auth('out', 'pw-out').expect(200);
+  assert.equal(own.body.password, undefined, 'the clear password is never stored');
+  assert.equal(typeof own.body.derived_key, 'string');
+  const promote = await t.request
+    .put('/_users/org.couchdb.user:out')
+    .auth('out', 'pw-out')
+    .set('content-type', 'application/json')
+    .send({ ...own.body, roles: ['boss'] });
+  assert.equal(promote.status, 403);
+  const change = await t.request
+    .put('/_users/org.couchdb.user:out')
+    .auth('out', 'pw-out')
+    .set('content-type', 'application/json')
+    .send({ ...own.body, password: 'new-pw' });
+  assert.equal(change.status, 201);
+  await t.request.get('/_session').auth('out', 'pw-out').expect(401);
+  const ses = await t.request.get('/_session').auth('out', 'new-pw').expect(200);
+  assert.deepEqual(ses.body.userCtx, { name: 'out', roles: [] });
+});
+
+test('public sign-up is off by default', async () => {
+  const res = await t.request.put('/_users/org.couchdb.user:eve').set('content-type', 'application/json').send({ name: 'eve', password: 'x', type: 'user', roles: [] });
+  assert.equal(res.status, 401);
+});
+
+test('cookie sessions: POST /_session, then the cookie authenticates; DELETE ends it', async () => {
+  const bad = await t.request.post('/_session').set('content-type', 'application/json').send({ name: 'mem', password: 'wrong' });
+  assert.equal(bad.status, 401);
+  assert.deepEqual(bad.body, { error: 'unauthorized', reason: 'Name or password is incorrect.' });
+  const login = await t.request.post('/_session').type('form').send({ name: 'mem', password: 'pw-mem' }).expect(200);
+  assert.deepEqual(login.body, { ok: true, name: 'mem', roles: [] });
+  const setCookie = String(login.headers['set-cookie']);
+  assert.match(setCookie, /^AuthSession=[^;]+; Version=1; Path=\/; HttpOnly/);
+  const cookie = setCookie.split(';')[0] as string;
+  const s = await t.request.get('/_session').set('cookie', cookie).expect(200);
+  assert.deepEqual(s.body.userCtx, { name: 'mem', roles: [] });
+  assert.equal(s.body.info.authenticated, 'cookie');
+  await t.request.get('/secure/d1').set('cookie', cookie).expect(200);
+  await t.request.get('/secure/d1').set('cookie', 'AuthSession=' + Buffer.from('mem:FFFFFFFF:forged').toString('base64url')).expect(401);
+  const out = await t.request.delete('/_session').set('cookie', cookie).expect(200);
+  assert.match(String(out.headers['set-cookie']), /AuthSession=;/);
+});
