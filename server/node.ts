@@ -106,7 +106,9 @@ export async function startNode(opts: NodeOptions, ext: Extensions | ((s: Servic
   }
   const node = await openNode(opts, ext);
   const services = node.services;
-  const server = createServer(node.app.callback());
+  // Node checks request deadlines on this interval; a short one makes slow-loris senders go quickly.
+  const checkMs = Math.min(30_000, Math.max(100, Math.floor(services.limits.requestTimeoutMs / 4)));
+  const server = createServer({ connectionsCheckingInterval: checkMs, headersTimeout: services.limits.requestTimeoutMs }, node.app.callback());
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = services.limits.requestTimeoutMs;
   await new Promise<void>((resolve, reject) => {

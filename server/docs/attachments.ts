@@ -48,6 +48,11 @@ export function validateAttachmentName(name: string): void {
   }
 }
 
+/** A content type is echoed in a response header later, so it must be a plain header value. */
+export function validateContentType(type: string, name: string): void {
+  if (type.length > 255 || /[^\x20-\x7e]/.test(type)) throw new CouchError('bad_request', `Invalid content_type for attachment ${name}`);
+}
+
 /** Parses the `_attachments` member of an incoming document. */
 export function parseAttachments(value: unknown, docId: string | undefined): AttInput[] {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
@@ -79,6 +84,7 @@ export function parseAttachments(value: unknown, docId: string | undefined): Att
     }
     const bytes = Buffer.from(data, 'base64');
     const contentType = typeof att.content_type === 'string' ? att.content_type : 'application/octet-stream';
+    validateContentType(contentType, name);
     out.push({ kind: 'data', name, contentType, bytes, digest: attachmentDigest(bytes, contentType) });
   }
   void docId;

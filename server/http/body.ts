@@ -39,11 +39,25 @@ export function parseJson(buf: Buffer, maxDepth: number): unknown {
   const text = buf.toString('utf8');
   if (text.includes('\uFFFD') && !buf.includes(Buffer.from('\uFFFD'))) throw new CouchError('invalid_json');
   if (text.length > 2 * maxDepth && exceedsDepth(text, maxDepth)) throw new CouchError('bad_request', `JSON nesting deeper than ${maxDepth} levels`);
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch {
     throw new CouchError('invalid_json');
   }
+  // JSON.parse turns numbers beyond a double's range into Infinity, which would be stored as null.
+  // CouchDB refuses such input; so do we. The cheap test runs first; the walk only when it fires.
+  if (MAYBE_HUGE_NUMBER.test(text) && hasNonFinite(value)) throw new CouchError('bad_request', 'JSON number out of range');
+  return value;
+}
+
+const MAYBE_HUGE_NUMBER = /[eE]\+?[0-9]{3,}|[0-9]{309,}/;
+
+function hasNonFinite(v: unknown): boolean {
+  if (typeof v === 'number') return !Number.isFinite(v);
+  if (Array.isArray(v)) return v.some(hasNonFinite);
+  if (typeof v === 'object' && v !== null) return Object.values(v).some(hasNonFinite);
+  return false;
 }
 
 function exceedsDepth(text: string, max: number): boolean {

@@ -58,7 +58,10 @@ export class Catalog {
   /** The database, or CouchDB's 404. */
   require(name: string): Database {
     const db = this.get(name);
-    if (!db) throw new CouchError('db_not_found');
+    if (!db) {
+      validateDbName(name);
+      throw new CouchError('db_not_found');
+    }
     return db;
   }
 

@@ -5,7 +5,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { CouchError } from '../../errors/catalog.js';
 import { validateDocId } from '../../docs/doc-id.js';
-import { attachmentDigest, validateAttachmentName, type AttInput } from '../../docs/attachments.js';
+import { attachmentDigest, validateContentType, validateAttachmentName, type AttInput } from '../../docs/attachments.js';
 import type { ParsedDoc } from '../../docs/parse-doc.js';
 import { parseRev, findRev } from '../../revtree/index.js';
 import type { Database, EditResult } from '../../storage/database.js';
@@ -99,6 +99,7 @@ async function putAttachment(ctx: Context, s: Services, rawId: string, name: str
   });
   const doc = baseDoc(db, id, rev);
   const contentType = ctx.get('content-type') || 'application/octet-stream';
+  validateContentType(contentType, name);
   const others = (doc.attachments ?? []).filter((a) => a.name !== name);
   doc.attachments = [...others, { kind: 'data', name, contentType, bytes, digest: attachmentDigest(bytes, contentType) }];
   const [r] = await writeDocs(s, ctx, db, [{ id, doc }], true);
