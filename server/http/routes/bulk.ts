@@ -42,6 +42,15 @@ export function registerBulk(router: Router, s: Services): void {
     allDocs(ctx, db, q, keys as unknown[] | undefined);
   });
 
+  // `_design_docs`: `_all_docs` restricted to design documents.
+  router.get('/:db/_design_docs', (ctx) => {
+    const q: Query = { ...(ctx.query as Query) };
+    const desc = bool(q, 'descending');
+    if (q.startkey === undefined && q.start_key === undefined) q.startkey = JSON.stringify(desc ? '_design0' : '_design/');
+    if (q.endkey === undefined && q.end_key === undefined) q.endkey = JSON.stringify(desc ? '_design/' : '_design0');
+    allDocs(ctx, openDb(s, ctx), q, undefined);
+  });
+
   router.post('/:db/_bulk_get', async (ctx) => {
     const db = openDb(s, ctx);
     requireJsonType(ctx);

@@ -6,6 +6,8 @@ import { CouchError } from '../../errors/catalog.js';
 import { requireServerAdmin } from '../../auth/access.js';
 import { bool, int, json, str, type Query } from '../query.js';
 import { send } from '../respond.js';
+import { readJson, requireJsonType } from '../body.js';
+import { dbInfo } from './database.js';
 import type { Services } from '../services.js';
 
 /** CouchDB's default uuid algorithm (`sequential`): a random prefix plus an increasing suffix. */
@@ -67,6 +69,25 @@ export function registerServer(router: Router, s: Services): void {
     const limit = int(q, 'limit');
     names = names.slice(skip, limit === undefined ? undefined : skip + limit);
     send(ctx, 200, names);
+  });
+
+  // `_dbs_info`: info of many databases at once (admin-only, like `_all_dbs`).
+  const dbsInfo = (names: unknown[]) =>
+    names.map((key) => {
+      const db = typeof key === 'string' ? s.catalog.get(key) : undefined;
+      return db ? { key, info: dbInfo(db) } : { key, error: 'not_found' };
+    });
+  router.get('/_dbs_info', (ctx) => {
+    requireServerAdmin(ctx.state.user);
+    send(ctx, 200, dbsInfo(s.catalog.names()));
+  });
+  router.post('/_dbs_info', async (ctx) => {
+    requireServerAdmin(ctx.state.user);
+    requireJsonType(ctx);
+    const body = (await readJson(ctx, s.limits)) as { keys?: unknown } | null;
+    if (!body || !Array.isArray(body.keys)) throw new CouchError('bad_request', '`keys` member must exist.');
+    if (body.keys.length > s.limits.maxBulkDocs) throw new CouchError('bad_request', 'More than the maximum number of keys');
+    send(ctx, 200, dbsInfo(body.keys));
   });
 
   router.get('/_membership', (ctx) => {
