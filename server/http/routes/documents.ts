@@ -13,7 +13,8 @@ import type { Database, EditResult } from '../../storage/database.js';
 import type { DocInfo } from '../../storage/records.js';
 import { requireDbAdmin, requireMember } from '../../auth/access.js';
 import { canAccessUserDoc, USERS_DB } from '../../auth/users.js';
-import { readJson, requireJsonType } from '../body.js';
+import { parseJson, readJson, readRaw, requireJsonType } from '../body.js';
+import { documentFromMultipart, multipartMixed } from '../multipart.js';
 import { bool, json, str, type Query } from '../query.js';
 import { RawJson, send } from '../respond.js';
 import type { Services } from '../services.js';
@@ -206,6 +207,7 @@ function getOpenRevs(ctx: Context, db: Database, id: string, info: DocInfo | und
     wanted = list as string[];
   }
   const parts: string[] = [];
+  const items: ({ ok: string } | { missing: string })[] = [];
   const seen = new Set<string>();
   for (const rev of wanted) {
     const parsed = parseRev(rev);
@@ -220,7 +222,16 @@ function getOpenRevs(ctx: Context, db: Database, id: string, info: DocInfo | und
       seen.add(r);
       const text = info ? renderRevision(db, id, info, r, opts) : undefined;
       parts.push(text === undefined ? JSON.stringify({ missing: r }) : '{"ok":' + text + '}');
+      items.push(text === undefined ? { missing: r } : { ok: text });
     }
+  }
+  // CouchDB's replicator asks for multipart/mixed; everyone else gets the JSON array.
+  if (/multipart\/mixed/i.test(ctx.get('accept')) && !/application\/json/i.test(ctx.get('accept'))) {
+    const mp = multipartMixed(items);
+    ctx.status = 200;
+    ctx.set('Content-Type', mp.contentType);
+    ctx.body = mp.body;
+    return;
   }
   send(ctx, 200, new RawJson('[' + parts.join(',') + ']'));
 }
@@ -232,9 +243,10 @@ async function putDoc(ctx: Context, s: Services, rawId: string): Promise<void> {
   const id = validateDocId(rawId);
   checkDocWrite(db, ctx, id);
   const q = ctx.query as Query;
-  const ctype = (ctx.get('content-type') || '').toLowerCase();
-  if (ctype.startsWith('multipart/')) throw new CouchError('bad_content_type', 'multipart document uploads are not supported yet');
-  const doc = parseDoc(await readJson(ctx, s.limits));
+  const ctype = ctx.get('content-type') || '';
+  const doc = /^multipart\/related/i.test(ctype)
+    ? parseDoc(documentFromMultipart(await readRaw(ctx, s.limits), ctype, (b) => parseJson(b, s.limits.maxJsonDepth)))
+    : parseDoc(await readJson(ctx, s.limits));
   if (doc.id !== undefined && doc.id !== id) {
     // CouchDB lets the URL win; the body's _id is ignored.
   }
