@@ -22,7 +22,7 @@ export function renderRevision(db: Database, id: string, info: DocInfo, rev: str
   if (!parsed) return undefined;
   const node = findRev(info.tree, parsed);
   if (!node || !node.available) return undefined;
-  const body = db.body(id, rev);
+  const body = db.body(id, rev, info);
   if (!body) return undefined;
   let extras: RenderExtras | undefined;
   if (opts.revs || opts.revsInfo || opts.conflicts || opts.deletedConflicts || opts.localSeq) {

@@ -99,7 +99,9 @@ export class Database {
     return this.env.stores.docs.get([this.dbId, id]) as DocInfo | undefined;
   }
 
-  body(id: string, rev: string): StoredBody | undefined {
+  /** A stored revision's body: the winner's is inline in `info`, the others are in `bodies`. */
+  body(id: string, rev: string, info: DocInfo | undefined = this.docInfo(id)): StoredBody | undefined {
+    if (info && info.rev === rev) return info.atts ? { json: info.json, atts: info.atts } : { json: info.json };
     return this.env.stores.bodies.get([this.dbId, id, rev]) as StoredBody | undefined;
   }
 
@@ -269,8 +271,9 @@ export class Database {
     const { atts } = this.env.stores;
     let parentAtts: AttMap | undefined;
     const candidates = parents === null ? [] : typeof parents === 'string' ? [parents] : parents;
+    const current = this.env.stores.docs.get([this.dbId, id]) as DocInfo | undefined;
     for (const rev of candidates) {
-      const b = this.body(id, rev);
+      const b = this.body(id, rev, current);
       if (b) {
         parentAtts = b.atts;
         break;
@@ -308,10 +311,22 @@ export class Database {
   private storeRevision(key: Key, id: string, rev: string, doc: ParsedDoc, atts: AttMap, old: DocInfo | undefined, tree: RevTree): void {
     const { stores } = this.env;
     const body: StoredBody = Object.keys(atts).length > 0 ? { json: doc.json, atts } : { json: doc.json };
-    stores.bodies.put([this.dbId, id, rev], body);
     const win = winningRev(tree);
+    // Keep the invariant: the winner's body is inline in `docs`, every other stored body in `bodies`.
+    let inline: StoredBody | undefined;
+    if (win.rev === rev) inline = body;
+    else {
+      stores.bodies.put([this.dbId, id, rev], body);
+      if (old && win.rev === old.rev) inline = old.atts ? { json: old.json, atts: old.atts } : { json: old.json };
+      else {
+        inline = stores.bodies.get([this.dbId, id, win.rev]) as StoredBody | undefined;
+        if (inline) stores.bodies.remove([this.dbId, id, win.rev]);
+      }
+    }
+    if (old && old.rev !== win.rev) stores.bodies.put([this.dbId, id, old.rev], old.atts ? { json: old.json, atts: old.atts } : { json: old.json });
     const seq = ++this.counters.updateSeq;
-    const info: DocInfo = { tree, rev: win.rev, deleted: win.deleted, seq };
+    const info: DocInfo = { tree, rev: win.rev, deleted: win.deleted, seq, json: inline?.json ?? '{}' };
+    if (inline?.atts) info.atts = inline.atts;
     stores.docs.put(key, info);
     if (old) stores.seqs.remove([this.dbId, old.seq]);
     stores.seqs.put([this.dbId, seq], id);
@@ -394,7 +409,8 @@ export class Database {
         for (const { id } of items) {
           const info = docs.get([this.dbId, id]) as DocInfo | undefined;
           if (!info) continue;
-          const keep = new Set(leaves(info.tree).map((l) => l.rev));
+          // `bodies` keeps the leaves other than the winner (whose body is inline).
+          const keep = new Set(leaves(info.tree).map((l) => l.rev).filter((r) => r !== info.rev));
           for (const key of bodies.getKeys({ start: [this.dbId, id], end: [this.dbId, id, '\uffff'] })) {
             if (key.length === 3 && !keep.has(key[2] as string)) bodies.remove(key);
           }

@@ -3,7 +3,10 @@
 import type { RevTree } from '../revtree/index.js';
 import type { AttMap } from '../docs/attachments.js';
 
-/** One row of `docs`: everything about a document except its bodies. */
+/**
+ * One row of `docs`: a document's tree and its winning revision's body, inline, so reading the
+ * current version of a document is one lookup. Every other stored revision lives in `bodies`.
+ */
 export interface DocInfo {
   tree: RevTree;
   /** The winning revision, `N-hash`. */
@@ -12,6 +15,10 @@ export interface DocInfo {
   deleted: boolean;
   /** The update sequence of the document's latest change. */
   seq: number;
+  /** The winner's user fields as JSON text. */
+  json: string;
+  /** The winner's attachment stubs. */
+  atts?: AttMap;
 }
 
 /** One row of `bodies`: a revision's user fields (serialized JSON) and its attachment stubs. */

@@ -143,8 +143,8 @@ function allDocs(ctx: Context, db: Database, q: Query, bodyKeys: unknown[] | und
   const docText = (id: string, rev: string) => {
     if (plain) {
       // The common case needs only the winner's body, not the tree.
-      const body = db.body(id, rev);
-      return body ? renderDoc(id, rev, false, body.json, body.atts) : 'null';
+      const info = db.docInfo(id);
+      return info ? renderDoc(id, rev, false, info.json, info.atts) : 'null';
     }
     const info = db.docInfo(id);
     return info ? renderRevision(db, id, info, rev, readOpts) ?? 'null' : 'null';
