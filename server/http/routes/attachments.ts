@@ -14,7 +14,7 @@ import { str, type Query } from '../query.js';
 import { send } from '../respond.js';
 import type { Services } from '../services.js';
 import { writeDocs } from '../write.js';
-import { checkDocWrite, location, openDb, throwEditError } from './documents.js';
+import { checkDocWrite, location, openDb, requestRev, throwEditError } from './documents.js';
 
 export function registerAttachments(router: Router, s: Services): void {
   const routes: [string, (ctx: Context) => string][] = [
@@ -92,7 +92,7 @@ async function putAttachment(ctx: Context, s: Services, rawId: string, name: str
   const id = validateDocId(rawId);
   validateAttachmentName(name);
   checkDocWrite(db, ctx, id);
-  const rev = str(ctx.query as Query, 'rev') ?? (ctx.get('if-match').replace(/^"|"$/g, '') || undefined);
+  const rev = requestRev(ctx, undefined);
   const bytes = await readRaw(ctx, { maxRequestBytes: s.limits.maxAttachmentBytes, maxJsonDepth: 0 }).catch((e: unknown) => {
     if (e instanceof CouchError && e.error === 'too_large') throw new CouchError('attachment_too_large', name);
     throw e;
@@ -114,7 +114,7 @@ async function deleteAttachment(ctx: Context, s: Services, rawId: string, name: 
   const db = openDb(s, ctx);
   const id = validateDocId(rawId);
   checkDocWrite(db, ctx, id);
-  const rev = str(ctx.query as Query, 'rev') ?? (ctx.get('if-match').replace(/^"|"$/g, '') || undefined);
+  const rev = requestRev(ctx, undefined);
   if (rev === undefined) throw new CouchError('conflict');
   const doc = baseDoc(db, id, rev);
   if (!(doc.attachments ?? []).some((a) => a.name === name)) throw new CouchError('not_found', 'Document is missing attachment');

@@ -68,10 +68,20 @@ async function changes(ctx: Context, s: Services, body: Record<string, unknown> 
     if (feed === 'normal' || feed === 'longpoll') {
       let rows = collect(db, since, opts, limit);
       if (feed === 'longpoll' && rows.texts.length === 0 && limit !== 0) {
+        // Wait for a change that passes the filter (or the timeout): changes the filter rejects
+        // move the cursor but do not end the request.
         stream.startHeartbeat(heartbeatMs, '\n');
-        await stream.waitForChange(timeoutMs);
+        const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
+        let cursor = rows.last ?? since;
+        while (!stream.closed && rows.texts.length === 0 && !db.dropped) {
+          const left = deadline === undefined ? undefined : deadline - Date.now();
+          if (left !== undefined && left <= 0) break;
+          if (!(await stream.waitForChange(left))) break;
+          rows = collect(db, cursor, opts, limit);
+          cursor = rows.last ?? cursor;
+        }
         stream.stopHeartbeat();
-        if (!stream.closed) rows = collect(db, since, opts, limit);
+        if (rows.last === undefined && cursor !== since) rows.last = cursor;
       }
       if (stream.closed) return;
       const last = rows.last ?? (opts.descending ? 0 : Math.max(since, 0));

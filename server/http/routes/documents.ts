@@ -251,8 +251,8 @@ async function putDoc(ctx: Context, s: Services, rawId: string): Promise<void> {
     // CouchDB lets the URL win; the body's _id is ignored.
   }
   checkSize(doc, id, s);
-  const rev = str(q, 'rev') ?? ifMatch(ctx);
-  if (rev !== undefined && doc.rev === undefined) doc.rev = rev;
+  const rev = requestRev(ctx, doc.rev);
+  if (rev !== undefined) doc.rev = rev;
   const newEdits = bool(q, 'new_edits', true);
   if (!newEdits && doc.rev === undefined) {
     throw new CouchError('bad_request', 'When `new_edits: false`, the document needs `_rev` or `_revisions` specified');
@@ -269,7 +269,11 @@ async function deleteDoc(ctx: Context, s: Services, rawId: string): Promise<void
   const db = openDb(s, ctx, { id: rawId, write: true });
   const id = validateDocId(rawId);
   checkDocWrite(db, ctx, id);
-  const rev = str(ctx.query as Query, 'rev') ?? ifMatch(ctx);
+  const rev = requestRev(ctx, undefined);
+  // CouchDB looks the document up first: deleting what is not there is a 404, not a tombstone.
+  const info = db.docInfo(id);
+  if (!info) throw new CouchError('not_found', 'missing');
+  if (info.deleted) throw new CouchError('not_found', 'deleted');
   const doc: ParsedDoc = { deleted: true, json: '{}', body: {} };
   if (rev !== undefined) doc.rev = rev;
   const [r] = await writeDocs(s, ctx, db, [{ id, doc }], true);
@@ -279,9 +283,22 @@ async function deleteDoc(ctx: Context, s: Services, rawId: string): Promise<void
   send(ctx, 200, { ok: true, id, rev: newRev });
 }
 
-function ifMatch(ctx: Context): string | undefined {
+/**
+ * The revision a write names, from `?rev=`, `If-Match` or the body's `_rev`; they must agree
+ * (chttpd_db's couch_doc_open checks, with CouchDB's messages).
+ */
+export function requestRev(ctx: Context, bodyRev: string | undefined): string | undefined {
+  const query = str(ctx.query as Query, 'rev');
   const h = ctx.get('if-match');
-  return h ? h.replace(/^"|"$/g, '') : undefined;
+  const etag = h ? h.replace(/^"|"$/g, '') : undefined;
+  if (query !== undefined && bodyRev !== undefined && query !== bodyRev) {
+    throw new CouchError('bad_request', 'Document rev from request body and query string have different values');
+  }
+  const explicit = query ?? bodyRev;
+  if (etag !== undefined && explicit !== undefined && etag !== explicit) {
+    throw new CouchError('bad_request', 'Document rev and etag have different values');
+  }
+  return explicit ?? etag;
 }
 
 // ---- _local ---------------------------------------------------------------------------------
