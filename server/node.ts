@@ -15,6 +15,8 @@ import { SESSION_TIMEOUT_SECONDS } from './auth/session.js';
 import { loadSecret } from './auth/sessions-http.js';
 import { lookupUser, usersGuard, USERS_DB, type UsersConfig } from './auth/users.js';
 import { startPeruser, type PeruserConfig } from './auth/peruser.js';
+import { ViewEngine } from '../views/index.js';
+import { validateGuard } from './design/validate-guard.js';
 
 /** Created at start-up when missing. */
 const SYSTEM_DATABASES = ['_users', '_replicator'];
@@ -69,7 +71,9 @@ export async function openNode(opts: NodeOptions, ext: Extensions | ((s: Service
   const closing = new AbortController();
   const config: NodeConfig = { version: VERSION, ...(opts.cors ? { cors: opts.cors } : {}) };
   const users: UsersConfig = { publicSignup: opts.auth?.publicSignup ?? false, iterations: opts.auth?.iterations ?? PBKDF2_ITERATIONS };
+  const views = new ViewEngine({ db: env.stores.views as never });
   const services: Services = {
+    views,
     catalog,
     auth,
     limits: { ...DEFAULT_LIMITS, ...opts.limits },
@@ -84,6 +88,11 @@ export async function openNode(opts: NodeOptions, ext: Extensions | ((s: Service
   for (const name of SYSTEM_DATABASES) if (!catalog.get(name)) await catalog.create(name);
   auth.userLookup = (name) => lookupUser(catalog.get(USERS_DB), name);
   services.guards.push(usersGuard(users, (name) => auth.forget(name)));
+  services.guards.push(validateGuard(views));
+  // A deleted database's indexes go with it.
+  catalog.onDbEvent((_name, kind, record) => {
+    if (kind === 'deleted' && record) void views.dropDatabase(record.uuid).catch((e: unknown) => console.error('dropping view indexes failed', e));
+  });
   const stopPeruser = startPeruser(catalog, { enable: opts.auth?.peruser?.enable ?? false, deleteDbs: opts.auth?.peruser?.deleteDbs ?? false });
   const app = createApp(services, typeof ext === 'function' ? ext(services) : ext);
   return {
@@ -93,6 +102,7 @@ export async function openNode(opts: NodeOptions, ext: Extensions | ((s: Service
     async shutdown() {
       closing.abort();
       stopPeruser();
+      await views.close();
       await catalog.settle();
       await env.close();
     },

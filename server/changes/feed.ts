@@ -19,6 +19,39 @@ export interface FeedOptions {
   filter?: DocFilter;
   /** For `_doc_ids`: read only these documents instead of scanning the whole index. */
   docIds?: Set<string>;
+  /** Design-doc filters run in the sandbox, many documents per call. */
+  batchFilter?: (docs: Record<string, unknown>[]) => Promise<boolean[]>;
+}
+
+/** Documents handed to a sandboxed filter per call (one crossing into the isolate per batch). */
+const FILTER_BATCH = 200;
+
+/**
+ * Like changeRows, for feeds whose filter is asynchronous and batched (design-doc filters): rows
+ * the filter rejects come back with empty text so the caller can still advance its cursor.
+ */
+export async function* changeRowsAsync(db: Database, since: number, opts: FeedOptions): AsyncGenerator<FeedRow & { examined: number }> {
+  const filter = opts.batchFilter;
+  if (!filter) {
+    yield* changeRows(db, since, opts);
+    return;
+  }
+  let batch: { seq: number; id: string; info: DocInfo; doc: Record<string, unknown> }[] = [];
+  const flush = async function* () {
+    const verdicts = await filter(batch.map((b) => b.doc));
+    for (let i = 0; i < batch.length; i++) {
+      const b = batch[i] as (typeof batch)[number];
+      yield { seq: b.seq, examined: b.seq, text: verdicts[i] ? renderRow(db, b.seq, b.id, b.info, opts) : '' };
+    }
+    batch = [];
+  };
+  for (const { seq, id, info } of db.changes(since, opts.descending)) {
+    if (opts.docIds && !opts.docIds.has(id)) continue;
+    const text = renderRevision(db, id, info, info.rev, { conflicts: true });
+    batch.push({ seq, id, info, doc: text ? (JSON.parse(text) as Record<string, unknown>) : { _id: id, _rev: info.rev } });
+    if (batch.length >= FILTER_BATCH) yield* flush();
+  }
+  if (batch.length > 0) yield* flush();
 }
 
 export interface FeedRow {

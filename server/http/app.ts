@@ -13,16 +13,15 @@ import { registerServer } from './routes/server.js';
 import { registerDatabase } from './routes/database.js';
 import { registerDocuments } from './routes/documents.js';
 import { registerBulk } from './routes/bulk.js';
-import { registerChanges, type DesignFilterFactory } from './routes/changes.js';
+import { registerChanges } from './routes/changes.js';
 import { registerAttachments } from './routes/attachments.js';
+import { registerViews } from './routes/views.js';
 
 const log = debuglog('chaise:http');
 
 export interface Extensions {
   /** Routes other parts add (views, replicator, users), registered before the generic doc routes. */
   routes?: ((router: Router) => void)[];
-  /** Design-doc filters for `_changes`, once the views part is wired in. */
-  designFilter?: () => DesignFilterFactory | undefined;
   /** Extra middleware run after authentication (e.g. CORS is before, see cors.ts). */
   early?: Koa.Middleware[];
 }
@@ -61,9 +60,10 @@ export function createApp(s: Services, ext: Extensions = {}): Koa {
   registerServer(router, s);
   registerSessions(router, s, s.session);
   for (const add of ext.routes ?? []) add(router);
+  registerViews(router, s);
   registerDatabase(router, s);
   registerBulk(router, s);
-  registerChanges(router, s, ext.designFilter);
+  registerChanges(router, s);
   registerDocuments(router, s);
   registerAttachments(router, s);
   app.use(router.routes());

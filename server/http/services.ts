@@ -5,6 +5,7 @@ import type { Authenticator } from '../auth/authenticator.js';
 import type { Limits } from '../limits.js';
 import type { UserCtx } from '../auth/access.js';
 import type { WriteGuard } from './write.js';
+import type { ViewEngine } from '../../views/index.js';
 import type { UsersConfig } from '../auth/users.js';
 import type { SessionConfig } from '../auth/sessions-http.js';
 
@@ -20,6 +21,8 @@ export interface Services {
   limits: Limits;
   config: NodeConfig;
   users: UsersConfig;
+  /** Design-document code: views, validate_doc_update, filters, Mango. */
+  views: ViewEngine;
   session: SessionConfig;
   /** Checks every document write (the `_users` rules, validate_doc_update); parts add theirs. */
   guards: WriteGuard[];

@@ -26,7 +26,7 @@ export class Catalog {
   private readonly open = new Map<string, Database>();
   private nextId: number;
   private readonly background = new Set<Promise<unknown>>();
-  private readonly createdListeners = new Set<(name: string, kind: 'created' | 'deleted') => void>();
+  private readonly createdListeners = new Set<(name: string, kind: 'created' | 'deleted', record?: DbRecord) => void>();
 
   constructor(env: Environment) {
     this.env = env;
@@ -40,7 +40,7 @@ export class Catalog {
     this.nextId = (meta.get(['_node', 'next_db_id']) as number | undefined) ?? 1;
   }
 
-  onDbEvent(listener: (name: string, kind: 'created' | 'deleted') => void): () => void {
+  onDbEvent(listener: (name: string, kind: 'created' | 'deleted', record?: DbRecord) => void): () => void {
     this.createdListeners.add(listener);
     return () => this.createdListeners.delete(listener);
   }
@@ -82,7 +82,7 @@ export class Catalog {
     await this.env.durable();
     const db = new Database(this.env, name, created);
     this.open.set(name, db);
-    for (const l of this.createdListeners) l(name, 'created');
+    for (const l of this.createdListeners) l(name, 'created', created);
     return db;
   }
 
@@ -103,7 +103,7 @@ export class Catalog {
       db.dropped = true;
       db.wake();
     }
-    for (const l of this.createdListeners) l(name, 'deleted');
+    for (const l of this.createdListeners) l(name, 'deleted', record);
     // The keys are removed in the background; the name is already free for a new database.
     const purge = this.purge(record.id).catch((e: unknown) => console.error('purge failed', e));
     this.background.add(purge);

@@ -58,6 +58,8 @@ export class Database {
   revsLimit: number;
   security: SecurityObject;
   private readonly listeners = new Set<Listener>();
+  /** Bumped whenever a design document is written (caches of design docs compare it). */
+  designVersion = 0;
   /** Set when the database is deleted, so lingering requests and feeds stop. */
   dropped = false;
 
@@ -324,6 +326,7 @@ export class Database {
       }
     }
     if (old && old.rev !== win.rev) stores.bodies.put([this.dbId, id, old.rev], old.atts ? { json: old.json, atts: old.atts } : { json: old.json });
+    if (id.startsWith('_design/')) this.designVersion++;
     const seq = ++this.counters.updateSeq;
     const info: DocInfo = { tree, rev: win.rev, deleted: win.deleted, seq, json: inline?.json ?? '{}' };
     if (inline?.atts) info.atts = inline.atts;
@@ -433,7 +436,7 @@ export class Database {
   /** Removes every key of this database, in chunks so a huge database does not stall writers. */
   static async purgeAll(env: Environment, dbId: number): Promise<void> {
     const CHUNK = 5000;
-    const stores = [env.stores.docs, env.stores.live, env.stores.bodies, env.stores.seqs, env.stores.local, env.stores.atts, env.stores.meta, env.stores.views];
+    const stores = [env.stores.docs, env.stores.live, env.stores.bodies, env.stores.seqs, env.stores.local, env.stores.atts, env.stores.meta];
     for (const store of stores) {
       for (;;) {
         const keys = [...store.getKeys({ start: [dbId], end: [dbId + 1], limit: CHUNK })];

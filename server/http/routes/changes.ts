@@ -6,12 +6,13 @@ import type { Context } from 'koa';
 import type { ServerResponse } from 'node:http';
 import { matchSelector, validateSelector } from '../../../views/index.js';
 import { CouchError } from '../../errors/catalog.js';
-import { changeRows, parseSince, pendingAfter, type DocFilter, type FeedOptions } from '../../changes/feed.js';
+import { changeRowsAsync, parseSince, pendingAfter, type FeedOptions } from '../../changes/feed.js';
 import type { Database } from '../../storage/database.js';
 import { readJson } from '../body.js';
 import { bool, int, json, nonNegInt, str, type Query } from '../query.js';
 import type { Services } from '../services.js';
 import { openDb } from './documents.js';
+import { designDoc } from '../../design/design-docs.js';
 
 /** CouchDB's default heartbeat when `heartbeat=true`. */
 const DEFAULT_HEARTBEAT_MS = 60_000;
@@ -20,20 +21,17 @@ const ROWS_PER_CHUNK = 500;
 
 type FeedKind = 'normal' | 'longpoll' | 'continuous' | 'eventsource';
 
-/** Lets the views part answer design-doc filters (`ddoc/name`, `_view`); set once views are wired. */
-export type DesignFilterFactory = (db: Database, filter: string, q: Query, ctx: Context) => Promise<DocFilter>;
-
-export function registerChanges(router: Router, s: Services, designFilter?: () => DesignFilterFactory | undefined): void {
-  router.get('/:db/_changes', (ctx) => changes(ctx, s, undefined, designFilter?.()));
+export function registerChanges(router: Router, s: Services): void {
+  router.get('/:db/_changes', (ctx) => changes(ctx, s, undefined));
   router.post('/:db/_changes', async (ctx) => {
     const db = openDb(s, ctx);
     void db;
     const body = (ctx.get('content-length') === '0' ? {} : await readJson(ctx, s.limits)) as Record<string, unknown>;
-    await changes(ctx, s, typeof body === 'object' && body !== null ? body : {}, designFilter?.());
+    await changes(ctx, s, typeof body === 'object' && body !== null ? body : {});
   });
 }
 
-async function changes(ctx: Context, s: Services, body: Record<string, unknown> | undefined, designFilter: DesignFilterFactory | undefined): Promise<void> {
+async function changes(ctx: Context, s: Services, body: Record<string, unknown> | undefined): Promise<void> {
   const db = openDb(s, ctx);
   const q = ctx.query as Query;
   const feed = (str(q, 'feed') ?? 'normal') as FeedKind;
@@ -49,7 +47,7 @@ async function changes(ctx: Context, s: Services, body: Record<string, unknown> 
     attachments: bool(q, 'attachments'),
     descending: bool(q, 'descending'),
   };
-  await applyFilter(ctx, db, q, body, opts, designFilter);
+  applyFilter(ctx, s, db, q, body, opts);
   const lastEventId = ctx.get('last-event-id') || undefined;
   let since = parseSince(feed === 'eventsource' && lastEventId ? lastEventId : str(q, 'since'), db);
   if (opts.descending && str(q, 'since') === undefined) since = 0;
@@ -66,7 +64,7 @@ async function changes(ctx: Context, s: Services, body: Record<string, unknown> 
 
   try {
     if (feed === 'normal' || feed === 'longpoll') {
-      let rows = collect(db, since, opts, limit);
+      let rows = await collect(db, since, opts, limit);
       if (feed === 'longpoll' && rows.texts.length === 0 && limit !== 0) {
         // Wait for a change that passes the filter (or the timeout): changes the filter rejects
         // move the cursor but do not end the request.
@@ -77,7 +75,7 @@ async function changes(ctx: Context, s: Services, body: Record<string, unknown> 
           const left = deadline === undefined ? undefined : deadline - Date.now();
           if (left !== undefined && left <= 0) break;
           if (!(await stream.waitForChange(left))) break;
-          rows = collect(db, cursor, opts, limit);
+          rows = await collect(db, cursor, opts, limit);
           cursor = rows.last ?? cursor;
         }
         stream.stopHeartbeat();
@@ -99,7 +97,7 @@ async function changes(ctx: Context, s: Services, body: Record<string, unknown> 
     let cursor = since;
     stream.startHeartbeat(heartbeatMs, eventsource ? 'event: heartbeat\ndata: \n\n' : '\n');
     for (;;) {
-      for (const row of changeRows(db, cursor, opts)) {
+      for await (const row of changeRowsAsync(db, cursor, opts)) {
         cursor = row.examined;
         if (row.text === '') continue;
         await stream.write(emitRow(row.text, row.seq));
@@ -123,11 +121,11 @@ function positive(n: number | undefined): number | undefined {
   return n;
 }
 
-function collect(db: Database, since: number, opts: FeedOptions, limit: number | undefined): { texts: string[]; last: number | undefined } {
+async function collect(db: Database, since: number, opts: FeedOptions, limit: number | undefined): Promise<{ texts: string[]; last: number | undefined }> {
   const texts: string[] = [];
   let last: number | undefined;
   if (limit === 0) return { texts, last };
-  for (const row of changeRows(db, since, opts)) {
+  for await (const row of changeRowsAsync(db, since, opts)) {
     last = row.examined;
     if (row.text === '') continue;
     texts.push(row.text);
@@ -136,14 +134,7 @@ function collect(db: Database, since: number, opts: FeedOptions, limit: number |
   return { texts, last };
 }
 
-async function applyFilter(
-  ctx: Context,
-  db: Database,
-  q: Query,
-  body: Record<string, unknown> | undefined,
-  opts: FeedOptions,
-  designFilter: DesignFilterFactory | undefined,
-): Promise<void> {
+function applyFilter(ctx: Context, s: Services, db: Database, q: Query, body: Record<string, unknown> | undefined, opts: FeedOptions): void {
   const filter = str(q, 'filter');
   if (filter === undefined) return;
   switch (filter) {
@@ -172,11 +163,29 @@ async function applyFilter(
       if (name === undefined || !/^[^/]+\/[^/]+$/.test(name)) {
         throw new CouchError('bad_request', filter === '_view' ? '`view` filter parameter is not provided.' : 'filter parameter must be of the form `designname/filtername`');
       }
-      const ddocId = '_design/' + name.split('/')[0];
-      const info = db.docInfo(ddocId);
-      if (!info || info.deleted) throw new CouchError('not_found', 'missing');
-      if (!designFilter) throw new CouchError('not_found', 'missing');
-      opts.filter = await designFilter(db, filter, q, ctx);
+      const [ddocName, fname] = name.split('/') as [string, string];
+      const ddoc = designDoc(db, ddocName);
+      if (!ddoc) throw new CouchError('not_found', 'missing');
+      const engine = s.views;
+      if (filter === '_view') {
+        const views = ddoc.views as Record<string, unknown> | undefined;
+        if (!views || typeof views[fname] !== 'object') throw new CouchError('not_found', 'missing json key: ' + fname);
+        opts.batchFilter = (docs) => engine.runViewFilter(ddoc, fname, docs);
+      } else {
+        const filters = ddoc.filters as Record<string, unknown> | undefined;
+        if (!filters || typeof filters[fname] !== 'string') throw new CouchError('not_found', 'missing json key: ' + fname);
+        const req = {
+          query: { ...q },
+          method: ctx.method,
+          path: ctx.path.split('/').filter(Boolean),
+          headers: ctx.headers,
+          body: body ?? 'undefined',
+          userCtx: { db: db.name, name: ctx.state.user.name, roles: ctx.state.user.roles },
+          secObj: db.security,
+          info: { db_name: db.name, update_seq: db.updateSeq },
+        };
+        opts.batchFilter = (docs) => engine.runFilter(ddoc, fname, docs, req);
+      }
     }
   }
 }

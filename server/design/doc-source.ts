@@ -1,0 +1,53 @@
+// The view engine's window onto one database (views/ never reads our storage directly): changes
+// since a sequence with each winner's body, single documents, and documents in id order.
+
+import type { ChangedDoc, DocSource } from '../../views/index.js';
+import { conflicts } from '../revtree/index.js';
+import type { Database } from '../storage/database.js';
+import type { DocInfo } from '../storage/records.js';
+
+/** The winner of a document as views and filters see it: with `_conflicts` when there are any. */
+export function winnerDoc(id: string, info: DocInfo): Record<string, unknown> {
+  const doc: Record<string, unknown> = { _id: id, _rev: info.rev, ...(JSON.parse(info.json) as Record<string, unknown>) };
+  if (info.deleted) doc._deleted = true;
+  if (info.atts) doc._attachments = info.atts;
+  if (info.tree.length > 1 || (info.tree[0]?.node.children.length ?? 0) > 1) {
+    const c = conflicts(info.tree);
+    if (c.length > 0) doc._conflicts = c;
+  }
+  return doc;
+}
+
+export interface ServerDocSource extends DocSource {
+  docsById(startAfter: string | null, limit: number): ChangedDoc[];
+}
+
+export function docSource(db: Database): ServerDocSource {
+  return {
+    dbKey: db.record.uuid,
+    updateSeq: () => db.updateSeq,
+    changesSince(since, limit) {
+      const out: ChangedDoc[] = [];
+      for (const { seq, id, info } of db.changes(since)) {
+        out.push({ seq, id, deleted: info.deleted, doc: info.deleted ? null : winnerDoc(id, info) });
+        if (out.length >= limit) break;
+      }
+      return out;
+    },
+    getDoc(id) {
+      const info = db.docInfo(id);
+      return info && !info.deleted ? winnerDoc(id, info) : null;
+    },
+    docsById(startAfter, limit) {
+      const out: ChangedDoc[] = [];
+      const range = db.liveRange(startAfter === null ? {} : { start: startAfter + '\u0000' });
+      for (const { id } of range) {
+        const info = db.docInfo(id);
+        if (!info) continue;
+        out.push({ seq: info.seq, id, deleted: false, doc: winnerDoc(id, info) });
+        if (out.length >= limit) break;
+      }
+      return out;
+    },
+  };
+}

@@ -1,0 +1,53 @@
+// The write guard for design-document code: every `validate_doc_update` of the database runs on
+// every write, replicated (`new_edits=false`) ones included, as in CouchDB. A design document is
+// instead compiled before it is saved (CouchDB's validate_ddoc), so broken code is a 400 at PUT
+// time rather than a failure at query time. `_local` docs never reach the guards.
+
+import { isCouchError, type ViewEngine } from '../../views/index.js';
+import type { EditResult } from '../storage/database.js';
+import type { GuardedEdit, WriteGuard } from '../http/write.js';
+import { designDocs } from './design-docs.js';
+
+function newDocOf(e: GuardedEdit): Record<string, unknown> {
+  const doc: Record<string, unknown> = { _id: e.id, ...(e.doc.rev !== undefined ? { _rev: e.doc.rev } : {}), ...e.doc.body };
+  if (e.doc.deleted) doc._deleted = true;
+  if (e.doc.revisions) doc._revisions = e.doc.revisions;
+  if (e.doc.attachments) {
+    doc._attachments = Object.fromEntries(
+      e.doc.attachments.map((a) => [a.name, a.kind === 'data' ? { content_type: a.contentType, digest: a.digest, length: a.bytes.length } : { stub: true, ...(a.digest ? { digest: a.digest } : {}) }]),
+    );
+  }
+  return doc;
+}
+
+function asResult(id: string, e: unknown): EditResult {
+  if (isCouchError(e)) return { id, error: e.error, reason: e.reason };
+  return { id, error: 'forbidden', reason: e instanceof Error ? e.message : String(e) };
+}
+
+export function validateGuard(engine: ViewEngine): WriteGuard {
+  return async (db, edits, _newEdits, user) => {
+    const out: (EditResult | undefined)[] = new Array(edits.length).fill(undefined);
+    let validators: ReturnType<typeof designDocs> | undefined;
+    for (let i = 0; i < edits.length; i++) {
+      const e = edits[i] as GuardedEdit;
+      if (e.id.startsWith('_design/')) {
+        if (e.doc.deleted) continue;
+        try {
+          await engine.validateDesignDoc({ _id: e.id, ...e.doc.body });
+        } catch (err) {
+          out[i] = asResult(e.id, err);
+        }
+        continue;
+      }
+      validators ??= designDocs(db).filter((d) => typeof d.validate_doc_update === 'string' && d.validate_doc_update !== '');
+      if (validators.length === 0) return out;
+      try {
+        await engine.validateDocUpdate(validators, newDocOf(e), e.old(), { db: db.name, name: user.name, roles: user.roles }, db.security);
+      } catch (err) {
+        out[i] = asResult(e.id, err);
+      }
+    }
+    return out;
+  };
+}

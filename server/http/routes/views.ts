@@ -1,0 +1,119 @@
+// Design-document endpoints served by the view engine: view queries, `_info`, view compaction
+// and cleanup, and Mango (`_find`, `_explain`, `_index`). The engine parses the CouchDB query
+// parameters and builds the response bodies; this file only reaches the database and replies.
+
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import type { DesignDoc } from '../../../views/index.js';
+import { CouchError } from '../../errors/catalog.js';
+import { requireDbAdmin } from '../../auth/access.js';
+import { designDoc, designDocs } from '../../design/design-docs.js';
+import { docSource } from '../../design/doc-source.js';
+import { parseDoc } from '../../docs/parse-doc.js';
+import type { Database, EditResult } from '../../storage/database.js';
+import { readJson, requireJsonType } from '../body.js';
+import { RawJson, send, sendParts } from '../respond.js';
+import type { Services } from '../services.js';
+import { writeDocs } from '../write.js';
+import { openDb, throwEditError } from './documents.js';
+
+/** Rows above which a view answer streams instead of being built as one string. */
+const STREAM_ROWS_MIN = 1000;
+
+function queryMap(ctx: Context): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(ctx.query)) if (v !== undefined) out[k] = Array.isArray(v) ? (v[v.length - 1] as string) : v;
+  return out;
+}
+
+function requireDesign(db: Database, name: string): DesignDoc {
+  const ddoc = designDoc(db, name);
+  if (!ddoc) throw new CouchError('not_found', 'missing');
+  return ddoc;
+}
+
+/** Saves what a Mango index change asks for, as the caller (a db admin). */
+async function applyIndexChange(s: Services, ctx: Context, db: Database, change: { save: DesignDoc | null; remove: DesignDoc | null }): Promise<void> {
+  const target = change.save ?? change.remove;
+  if (!target) return;
+  const body: Record<string, unknown> = { ...target };
+  if (change.remove) body._deleted = true;
+  const doc = parseDoc(body);
+  const [r] = await writeDocs(s, ctx, db, [{ id: target._id, doc }], true);
+  throwEditError(r as EditResult);
+}
+
+export function registerViews(router: Router, s: Services): void {
+  const engine = s.views;
+
+  const view = async (ctx: Context, body: unknown) => {
+    const db = openDb(s, ctx);
+    const ddoc = requireDesign(db, ctx.params.ddoc as string);
+    const result = await engine.queryView(docSource(db), ddoc, ctx.params.view as string, queryMap(ctx), body);
+    if (result.rows.length < STREAM_ROWS_MIN) return send(ctx, 200, result);
+    const { rows, ...head } = result;
+    const headText = JSON.stringify(head).slice(0, -1) + (Object.keys(head).length > 0 ? ',' : '') + '"rows":[\n';
+    sendParts(ctx, 200, headText, rows.map((r) => JSON.stringify(r)), ',\n', '\n]}');
+  };
+  router.get('/:db/_design/:ddoc/_view/:view', (ctx) => view(ctx, undefined));
+  router.post('/:db/_design/:ddoc/_view/:view', async (ctx) => {
+    requireJsonType(ctx);
+    await view(ctx, await readJson(ctx, s.limits));
+  });
+
+  router.get('/:db/_design/:ddoc/_info', (ctx) => {
+    const db = openDb(s, ctx);
+    send(ctx, 200, engine.info(docSource(db), requireDesign(db, ctx.params.ddoc as string)));
+  });
+
+  router.post('/:db/_compact/:ddoc', (ctx) => {
+    const db = openDb(s, ctx);
+    requireDbAdmin(db.security, ctx.state.user);
+    requireJsonType(ctx);
+    const ddoc = requireDesign(db, ctx.params.ddoc as string);
+    void engine.compact(docSource(db), ddoc).catch((e: unknown) => console.error('view compaction failed', e));
+    send(ctx, 202, { ok: true });
+  });
+
+  router.post('/:db/_view_cleanup', async (ctx) => {
+    const db = openDb(s, ctx);
+    requireDbAdmin(db.security, ctx.state.user);
+    requireJsonType(ctx);
+    await engine.cleanup(db.record.uuid, designDocs(db));
+    send(ctx, 202, { ok: true });
+  });
+
+  router.post('/:db/_find', async (ctx) => {
+    const db = openDb(s, ctx);
+    requireJsonType(ctx);
+    const body = await readJson(ctx, s.limits);
+    send(ctx, 200, await engine.find(docSource(db), designDocs(db), body));
+  });
+
+  router.post('/:db/_explain', async (ctx) => {
+    const db = openDb(s, ctx);
+    requireJsonType(ctx);
+    const body = await readJson(ctx, s.limits);
+    send(ctx, 200, engine.explain(db.name, designDocs(db), body));
+  });
+
+  router.get('/:db/_index', (ctx) => send(ctx, 200, engine.listIndexes(designDocs(openDb(s, ctx)))));
+  router.post('/:db/_index', async (ctx) => {
+    const db = openDb(s, ctx);
+    requireDbAdmin(db.security, ctx.state.user);
+    requireJsonType(ctx);
+    const change = engine.createIndex(designDocs(db), await readJson(ctx, s.limits));
+    await applyIndexChange(s, ctx, db, change);
+    send(ctx, 200, change.response);
+  });
+  const dropIndex = async (ctx: Context, ddocName: string) => {
+    const db = openDb(s, ctx);
+    requireDbAdmin(db.security, ctx.state.user);
+    const change = engine.deleteIndex(designDocs(db), ddocName, ctx.params.type as string, ctx.params.name as string);
+    await applyIndexChange(s, ctx, db, change);
+    send(ctx, 200, change.response);
+  };
+  router.delete('/:db/_index/_design/:ddoc/:type/:name', (ctx) => dropIndex(ctx, ctx.params.ddoc as string));
+  router.delete('/:db/_index/:ddoc/:type/:name', (ctx) => dropIndex(ctx, ctx.params.ddoc as string));
+  void RawJson;
+}

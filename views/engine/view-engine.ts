@@ -1,0 +1,305 @@
+// The view engine: the one object the server holds for everything design-doc
+// related. It owns the sandbox pool, the node cache and the open view groups,
+// and turns HTTP-shaped inputs (query-string map, JSON body) into CouchDB
+// response bodies or CouchDB-shaped errors, so the server's handlers stay thin.
+//
+// One engine per server process, over the server's `views` LMDB sub-database.
+// View groups are opened lazily per (database instance, design signature).
+
+import type { Database } from 'lmdb';
+import { debuglog } from 'node:util';
+import { CouchError, notFound } from '../errors/couch-error.js';
+import { builtinReducer } from '../reduce/builtin.js';
+import { deleteRange, ViewGroup } from '../index-store/view-group.js';
+import { viewGroupDef } from '../index-store/design.js';
+import type { DocSource } from '../index-store/doc-source.js';
+import { NodeCache } from '../index-store/node-cache.js';
+import type { TreeShape } from '../index-store/btree.js';
+import { parseViewArgs, validateViewArgs } from '../query/params.js';
+import { runMapQuery, runReduceQuery, type ViewResponse } from '../query/run-view.js';
+import type { DesignDoc, SandboxOptions } from '../sandbox/design-sandbox.js';
+import { SandboxPool } from '../sandbox/sandbox-pool.js';
+import { explainFind, runFind, type FindResponse } from '../mango/find.js';
+import { createIndex, deleteIndex, listIndexesResponse } from '../mango/index-def.js';
+
+const debug = debuglog('chaise:views');
+
+export interface ViewEngineOptions {
+  /** The server's `views` sub-database (`root.openDB({ name: 'views' })`). */
+  db: Database;
+  sandbox?: SandboxOptions & { isolatesMax?: number };
+  /** Decoded index nodes kept in memory. */
+  nodeCacheMax?: number;
+  /** Index node sizes; only tests change this (tiny nodes → deep trees). */
+  treeShape?: TreeShape;
+}
+
+/** The body of GET /db/_design/ddoc/_info. */
+export interface DesignInfo {
+  name: string;
+  view_index: Record<string, unknown>;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export class ViewEngine {
+  readonly pool: SandboxPool;
+  private readonly db: Database;
+  private readonly cache: NodeCache;
+  private readonly groups = new Map<string, ViewGroup>();
+  private readonly shape: TreeShape | undefined;
+
+  constructor(options: ViewEngineOptions) {
+    this.db = options.db;
+    this.pool = new SandboxPool(options.sandbox ?? {});
+    this.cache = new NodeCache(options.nodeCacheMax);
+    this.shape = options.treeShape;
+  }
+
+  /** The view group of a design document in a database, opened on first use. */
+  group(dbKey: string, ddoc: DesignDoc): ViewGroup {
+    const sig = viewGroupDef(ddoc).signature;
+    const key = `${dbKey}\u0000${sig}`;
+    let g = this.groups.get(key);
+    if (g !== undefined && g.isBroken) {
+      // A failed commit or a lost node: start this index over.
+      const broken = g;
+      this.groups.delete(key);
+      void broken.destroy().catch((e: unknown) => debug('dropping broken index failed: %s', (e as Error).message));
+      g = undefined;
+    }
+    if (g === undefined) {
+      g = new ViewGroup(
+        { db: this.db, cache: this.cache, pool: this.pool, ...(this.shape ? { shape: this.shape } : {}) },
+        dbKey,
+        ddoc,
+      );
+      this.groups.set(key, g);
+    } else {
+      g.setDesignDoc(ddoc);
+    }
+    return g;
+  }
+
+  /**
+   * GET/POST /db/_design/ddoc/_view/name. `query` is the query-string map,
+   * `body` the parsed JSON body of a POST (or undefined).
+   */
+  async queryView(
+    source: DocSource,
+    ddoc: DesignDoc,
+    viewName: string,
+    query: Record<string, string>,
+    body?: unknown,
+  ): Promise<ViewResponse> {
+    const args = parseViewArgs(query, body);
+    checkLanguage(ddoc);
+    const group = this.group(source.dbKey, ddoc);
+    const vi = group.viewIndex(viewName);
+    if (vi < 0) throw notFound('missing_named_view');
+    const view = group.def.views[vi]!;
+    const q = validateViewArgs(args, view.reduce !== null, (a, b) => group.orders[vi]!.cmpBounds(a, b));
+    if (q.update === 'true') await group.update(source);
+    const snap = group.snapshot();
+    try {
+      if (q.viewType === 'map') return runMapQuery(group, vi, q, snap, source);
+      return await runReduceQuery(group, vi, q, snap, group.reducers[vi]!);
+    } finally {
+      snap.release();
+      if (q.update === 'lazy') {
+        group.update(source).catch((e: unknown) => debug('lazy view update failed: %s', (e as Error).message));
+      }
+    }
+  }
+
+  /** Bring a design document's index up to date (e.g. for a warm-up or a test). */
+  async updateIndex(source: DocSource, ddoc: DesignDoc): Promise<void> {
+    await this.group(source.dbKey, ddoc).update(source);
+  }
+
+  /** GET /db/_design/ddoc/_info. */
+  info(source: DocSource, ddoc: DesignDoc): DesignInfo {
+    const g = this.group(source.dbKey, ddoc);
+    const bytes = g.activeBytes;
+    const pending = Math.max(0, source.updateSeq() - g.indexedSeq);
+    return {
+      name: ddoc._id.replace(/^_design\//, ''),
+      view_index: {
+        collator_versions: [process.versions.icu ?? 'unknown'],
+        compact_running: g.compactRunning,
+        language: g.def.language,
+        purge_seq: 0,
+        signature: g.signature,
+        sizes: { active: bytes, external: bytes, file: bytes },
+        update_seq: g.indexedSeq,
+        updater_running: g.updaterRunning,
+        updates_pending: { minimum: pending, preferred: pending, total: pending },
+        waiting_clients: g.waiting,
+        waiting_commit: false,
+      },
+    };
+  }
+
+  /** POST /db/_compact/ddoc: rebuild the index's trees compactly. Resolves when done. */
+  async compact(source: DocSource, ddoc: DesignDoc): Promise<void> {
+    await this.group(source.dbKey, ddoc).compact();
+  }
+
+  /**
+   * POST /db/_view_cleanup: delete every stored index of this database whose
+   * signature no current design document has.
+   */
+  async cleanup(dbKey: string, ddocs: readonly DesignDoc[]): Promise<void> {
+    const live = new Set(ddocs.map((d) => viewGroupDef(d).signature));
+    for (const sig of this.storedSignatures(dbKey)) {
+      if (live.has(sig)) continue;
+      const key = `${dbKey}\u0000${sig}`;
+      const g = this.groups.get(key);
+      this.groups.delete(key);
+      if (g !== undefined) await g.destroy();
+      else await deleteRange(this.db, [dbKey, sig], [dbKey, sig, '\uffff']);
+    }
+  }
+
+  /** Delete every index of a database instance (after DELETE /db). */
+  async dropDatabase(dbKey: string): Promise<void> {
+    for (const [key, g] of [...this.groups]) {
+      if (g.dbKey === dbKey) {
+        this.groups.delete(key);
+        await g.destroy();
+      }
+    }
+    await deleteRange(this.db, [dbKey], [dbKey, '\uffff']);
+  }
+
+  /** Signatures that have stored data for this database (one seek per index). */
+  storedSignatures(dbKey: string): string[] {
+    const out: string[] = [];
+    let start: (string | number)[] = [dbKey];
+    for (;;) {
+      const next = [...this.db.getKeys({ start, end: [dbKey, '\uffff'], limit: 1 })][0] as unknown[] | undefined;
+      if (next === undefined || next[0] !== dbKey || typeof next[1] !== 'string') return out;
+      out.push(next[1]);
+      start = [dbKey, `${next[1]}\uffff`];
+    }
+  }
+
+  /**
+   * Run every design document's validate_doc_update on a write. Resolves when
+   * all pass; throws 403 forbidden / 401 unauthorized (CouchDB's shapes) otherwise.
+   */
+  async validateDocUpdate(
+    ddocs: readonly DesignDoc[],
+    newDoc: unknown,
+    oldDoc: unknown,
+    userCtx: unknown,
+    secObj: unknown,
+  ): Promise<void> {
+    for (const ddoc of ddocs) {
+      if (typeof ddoc.validate_doc_update !== 'string' || ddoc.validate_doc_update === '') continue;
+      await this.pool.get(ddoc).validate(newDoc, oldDoc, userCtx, secObj);
+    }
+  }
+
+  /** filters.<name>(doc, req) over docs, one crossing: one boolean per doc. */
+  runFilter(ddoc: DesignDoc, name: string, docs: readonly unknown[], req: unknown): Promise<boolean[]> {
+    return this.pool.get(ddoc).filter(name, docs, req);
+  }
+
+  /** `_changes?filter=_view&view=ddoc/name`: true for each doc the view's map emits for. */
+  runViewFilter(ddoc: DesignDoc, viewName: string, docs: readonly unknown[]): Promise<boolean[]> {
+    const views = isObject(ddoc.views) ? ddoc.views : {};
+    if (!isObject(views[viewName])) return Promise.reject(notFound('missing json view function'));
+    return this.pool.get(ddoc).filterView(viewName, docs);
+  }
+
+  /**
+   * Check a design document before it is saved, as CouchDB does on PUT: every
+   * function must compile and every built-in reduce must exist. Throws 400
+   * `invalid_design_doc` or `compilation_error`.
+   */
+  async validateDesignDoc(ddoc: DesignDoc): Promise<void> {
+    const language = ddoc.language ?? 'javascript';
+    if (language !== 'javascript' && language !== 'query') {
+      throw new CouchError(400, 'invalid_design_doc', `\`${String(language)}\` is not a supported language.`);
+    }
+    if (language === 'query') return;
+    const paths: string[][] = [];
+    if (ddoc.views !== undefined) {
+      if (!isObject(ddoc.views)) throw new CouchError(400, 'invalid_design_doc', '`views` is not an object.');
+      for (const [name, v] of Object.entries(ddoc.views)) {
+        if (name === 'lib') continue;
+        if (!isObject(v)) throw new CouchError(400, 'invalid_design_doc', `View ${name} must be an object`);
+        if (typeof v['map'] !== 'string') {
+          throw new CouchError(400, 'invalid_design_doc', `View ${name} must have a map function`);
+        }
+        paths.push(['views', name, 'map']);
+        const red = v['reduce'];
+        if (red === undefined) continue;
+        if (typeof red !== 'string') throw new CouchError(400, 'invalid_design_doc', `View ${name} reduce must be a string`);
+        if (red.startsWith('_')) {
+          if (builtinReducer(red) === null) {
+            throw new CouchError(400, 'invalid_design_doc', `\`${red}\` is not a supported reduce function.`);
+          }
+        } else paths.push(['views', name, 'reduce']);
+      }
+    }
+    if (isObject(ddoc.filters)) for (const name of Object.keys(ddoc.filters)) paths.push(['filters', name]);
+    if (typeof ddoc.validate_doc_update === 'string') paths.push(['validate_doc_update']);
+    if (paths.length > 0) await this.pool.get(ddoc).check(paths);
+  }
+
+  // ------------------------------------------------------------------ Mango
+
+  /**
+   * POST /db/_find. `ddocs` are the database's current design documents (Mango
+   * JSON indexes are those with `language: "query"`).
+   */
+  find(source: DocSource, ddocs: readonly DesignDoc[], body: unknown): Promise<FindResponse> {
+    return runFind(this, source, ddocs, body);
+  }
+
+  /** POST /db/_explain. */
+  explain(dbName: string, ddocs: readonly DesignDoc[], body: unknown): Record<string, unknown> {
+    return explainFind(dbName, ddocs, body);
+  }
+
+  /** GET /db/_index. */
+  listIndexes(ddocs: readonly DesignDoc[]): { total_rows: number; indexes: Record<string, unknown>[] } {
+    return listIndexesResponse(ddocs);
+  }
+
+  /**
+   * POST /db/_index. The server saves `save` (when not null) and answers
+   * `response` (status 200).
+   */
+  createIndex(ddocs: readonly DesignDoc[], body: unknown): ReturnType<typeof createIndex> {
+    return createIndex(ddocs, body);
+  }
+
+  /** DELETE /db/_index/{ddoc}/{type}/{name}: save `save` or delete `remove`, answer `response`. */
+  deleteIndex(ddocs: readonly DesignDoc[], ddoc: string, type: string, name: string): ReturnType<typeof deleteIndex> {
+    return deleteIndex(ddocs, ddoc, type, name);
+  }
+
+  /** Wait for every index write issued so far to be durable (shutdown, tests). */
+  async flush(): Promise<void> {
+    await Promise.all([...this.groups.values()].map((g) => g.flushed()));
+  }
+
+  /** Dispose every isolate and forget open groups (after flush()). */
+  async close(): Promise<void> {
+    await this.flush();
+    this.groups.clear();
+    this.pool.close();
+  }
+}
+
+function checkLanguage(ddoc: DesignDoc): void {
+  const language = ddoc.language ?? 'javascript';
+  if (language !== 'javascript' && language !== 'query') {
+    throw new CouchError(400, 'query_parse_error', `Views of language \`${String(language)}\` cannot be queried here.`);
+  }
+}

@@ -1,0 +1,21 @@
+// The contract between a database (owned by server/) and the view engine.
+// The server implements DocSource per database instance; views/ only reads.
+
+/** One document as of its latest change. */
+export interface ChangedDoc {
+  seq: number;
+  id: string;
+  deleted: boolean;
+  /** The winning revision's body with _id, _rev and _conflicts (when there are conflicts); null when deleted. */
+  doc: Record<string, unknown> | null;
+}
+
+export interface DocSource {
+  /** Stable unique key of this database instance (changes when the db is deleted and re-created). */
+  dbKey: string;
+  updateSeq(): number;
+  /** Changes after `since`, ascending by seq, each doc once at its latest seq, at most `limit`. */
+  changesSince(since: number, limit: number): ChangedDoc[];
+  /** Winner body (for include_docs), null if missing or deleted. Include _conflicts when it has conflicts. */
+  getDoc(id: string): Record<string, unknown> | null;
+}

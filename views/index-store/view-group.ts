@@ -1,0 +1,649 @@
+// One design document's views over one database: a persistent, incremental
+// index in LMDB.
+//
+// Storage (all in the server's `views` LMDB sub-database, keys are arrays in
+// ordered-binary encoding, values are JSON strings):
+//   [dbKey, sig, 'm']        meta: indexed update_seq, tree roots and row counts
+//   [dbKey, sig, 'n', id]    a B+tree node (see btree.ts), immutable
+// so everything of one index lives under one key prefix and is removed by one
+// range delete. Besides one tree per view there is a back-index tree, keyed by
+// docid in raw order, holding the keys each doc emitted per view (CouchDB's
+// id_btree): a changed doc's old rows are found there and removed.
+//
+// Updating reads `changesSince(indexedSeq)`, maps the docs in the sandbox in
+// batches, turns each doc's old keys (from the back-index) into removals and its
+// new emits into insertions, and applies them to each view's tree in one sorted
+// pass. Each flush is one LMDB transaction (trees, back-index and seq together),
+// so the index on disk is always a consistent snapshot of some seq.
+//
+// Writes are write-behind: a flush's new nodes are visible to queries from
+// memory at once, and committed in order in the background; a failed commit
+// poisons the group, which is then rebuilt from scratch. Readers take a
+// snapshot (roots + generation); nodes freed by later generations are deleted
+// from LMDB only once no snapshot can still reach them.
+
+import type { Database } from 'lmdb';
+import { collate } from '../collation/collate.js';
+import { compareIds, rawCollate } from '../collation/raw-order.js';
+import { CouchError } from '../errors/couch-error.js';
+import { finalReduceMany, makeReducer, type Reducer, type ReduceParts } from '../reduce/reducer.js';
+import type { DesignDoc, Emit } from '../sandbox/design-sandbox.js';
+import type { SandboxPool } from '../sandbox/sandbox-pool.js';
+import {
+  decodeNode,
+  encodeNode,
+  findEntry,
+  modifyTree,
+  rowsOf,
+  RowOrder,
+  type Action,
+  type Entry,
+  type NewNode,
+  type NodeSource,
+  type TreeNode,
+  type TreeShape,
+} from './btree.js';
+import type { ChangedDoc, DocSource } from './doc-source.js';
+import { viewGroupDef, type ViewGroupDef } from './design.js';
+import type { NodeCache } from './node-cache.js';
+import { getField, isMissing, matchNormalized, normalizeSelector, parseField } from '../mango/selector.js';
+
+/** Changes read from the database per call. */
+export const CHANGES_BATCH_MAX = 5_000;
+/**
+ * Rows gathered before they are applied to the trees in one pass and committed.
+ * Bigger flushes amortize rewriting leaves; this bounds the memory of a build.
+ */
+export const FLUSH_ROWS_MAX = 100_000;
+/** Docs gathered per flush (a doc may emit nothing). */
+export const FLUSH_DOCS_MAX = 100_000;
+/** Deleting an index removes its keys in transactions of this many. */
+export const DELETE_BATCH_MAX = 10_000;
+const META_VERSION = 2;
+
+interface Meta {
+  v: number;
+  sig: string;
+  ddocId: string;
+  views: string[];
+  seq: number;
+  nextId: number;
+  roots: (number | null)[];
+  counts: number[];
+  /** Root of the back-index tree (docid → emitted keys). */
+  backRoot: number | null;
+  /** Approximate bytes of live nodes. */
+  bytes: number;
+}
+
+/** Back-index entry: [viewIndex, key] for each distinct key a doc emitted. */
+type BackEntry = [number, unknown][];
+
+export interface Snapshot {
+  seq: number;
+  roots: (number | null)[];
+  backRoot: number | null;
+  counts: number[];
+  release(): void;
+}
+
+export interface GroupContext {
+  db: Database;
+  cache: NodeCache;
+  pool: SandboxPool;
+  /** Node sizes (tests use tiny nodes to exercise deep trees). */
+  shape?: TreeShape;
+}
+
+type StoreKey = (string | number)[];
+
+export class ViewGroup {
+  readonly def: ViewGroupDef;
+  readonly dbKey: string;
+  readonly orders: RowOrder[];
+  private readonly backOrder = new RowOrder((a, b) => compareIds(a as string, b as string));
+  readonly reducers: (Reducer | null)[];
+  private ddoc: DesignDoc;
+  private readonly ctx: GroupContext;
+  private readonly cacheGroup: number;
+  private meta: Meta;
+  private readonly pending = new Map<number, TreeNode>();
+  private gen = 0;
+  private readonly readers = new Map<number, number>();
+  private freedQueue: { gen: number; ids: number[] }[] = [];
+  private updater: Promise<void> | null = null;
+  private commitChain: Promise<void> = Promise.resolve();
+  private broken: Error | null = null;
+  private compacting = false;
+  /** Clients waiting for the updater (for _info's waiting_clients). */
+  waiting = 0;
+
+  constructor(ctx: GroupContext, dbKey: string, ddoc: DesignDoc) {
+    this.ctx = ctx;
+    this.dbKey = dbKey;
+    this.ddoc = ddoc;
+    this.def = viewGroupDef(ddoc);
+    this.cacheGroup = ctx.cache.newGroup();
+    this.orders = this.def.views.map((v) => new RowOrder(v.raw ? rawCollate : collate));
+    this.reducers = this.def.views.map((v) =>
+      v.reduce === null ? null : makeReducer(v.reduce, v.name, () => this.ctx.pool.get(this.ddoc)),
+    );
+    this.meta = this.loadMeta();
+  }
+
+  /** Keep using the newest design document (same signature) for its sandbox. */
+  setDesignDoc(ddoc: DesignDoc): void {
+    this.ddoc = ddoc;
+  }
+
+  get signature(): string {
+    return this.def.signature;
+  }
+
+  get indexedSeq(): number {
+    return this.meta.seq;
+  }
+
+  get updaterRunning(): boolean {
+    return this.updater !== null;
+  }
+
+  get compactRunning(): boolean {
+    return this.compacting;
+  }
+
+  /** Approximate bytes of the index's live nodes. */
+  get activeBytes(): number {
+    return this.meta.bytes;
+  }
+
+  viewIndex(name: string): number {
+    return this.def.views.findIndex((v) => v.name === name);
+  }
+
+  // ------------------------------------------------------------- storage
+
+  private key(...rest: (string | number)[]): StoreKey {
+    return [this.dbKey, this.def.signature, ...rest];
+  }
+
+  private emptyMeta(): Meta {
+    return {
+      v: META_VERSION,
+      sig: this.def.signature,
+      ddocId: this.def.ddocId,
+      views: this.def.views.map((v) => v.name),
+      seq: 0,
+      nextId: 1,
+      roots: this.def.views.map(() => null),
+      counts: this.def.views.map(() => 0),
+      backRoot: null,
+      bytes: 0,
+    };
+  }
+
+  private loadMeta(): Meta {
+    const raw = this.ctx.db.get(this.key('m')) as string | undefined;
+    if (typeof raw === 'string') {
+      const m = JSON.parse(raw) as Meta;
+      if (m.v === META_VERSION && m.roots.length === this.def.views.length) return m;
+    }
+    return this.emptyMeta();
+  }
+
+  /** Node reader over pending (uncommitted) nodes, the shared cache, then LMDB. */
+  readonly nodes: NodeSource = {
+    get: (id: number): TreeNode => {
+      const p = this.pending.get(id);
+      if (p !== undefined) return p;
+      const ck = this.ctx.cache.key(this.cacheGroup, id);
+      const c = this.ctx.cache.get(ck);
+      if (c !== undefined) return c;
+      let raw = this.ctx.db.get(this.key('n', id)) as string | undefined;
+      if (typeof raw !== 'string') {
+        // A read snapshot older than our last commit would not see the node yet.
+        this.ctx.db.resetReadTxn();
+        raw = this.ctx.db.get(this.key('n', id)) as string | undefined;
+      }
+      if (typeof raw !== 'string') {
+        this.broken ??= new Error(`index node ${id} is missing`);
+        throw new CouchError(500, 'index_corrupted', `The index of ${this.def.ddocId} is damaged and will be rebuilt`);
+      }
+      const n = decodeNode(raw);
+      this.ctx.cache.set(ck, n);
+      return n;
+    },
+  };
+
+  private readBack(id: string, backRoot: number | null): BackEntry | null {
+    const e = findEntry(this.nodes, backRoot, this.backOrder, id, '');
+    return e === null ? null : (e[2] as BackEntry);
+  }
+
+  // ------------------------------------------------------------ snapshots
+
+  /** Current roots, pinned: nodes they reach are not deleted until release(). */
+  snapshot(): Snapshot {
+    this.assertHealthy();
+    const gen = this.gen;
+    this.readers.set(gen, (this.readers.get(gen) ?? 0) + 1);
+    let released = false;
+    return {
+      seq: this.meta.seq,
+      roots: [...this.meta.roots],
+      backRoot: this.meta.backRoot,
+      counts: [...this.meta.counts],
+      release: () => {
+        if (released) return;
+        released = true;
+        const n = (this.readers.get(gen) ?? 1) - 1;
+        if (n <= 0) this.readers.delete(gen);
+        else this.readers.set(gen, n);
+      },
+    };
+  }
+
+  private assertHealthy(): void {
+    if (this.broken !== null) throw new CouchError(500, 'index_corrupted', `The index of ${this.def.ddocId} is being rebuilt`);
+  }
+
+  /** True when a commit failed or a node went missing: the engine drops and rebuilds the group. */
+  get isBroken(): boolean {
+    return this.broken !== null;
+  }
+
+  // --------------------------------------------------------------- update
+
+  /**
+   * Bring the index up to the database's update_seq as of this call. One
+   * updater (or compaction) runs at a time; callers that arrive meanwhile wait
+   * for it and start another pass if it stopped short of their seq.
+   */
+  async update(source: DocSource): Promise<void> {
+    const target = source.updateSeq();
+    for (;;) {
+      this.assertHealthy();
+      if (this.meta.seq >= target) return;
+      if (this.updater === null) {
+        const run: Promise<void> = this.runUpdate(source).finally(() => {
+          if (this.updater === run) this.updater = null;
+        });
+        this.updater = run;
+      }
+      this.waiting++;
+      try {
+        await this.updater;
+      } finally {
+        this.waiting--;
+      }
+    }
+  }
+
+  private async runUpdate(source: DocSource): Promise<void> {
+    const seenThisRun = new Set<string>();
+    const emptyAtStart = this.meta.backRoot === null;
+    for (;;) {
+      this.assertHealthy();
+      const target = source.updateSeq();
+      if (this.meta.seq >= target) return;
+      const flush = new Map<string, Entry[][]>();
+      let lastSeq = this.meta.seq;
+      let rows = 0;
+      for (;;) {
+        const changes = source.changesSince(lastSeq, CHANGES_BATCH_MAX);
+        if (changes.length === 0) break;
+        rows += await this.mapChanges(changes, flush);
+        lastSeq = (changes[changes.length - 1] as ChangedDoc).seq;
+        if (changes.length < CHANGES_BATCH_MAX || rows >= FLUSH_ROWS_MAX || flush.size >= FLUSH_DOCS_MAX) break;
+      }
+      if (lastSeq === this.meta.seq) {
+        // Nothing left to read (the seq moved for non-document writes).
+        lastSeq = Math.max(lastSeq, target);
+      }
+      await this.applyFlush(flush, lastSeq, emptyAtStart ? seenThisRun : null);
+    }
+  }
+
+  private async mapChanges(changes: readonly ChangedDoc[], flush: Map<string, Entry[][]>): Promise<number> {
+    const nViews = this.def.views.length;
+    const toMap: Record<string, unknown>[] = [];
+    const ids: string[] = [];
+    for (const ch of changes) {
+      if (ch.id.startsWith('_design/') && !this.def.includeDesign) continue;
+      if (ch.deleted || ch.doc === null) {
+        flush.set(ch.id, this.def.views.map(() => []));
+        continue;
+      }
+      toMap.push(this.def.localSeq ? { ...ch.doc, _local_seq: ch.seq } : ch.doc);
+      ids.push(ch.id);
+    }
+    if (toMap.length === 0 || nViews === 0) {
+      for (const id of ids) flush.set(id, this.def.views.map(() => []));
+      return 0;
+    }
+    if (this.def.language === 'query') return this.mapMango(ids, toMap, flush);
+    // Views with identical map source run once (CouchDB shares them the same way).
+    const uniqueNames: string[] = [];
+    const slot: number[] = [];
+    const bySource = new Map<string, number>();
+    for (const v of this.def.views) {
+      let s = bySource.get(v.map);
+      if (s === undefined) {
+        s = uniqueNames.length;
+        bySource.set(v.map, s);
+        uniqueNames.push(v.name);
+      }
+      slot.push(s);
+    }
+    const emits = await this.ctx.pool.get(this.ddoc).map(uniqueNames, toMap);
+    let rows = 0;
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i] as string;
+      const perUnique = emits[i] as Emit[][];
+      const perView: Entry[][] = [];
+      for (let v = 0; v < nViews; v++) {
+        const es = entriesFor(id, perUnique[slot[v] as number] ?? []);
+        for (const e of es) rows += rowsOf(e);
+        perView.push(es);
+      }
+      flush.set(id, perView);
+    }
+    return rows;
+  }
+
+  /** Mango JSON indexes are mapped natively: no user code, no sandbox. */
+  private mapMango(ids: readonly string[], docs: readonly Record<string, unknown>[], flush: Map<string, Entry[][]>): number {
+    const matchers = this.def.views.map((v) =>
+      v.mango === null || Object.keys(v.mango.partialFilter).length === 0
+        ? null
+        : normalizeSelector(v.mango.partialFilter),
+    );
+    const paths = this.def.views.map((v) => (v.mango === null ? [] : v.mango.fields.map(parseField)));
+    let rows = 0;
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i] as string;
+      const doc = docs[i] as Record<string, unknown>;
+      const perView: Entry[][] = [];
+      for (let vi = 0; vi < this.def.views.length; vi++) {
+        const m = matchers[vi];
+        const fieldPaths = paths[vi] as string[][];
+        // mango_native_proc: design docs are never indexed; docs missing a field are skipped.
+        if (id.startsWith('_design/') || fieldPaths.length === 0 || (m !== null && m !== undefined && !matchNormalized(m, doc))) {
+          perView.push([]);
+          continue;
+        }
+        const values = fieldPaths.map((p) => getField(doc, p));
+        if (values.some(isMissing)) perView.push([]);
+        else {
+          perView.push([[values, id, null]]);
+          rows++;
+        }
+      }
+      flush.set(id, perView);
+    }
+    return rows;
+  }
+
+  private async applyFlush(flush: Map<string, Entry[][]>, lastSeq: number, fresh: Set<string> | null): Promise<void> {
+    const nViews = this.def.views.length;
+    const actions: Action[][] = this.def.views.map(() => []);
+    const backActions: Action[] = [];
+    for (const [id, perView] of flush) {
+      // In a build from empty, a doc not seen earlier in this run has no old rows.
+      const old = fresh !== null && !fresh.has(id) ? null : this.readBack(id, this.meta.backRoot);
+      if (fresh !== null) fresh.add(id);
+      if (old !== null) {
+        for (const [vi, key] of old) (actions[vi] as Action[]).push({ key, id, entry: null });
+        backActions.push({ key: id, id: '', entry: null });
+      }
+      const back: BackEntry = [];
+      for (let vi = 0; vi < nViews; vi++) {
+        for (const e of perView[vi] as Entry[]) {
+          (actions[vi] as Action[]).push({ key: e[0], id, entry: e });
+          back.push([vi, e[0]]);
+        }
+      }
+      if (back.length > 0) backActions.push({ key: id, id: '', entry: [id, '', back] });
+    }
+
+    const created: NewNode[] = [];
+    const freed: number[] = [];
+    const roots = [...this.meta.roots];
+    const counts = [...this.meta.counts];
+    let nextId = this.meta.nextId;
+    const alloc = (): number => nextId++;
+    const byRowThenRemovalFirst =
+      (order: RowOrder) =>
+      (a: Action, b: Action): number =>
+        order.cmp(a.key, a.id, b.key, b.id) || (a.entry === null ? -1 : 0) - (b.entry === null ? -1 : 0);
+    for (let vi = 0; vi < nViews; vi++) {
+      const acts = actions[vi] as Action[];
+      if (acts.length === 0) continue;
+      const order = this.orders[vi] as RowOrder;
+      acts.sort(byRowThenRemovalFirst(order));
+      const res = modifyTree(this.nodes, roots[vi] ?? null, order, acts, alloc, this.ctx.shape);
+      await this.computeReductions(vi, res.created);
+      roots[vi] = res.root;
+      counts[vi] = res.count;
+      created.push(...res.created);
+      freed.push(...res.freed);
+    }
+    let backRoot = this.meta.backRoot;
+    if (backActions.length > 0) {
+      backActions.sort(byRowThenRemovalFirst(this.backOrder));
+      const res = modifyTree(this.nodes, backRoot, this.backOrder, backActions, alloc, this.ctx.shape);
+      backRoot = res.root;
+      created.push(...res.created);
+      freed.push(...res.freed);
+    }
+    this.assertHealthy();
+    this.commit(created, freed, { ...this.meta, seq: lastSeq, nextId, roots, counts, backRoot });
+  }
+
+  /** Fill in the reductions of new nodes, bottom-up, one batch per tree level. */
+  private async computeReductions(vi: number, created: readonly NewNode[]): Promise<void> {
+    const reducer = this.reducers[vi];
+    if (reducer === null || reducer === undefined || created.length === 0) return;
+    const maxHeight = created.reduce((m, n) => Math.max(m, n.height), 0);
+    for (let h = 0; h <= maxHeight; h++) {
+      const level = created.filter((n) => n.height === h);
+      if (level.length === 0) continue;
+      const parts: ReduceParts[] = level.map((n) => {
+        if (n.node.leaf) {
+          const kvs = [];
+          for (const e of n.node.entries) {
+            for (let d = 2; d < e.length; d++) kvs.push({ key: e[0], id: e[1] as string, value: e[d] });
+          }
+          return { kvs, reds: [] };
+        }
+        return { kvs: [], reds: n.node.children.map((c) => c[6]) };
+      });
+      const reds = await finalReduceMany(reducer, parts);
+      level.forEach((n, i) => {
+        if (n.ref !== null) n.ref[6] = reds[i];
+      });
+    }
+  }
+
+  private commit(created: readonly NewNode[], freed: readonly number[], meta: Meta): void {
+    const db = this.ctx.db;
+    const puts: [StoreKey, string][] = [];
+    let bytes = meta.bytes;
+    for (const n of created) {
+      const s = encodeNode(n.node);
+      n.node.bytes = s.length;
+      bytes += s.length;
+      this.pending.set(n.id, n.node);
+      puts.push([this.key('n', n.id), s]);
+    }
+    for (const id of freed) {
+      const node = this.pending.get(id) ?? this.ctx.cache.get(this.ctx.cache.key(this.cacheGroup, id));
+      bytes -= node?.bytes ?? 0;
+    }
+    meta.bytes = Math.max(0, bytes);
+    // Switch readers to the new roots now; persistence follows.
+    this.gen++;
+    const gen = this.gen;
+    if (freed.length > 0) this.freedQueue.push({ gen, ids: [...freed] });
+    this.meta = meta;
+    const deletable = this.takeDeletable();
+    const metaJson = JSON.stringify(meta);
+    const createdIds = created.map((n) => n.id);
+    this.commitChain = this.commitChain.then(async () => {
+      if (this.broken !== null) return;
+      try {
+        await db.transaction(() => {
+          for (const [k, v] of puts) db.put(k, v);
+          for (const id of deletable) db.remove(this.key('n', id));
+          db.put(this.key('m'), metaJson);
+        });
+      } catch (e) {
+        this.broken = e as Error;
+        return;
+      }
+      for (const id of createdIds) {
+        const n = this.pending.get(id);
+        if (n !== undefined) {
+          this.ctx.cache.set(this.ctx.cache.key(this.cacheGroup, id), n);
+          this.pending.delete(id);
+        }
+      }
+    });
+  }
+
+  /** Freed node ids no live snapshot can reach any more. */
+  private takeDeletable(): number[] {
+    let oldestReader = Infinity;
+    for (const g of this.readers.keys()) oldestReader = Math.min(oldestReader, g);
+    const out: number[] = [];
+    const keep: { gen: number; ids: number[] }[] = [];
+    for (const f of this.freedQueue) {
+      // Snapshots with gen < f.gen may still use these nodes.
+      if (oldestReader >= f.gen) {
+        for (const id of f.ids) {
+          out.push(id);
+          this.ctx.cache.delete(this.ctx.cache.key(this.cacheGroup, id));
+        }
+      } else keep.push(f);
+    }
+    this.freedQueue = keep;
+    return out;
+  }
+
+  /** Resolves when every flush so far is durable. */
+  flushed(): Promise<void> {
+    return this.commitChain;
+  }
+
+  // ----------------------------------------------------------- maintenance
+
+  /** Rebuild every tree from its rows (balanced, no thin nodes left by deletions). */
+  async compact(): Promise<void> {
+    this.assertHealthy();
+    while (this.updater !== null) await this.updater.catch(() => undefined);
+    const run: Promise<void> = this.runCompaction().finally(() => {
+      if (this.updater === run) this.updater = null;
+      this.compacting = false;
+    });
+    this.compacting = true;
+    this.updater = run;
+    await run;
+  }
+
+  private async runCompaction(): Promise<void> {
+    const snap = this.snapshot();
+    try {
+      const created: NewNode[] = [];
+      const freed: number[] = [];
+      const roots = [...snap.roots];
+      const counts = [...snap.counts];
+      let nextId = this.meta.nextId;
+      const alloc = (): number => nextId++;
+      for (let vi = 0; vi < roots.length; vi++) {
+        const root = roots[vi] ?? null;
+        if (root === null) continue;
+        const entries: Entry[] = [];
+        collectEntries(this.nodes, root, entries, freed);
+        const acts: Action[] = entries.map((e) => ({ key: e[0], id: e[1] as string, entry: e }));
+        const res = modifyTree(this.nodes, null, this.orders[vi] as RowOrder, acts, alloc, this.ctx.shape);
+        await this.computeReductions(vi, res.created);
+        roots[vi] = res.root;
+        counts[vi] = res.count;
+        created.push(...res.created);
+      }
+      let backRoot = snap.backRoot;
+      if (backRoot !== null) {
+        const entries: Entry[] = [];
+        collectEntries(this.nodes, backRoot, entries, freed);
+        const acts: Action[] = entries.map((e) => ({ key: e[0], id: '', entry: e }));
+        const res = modifyTree(this.nodes, null, this.backOrder, acts, alloc, this.ctx.shape);
+        backRoot = res.root;
+        created.push(...res.created);
+      }
+      this.assertHealthy();
+      this.commit(created, freed, { ...this.meta, nextId, roots, counts, backRoot });
+    } finally {
+      snap.release();
+    }
+    await this.flushed();
+  }
+
+  /** Delete every stored key of this index. */
+  async destroy(): Promise<void> {
+    this.broken ??= new Error('index deleted');
+    await this.commitChain.catch(() => undefined);
+    await deleteRange(this.ctx.db, [this.dbKey, this.def.signature], [this.dbKey, this.def.signature, '\uffff']);
+    this.ctx.cache.dropGroup(this.cacheGroup);
+    this.pending.clear();
+  }
+}
+
+function collectEntries(src: NodeSource, id: number, out: Entry[], ids: number[]): void {
+  const n = src.get(id);
+  ids.push(id);
+  if (n.leaf) {
+    for (const e of n.entries) out.push(e);
+    return;
+  }
+  for (const c of n.children) collectEntries(src, c[4], out, ids);
+}
+
+/**
+ * One doc's emits for one view → leaf entries. Emits of the same key (same JSON)
+ * become one entry with several values, ordered as CouchDB orders duplicate
+ * emits (Erlang term order of the values, couch_mrview_updater's lists:sort).
+ */
+function entriesFor(id: string, emits: readonly Emit[]): Entry[] {
+  if (emits.length === 0) return [];
+  if (emits.length === 1) {
+    const [k, v] = emits[0] as Emit;
+    return [[k ?? null, id, v ?? null]];
+  }
+  const byKey = new Map<string, Entry>();
+  for (const [k, v] of emits) {
+    const json = JSON.stringify(k ?? null);
+    const e = byKey.get(json);
+    if (e === undefined) byKey.set(json, [k ?? null, id, v ?? null]);
+    else e.push(v ?? null);
+  }
+  const out: Entry[] = [];
+  for (const e of byKey.values()) {
+    if (e.length > 3) {
+      const values = e.slice(2).sort(rawCollate);
+      out.push([e[0], id, ...values]);
+    } else out.push(e);
+  }
+  return out;
+}
+
+/** Remove every key in [start, end) in bounded transactions. */
+export async function deleteRange(db: Database, start: StoreKey, end: StoreKey): Promise<void> {
+  for (;;) {
+    const keys = [...db.getKeys({ start, end, limit: DELETE_BATCH_MAX })];
+    if (keys.length === 0) return;
+    await db.transaction(() => {
+      for (const k of keys) db.remove(k);
+    });
+    if (keys.length < DELETE_BATCH_MAX) return;
+  }
+}

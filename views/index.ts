@@ -1,0 +1,45 @@
+// views/ public surface: the only module other parts (server/, lounge/) import.
+//
+// views/ owns everything that runs or interprets design-document code and view
+// data: CouchDB collation, Mango selectors, the isolated-vm sandbox, persistent
+// view indexes and their query engine. Errors thrown from here that reach HTTP
+// are CouchError objects ({status, error, reason}); the server maps them to
+// CouchDB's `{"error","reason"}` body unchanged.
+
+export { CouchError, isCouchError } from './errors/couch-error.js';
+
+// Collation (pure).
+export { collate, collateStrings, compareIds, rawCollate } from './collation/index.js';
+
+// Mango selectors (pure): `_changes?filter=_selector`, selector replication.
+export {
+  matchSelector,
+  validateSelector,
+  compileSelector,
+  normalizeSelector,
+  type NormSelector,
+} from './mango/selector.js';
+
+// Design-document code in isolated-vm.
+export {
+  DesignSandbox,
+  SandboxPool,
+  sandboxLimits,
+  type DesignDoc,
+  type Emit,
+  type ReduceJob,
+  type SandboxLogger,
+  type SandboxOptions,
+} from './sandbox/index.js';
+
+// Built-in reducers (the lounge rereduces shard results with these).
+export { builtinReducer, type BuiltinReducer, type KV } from './reduce/builtin.js';
+
+// Persistent view indexes and queries.
+export type { ChangedDoc, DocSource } from './index-store/doc-source.js';
+export { ViewEngine, type ViewEngineOptions, type DesignInfo } from './engine/view-engine.js';
+export type { ViewResponse, MapRow, ReduceRow } from './query/run-view.js';
+
+// Mango (_find, _explain, _index): also reachable as ViewEngine methods.
+export { type FindResponse, type ExecutionStats, type DocsById, FIND_LIMIT_DEFAULT } from './mango/find.js';
+export { type IndexChange, type MangoIndex } from './mango/index-def.js';

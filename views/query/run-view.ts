@@ -1,0 +1,264 @@
+// Executes a validated view query against one snapshot of a view's tree and
+// builds CouchDB's response body.
+//
+// Everything is positional: a key range becomes a row-index range [lo, hi) by
+// two O(log n) rank lookups (a bound is (key, docid), with CouchDB's docid
+// defaults and its `inclusive_end` rules), so `skip`, `offset`, `total_rows`
+// and reductions over the range never scan rows outside what is returned.
+//
+// Response shapes follow chttpd's view callback:
+//   map:    {"total_rows", "offset", "update_seq"?, "rows":[{"id","key","value","doc"?}]}
+//   reduce: {"update_seq"?, "rows":[{"key","value"}]}
+
+import { compareIds } from '../collation/raw-order.js';
+import { foldGroups, MAX_ID, MIN_ID, rank, reduceParts, rowsAt, type Bound, type BoundId, type Group } from '../index-store/btree.js';
+import type { DocSource } from '../index-store/doc-source.js';
+import type { Snapshot, ViewGroup } from '../index-store/view-group.js';
+import { finalReduceMany, finalReduceSync, type Reducer } from '../reduce/reducer.js';
+import type { ViewQuery } from './params.js';
+
+export interface MapRow {
+  id: string;
+  key: unknown;
+  value: unknown;
+  doc?: Record<string, unknown> | null;
+}
+
+export interface ReduceRow {
+  key: unknown;
+  value: unknown;
+}
+
+export interface ViewResponse {
+  total_rows?: number;
+  offset?: number;
+  update_seq?: number;
+  rows: (MapRow | ReduceRow)[];
+}
+
+function reverseDefault(id: BoundId): BoundId {
+  if (id === MIN_ID) return MAX_ID;
+  if (id === MAX_ID) return MIN_ID;
+  return id;
+}
+
+interface Range {
+  lo: number;
+  hi: number;
+}
+
+/** Row-index range of [start, end] under CouchDB's bound rules (couch_mrview_util:key_opts). */
+function rangeFor(
+  group: ViewGroup,
+  vi: number,
+  snap: Snapshot,
+  q: ViewQuery,
+  start: { value: unknown } | undefined,
+  end: { value: unknown } | undefined,
+): Range {
+  const src = group.nodes;
+  const order = group.orders[vi]!;
+  const root = snap.roots[vi] ?? null;
+  const total = snap.counts[vi] ?? 0;
+  const r = (b: Bound, inclusive: boolean): number => rank(src, root, order, b, inclusive);
+  let lo: number;
+  let hi: number;
+  if (!q.descending) {
+    lo = start ? r({ key: start.value, id: q.startKeyDocId }, false) : 0;
+    hi = end
+      ? q.inclusiveEnd
+        ? r({ key: end.value, id: q.endKeyDocId }, true)
+        : r({ key: end.value, id: reverseDefault(q.endKeyDocId) }, false)
+      : total;
+  } else {
+    hi = start ? r({ key: start.value, id: q.startKeyDocId }, true) : total;
+    lo = end
+      ? q.inclusiveEnd
+        ? r({ key: end.value, id: q.endKeyDocId }, false)
+        : r({ key: end.value, id: reverseDefault(q.endKeyDocId) }, true)
+      : 0;
+  }
+  return { lo, hi: Math.max(lo, hi) };
+}
+
+function ranges(group: ViewGroup, vi: number, snap: Snapshot, q: ViewQuery): Range[] {
+  if (q.keys !== undefined) {
+    return q.keys.map((k) => rangeFor(group, vi, snap, q, { value: k }, { value: k }));
+  }
+  return [rangeFor(group, vi, snap, q, q.startKey, q.endKey)];
+}
+
+function linkedId(row: { id: string; value: unknown }): string {
+  const v = row.value;
+  if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+    const id = (v as Record<string, unknown>)['_id'];
+    if (typeof id === 'string') return id;
+  }
+  return row.id;
+}
+
+export function runMapQuery(
+  group: ViewGroup,
+  vi: number,
+  q: ViewQuery,
+  snap: Snapshot,
+  source: DocSource,
+): ViewResponse {
+  const total = snap.counts[vi] ?? 0;
+  const root = snap.roots[vi] ?? null;
+  const fwd = !q.descending;
+  const limit = q.limit ?? Infinity;
+  const rows: MapRow[] = [];
+  let offset: number | undefined;
+  const rs = ranges(group, vi, snap, q);
+  if (q.keys === undefined) {
+    const { lo, hi } = rs[0] as Range;
+    const n = hi - lo;
+    offset = fwd ? Math.min(lo + q.skip, hi) : total - Math.max(hi - q.skip, lo);
+    const take = Math.min(limit, n - q.skip);
+    if (take > 0) {
+      const got = rowsAt(group.nodes, root, fwd ? lo + q.skip : hi - 1 - q.skip, take, fwd ? 1 : -1, fwd ? hi : lo);
+      for (const r of got) rows.push({ id: r.id, key: r.key, value: r.value });
+    }
+  } else {
+    // CouchDB's coordinator (fabric_view_map) orders multi-key results by each
+    // key's *last* position in `keys` (ascending, or descending for
+    // descending=true), then by docid, and applies skip/limit after that.
+    const lastPos = new Map<string, number>();
+    q.keys.forEach((k, i) => lastPos.set(JSON.stringify(k), i));
+    const all: { row: MapRow; pos: number }[] = [];
+    rs.forEach(({ lo, hi }, i) => {
+      if (hi <= lo) return;
+      offset ??= fwd ? lo : total - hi;
+      const pos = lastPos.get(JSON.stringify(q.keys![i])) ?? i;
+      const got = rowsAt(group.nodes, root, fwd ? lo : hi - 1, hi - lo, fwd ? 1 : -1, fwd ? hi : lo);
+      for (const r of got) all.push({ row: { id: r.id, key: r.key, value: r.value }, pos });
+    });
+    const dir = fwd ? 1 : -1;
+    all.sort((a, b) => (a.pos - b.pos) * dir || compareIds(a.row.id, b.row.id) * dir);
+    for (const { row } of all.slice(q.skip, q.skip + Math.min(limit, all.length))) rows.push(row);
+    if (offset === undefined) {
+      const first = rs[0];
+      offset = first === undefined ? 0 : fwd ? first.lo : total - first.hi;
+    }
+    offset = Math.min(offset + q.skip, total);
+  }
+  if (q.includeDocs) {
+    const docs = new Map<string, Record<string, unknown> | null>();
+    for (const row of rows) {
+      const id = linkedId(row);
+      let doc = docs.get(id);
+      if (doc === undefined) {
+        doc = source.getDoc(id);
+        if (doc !== null && !q.conflicts && '_conflicts' in doc) {
+          const { _conflicts: _c, ...rest } = doc;
+          doc = rest;
+        }
+        docs.set(id, doc);
+      }
+      row.doc = doc;
+    }
+  }
+  // Field order as CouchDB writes it: total_rows, offset, update_seq, rows.
+  return q.updateSeq
+    ? { total_rows: total, offset, update_seq: snap.seq, rows }
+    : { total_rows: total, offset, rows };
+}
+
+/** Erlang `==` on JSON: how CouchDB decides that two keys are one group. */
+export function erlEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!erlEqual(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (let i = 0; i < ka.length; i++) {
+    const k = ka[i] as string;
+    if (kb[i] !== k || !erlEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  }
+  return true;
+}
+
+/**
+ * group_level=n equality without building truncated keys: lists:sublist(K1, n)
+ * == lists:sublist(K2, n) for non-empty arrays, plain equality otherwise.
+ */
+function sameAtLevel(level: number): (a: unknown, b: unknown) => boolean {
+  return (a, b) => {
+    if (Array.isArray(a) && a.length > 0 && Array.isArray(b) && b.length > 0) {
+      const na = Math.min(a.length, level);
+      if (na !== Math.min(b.length, level)) return false;
+      for (let i = 0; i < na; i++) if (!erlEqual(a[i], b[i])) return false;
+      return true;
+    }
+    return erlEqual(a, b);
+  };
+}
+
+function outKeyFn(level: 'exact' | number): (key: unknown) => unknown {
+  if (level === 'exact') return (k) => k;
+  return (k) => (Array.isArray(k) && k.length > 0 ? k.slice(0, level) : k);
+}
+
+export async function runReduceQuery(
+  group: ViewGroup,
+  vi: number,
+  q: ViewQuery,
+  snap: Snapshot,
+  reducer: Reducer,
+): Promise<ViewResponse> {
+  const root = snap.roots[vi] ?? null;
+  const limit = q.limit ?? Infinity;
+  const out: ViewResponse = { rows: [] };
+  if (q.updateSeq) out.update_seq = snap.seq;
+  const rs = ranges(group, vi, snap, q);
+
+  if (q.groupLevel === 0) {
+    const { lo, hi } = rs[0] as Range;
+    if (lo >= hi || q.skip > 0 || limit === 0) return out;
+    const parts = reduceParts(group.nodes, root, lo, hi);
+    const red =
+      reducer.builtin !== null
+        ? finalReduceSync(reducer.builtin, parts)
+        : ((await finalReduceMany(reducer, [parts]))[0] as unknown);
+    out.rows = [{ key: null, value: reducer.finalize(red) }];
+    return out;
+  }
+
+  const level = q.groupLevel;
+  const identity = (k: unknown): unknown => k;
+  const same = level === 'exact' ? erlEqual : sameAtLevel(level);
+  const outKey = outKeyFn(level);
+  let skip = q.skip;
+  const rows: ReduceRow[] = [];
+  const pending: Group[] = [];
+  const builtin = reducer.builtin;
+  if (limit > 0) {
+    for (const { lo, hi } of rs) {
+      let more = true;
+      foldGroups(group.nodes, root, lo, hi, q.descending ? -1 : 1, identity, same, (g) => {
+        if (skip > 0) {
+          skip--;
+          return true;
+        }
+        if (builtin !== null) rows.push({ key: outKey(g.key), value: builtin.finalize(finalReduceSync(builtin, g)) });
+        else pending.push(g);
+        more = rows.length + pending.length < limit;
+        return more;
+      });
+      if (!more) break;
+    }
+  }
+  if (pending.length > 0) {
+    const reds = await finalReduceMany(reducer, pending);
+    pending.forEach((g, i) => rows.push({ key: outKey(g.key), value: reducer.finalize(reds[i]) }));
+  }
+  out.rows = rows;
+  return out;
+}

@@ -1,0 +1,280 @@
+// One design document's code, running in its own isolated-vm isolate.
+//
+// The host side of the sandbox: it creates the isolate lazily, installs the
+// prelude (see prelude.ts) with the ddoc's JSON, and crosses into it only with
+// strings, in batches. It guarantees:
+// - a call that runs past CALL_TIMEOUT_MS or exhausts ISOLATE_MEMORY_LIMIT_MB
+//   fails with a CouchDB-shaped 500 `os_process_error`; the isolate is disposed
+//   and the next call gets a fresh one, so the node keeps serving;
+// - user errors come back as CouchDB errors (403 forbidden / 401 unauthorized
+//   from validate_doc_update, 400 compilation_error, ...), never as crashes;
+// - `log()` lines from user code reach the injected logger, bounded in number.
+// Calls are serialized per isolate by isolated-vm itself.
+
+import ivm from 'isolated-vm';
+import { debuglog } from 'node:util';
+import { CouchError, osProcessError } from '../errors/couch-error.js';
+import { PRELUDE_SOURCE } from './prelude.js';
+import {
+  CALL_TIMEOUT_MS,
+  ISOLATE_MEMORY_LIMIT_MB,
+  LOG_LINE_CHARS_MAX,
+  LOG_LINES_MAX,
+  MAP_BATCH_BYTES_MAX,
+  MAP_BATCH_DOCS_MAX,
+  MAP_BATCHES_IN_FLIGHT,
+  REDUCE_LIMIT_CHARS,
+} from './limits.js';
+
+const debug = debuglog('chaise:views');
+
+/** A design document as stored (only the fields design code uses matter). */
+export interface DesignDoc {
+  _id: string;
+  _rev?: string;
+  language?: string;
+  views?: Record<string, { map?: string; reduce?: string } | unknown>;
+  filters?: Record<string, string>;
+  validate_doc_update?: string;
+  options?: Record<string, unknown>;
+  [field: string]: unknown;
+}
+
+/** One emitted row: [key, value]. */
+export type Emit = [unknown, unknown];
+
+/** A reduce call: keys ([[key, docid], ...]) with values, or a rereduce (keys null). */
+export interface ReduceJob {
+  keys: [unknown, string][] | null;
+  values: unknown[];
+  rereduce: boolean;
+}
+
+export type SandboxLogger = (ddocId: string, message: string) => void;
+
+export interface SandboxOptions {
+  memoryLimitMb?: number;
+  timeoutMs?: number;
+  logger?: SandboxLogger;
+}
+
+interface Api {
+  map: ivm.Reference<(names: string, docs: string) => string>;
+  reduce: ivm.Reference<(view: string, jobs: string) => string>;
+  validate: ivm.Reference<(args: string) => string>;
+  filter: ivm.Reference<(name: string, docs: string, req: string) => string>;
+  filterView: ivm.Reference<(name: string, docs: string) => string>;
+  check: ivm.Reference<(paths: string) => string>;
+}
+
+interface Reply {
+  ok?: unknown;
+  fail?: { error: string; reason: string };
+  logs: string[];
+}
+
+const defaultLogger: SandboxLogger = (id, msg) => debug('%s: %s', id, msg);
+
+export class DesignSandbox {
+  readonly ddocId: string;
+  private readonly ddocJson: string;
+  private readonly memoryLimitMb: number;
+  private readonly timeoutMs: number;
+  private readonly logger: SandboxLogger;
+  private isolate: ivm.Isolate | null = null;
+  private api: Api | null = null;
+  private inflight = 0;
+  private released = false;
+
+  constructor(ddoc: DesignDoc, options: SandboxOptions = {}) {
+    this.ddocId = ddoc._id;
+    // Attachments never hold code; leaving them out keeps big ddocs cheap to load.
+    const { _attachments: _ignored, ...code } = ddoc;
+    this.ddocJson = JSON.stringify(code);
+    this.memoryLimitMb = options.memoryLimitMb ?? ISOLATE_MEMORY_LIMIT_MB;
+    this.timeoutMs = options.timeoutMs ?? CALL_TIMEOUT_MS;
+    this.logger = options.logger ?? defaultLogger;
+  }
+
+  /**
+   * Run the named views' map functions over docs. Result: per doc, per view,
+   * its emits. Docs cross in batches; up to MAP_BATCHES_IN_FLIGHT batches are
+   * queued on the isolate at once, so the host serializes the next batch and
+   * parses the previous result while the isolate (on its own thread) maps.
+   */
+  async map(viewNames: readonly string[], docs: readonly unknown[]): Promise<Emit[][][]> {
+    const names = JSON.stringify(viewNames);
+    const calls: Promise<Emit[][][]>[] = [];
+    let batch: string[] = [];
+    let bytes = 0;
+    const send = async (): Promise<void> => {
+      if (batch.length === 0) return;
+      const json = `[${batch.join(',')}]`;
+      batch = [];
+      bytes = 0;
+      const p = this.call('map', (api) => api.map, [names, json]) as Promise<Emit[][][]>;
+      p.catch(() => undefined); // awaited below; this only silences the early-rejection warning
+      calls.push(p);
+      const waitFor = calls[calls.length - 1 - MAP_BATCHES_IN_FLIGHT];
+      if (waitFor !== undefined) await waitFor;
+    };
+    for (const doc of docs) {
+      const json = JSON.stringify(doc);
+      if (batch.length > 0 && (batch.length >= MAP_BATCH_DOCS_MAX || bytes + json.length > MAP_BATCH_BYTES_MAX)) {
+        await send();
+      }
+      batch.push(json);
+      bytes += json.length;
+    }
+    await send();
+    const out: Emit[][][] = [];
+    for (const p of calls) for (const r of await p) out.push(r);
+    return out;
+  }
+
+  /** Run one view's JS reduce function over several jobs in one crossing. */
+  async reduce(viewName: string, jobs: readonly ReduceJob[]): Promise<unknown[]> {
+    if (jobs.length === 0) return [];
+    // The 4th element is the input size CouchDB's reduce_limit compares against.
+    const payload = jobs.map((j) => {
+      const input = JSON.stringify([j.keys, j.values]);
+      return `[${JSON.stringify(j.keys)},${JSON.stringify(j.values)},${j.rereduce},${input.length}]`;
+    });
+    return (await this.call('reduce', (api) => api.reduce, [viewName, `[${payload.join(',')}]`])) as unknown[];
+  }
+
+  /**
+   * validate_doc_update(newDoc, oldDoc, userCtx, secObj). Resolves when the update
+   * is allowed; throws 403 forbidden / 401 unauthorized / 500 otherwise.
+   */
+  async validate(newDoc: unknown, oldDoc: unknown, userCtx: unknown, secObj: unknown): Promise<void> {
+    const res = await this.call('validate_doc_update', (api) => api.validate, [
+      JSON.stringify([newDoc, oldDoc ?? null, userCtx ?? null, secObj ?? null]),
+    ]);
+    if (res === 1 || res === true) return;
+    if (typeof res === 'object' && res !== null && !Array.isArray(res)) {
+      const entries = Object.entries(res as Record<string, unknown>);
+      const [kind, message] = entries[0] ?? ['unknown_error', ''];
+      const reason = typeof message === 'string' ? message : JSON.stringify(message);
+      if (kind === 'forbidden') throw new CouchError(403, 'forbidden', reason);
+      if (kind === 'unauthorized') throw new CouchError(401, 'unauthorized', reason);
+      throw new CouchError(500, 'unknown_error', reason);
+    }
+    throw new CouchError(500, 'unknown_error', typeof res === 'string' ? res : JSON.stringify(res));
+  }
+
+  /** filters.<name>(doc, req) for each doc, in one crossing. */
+  async filter(name: string, docs: readonly unknown[], req: unknown): Promise<boolean[]> {
+    return (await this.call(`filter ${name}`, (api) => api.filter, [
+      name,
+      JSON.stringify(docs),
+      JSON.stringify(req ?? {}),
+    ])) as boolean[];
+  }
+
+  /** The `_view` changes filter: true for each doc the view's map emits for. */
+  async filterView(viewName: string, docs: readonly unknown[]): Promise<boolean[]> {
+    return (await this.call(`view ${viewName}`, (api) => api.filterView, [viewName, JSON.stringify(docs)])) as boolean[];
+  }
+
+  /** Compile the functions at the given ddoc paths now; throws compilation_error if one is broken. */
+  async check(paths: readonly string[][]): Promise<void> {
+    await this.call('check', (api) => api.check, [JSON.stringify(paths)]);
+  }
+
+  /**
+   * Free the isolate (after the calls in flight finish). The object stays usable:
+   * a later call starts a new isolate, so a caller holding it across a pool
+   * eviction never sees a spurious failure.
+   */
+  dispose(): void {
+    this.released = true;
+    if (this.inflight === 0) this.reset();
+  }
+
+  /** True while an isolate is allocated (for tests and the pool's bookkeeping). */
+  get live(): boolean {
+    return this.isolate !== null && !this.isolate.isDisposed;
+  }
+
+  private reset(): void {
+    const iso = this.isolate;
+    this.isolate = null;
+    this.api = null;
+    if (iso !== null && !iso.isDisposed) iso.dispose();
+  }
+
+  private ensure(): Api {
+    if (this.api !== null && this.isolate !== null && !this.isolate.isDisposed) return this.api;
+    this.reset();
+    const isolate = new ivm.Isolate({ memoryLimit: this.memoryLimitMb });
+    try {
+      const context = isolate.createContextSync();
+      const limits = {
+        logLines: LOG_LINES_MAX,
+        logLineChars: LOG_LINE_CHARS_MAX,
+        reduceLimit: true,
+        reduceLimitChars: REDUCE_LIMIT_CHARS,
+      };
+      const apiRef = context.evalClosureSync(PRELUDE_SOURCE, [this.ddocJson, limits], {
+        arguments: { copy: true },
+        result: { reference: true },
+        timeout: this.timeoutMs,
+      }) as ivm.Reference<Record<string, unknown>>;
+      const fn = <T>(name: string): ivm.Reference<T> => apiRef.getSync(name, { reference: true }) as ivm.Reference<T>;
+      this.api = {
+        map: fn('map'),
+        reduce: fn('reduce'),
+        validate: fn('validate'),
+        filter: fn('filter'),
+        filterView: fn('filterView'),
+        check: fn('check'),
+      };
+      this.isolate = isolate;
+      return this.api;
+    } catch (e) {
+      if (!isolate.isDisposed) isolate.dispose();
+      throw osProcessError(`Could not start the sandbox for ${this.ddocId}: ${(e as Error).message}`);
+    }
+  }
+
+  private async call(
+    what: string,
+    pick: (api: Api) => ivm.Reference<(...args: string[]) => string>,
+    args: string[],
+  ): Promise<unknown> {
+    this.released = false;
+    const api = this.ensure();
+    const isolate = this.isolate as ivm.Isolate;
+    let raw: unknown;
+    this.inflight++;
+    try {
+      raw = await pick(api).apply(undefined, args, { timeout: this.timeoutMs });
+    } catch (e) {
+      const message = (e as Error).message ?? String(e);
+      const oom = isolate.isDisposed || /memory limit/i.test(message);
+      // Whatever state the isolate is in after a timeout or OOM, it is not trusted again.
+      if (this.isolate === isolate) this.reset();
+      if (oom) {
+        throw osProcessError(`The ${what} function of ${this.ddocId} exceeded the ${this.memoryLimitMb} MB memory limit`);
+      }
+      if (/timed out/i.test(message)) {
+        throw osProcessError(`The ${what} function of ${this.ddocId} timed out after ${this.timeoutMs} ms`);
+      }
+      throw osProcessError(`The ${what} function of ${this.ddocId} failed: ${message}`);
+    } finally {
+      this.inflight--;
+      if (this.released && this.inflight === 0) this.reset();
+    }
+    if (typeof raw !== 'string') throw osProcessError(`The ${what} function of ${this.ddocId} returned no result`);
+    const reply = JSON.parse(raw) as Reply;
+    for (const line of reply.logs) this.logger(this.ddocId, line);
+    if (reply.fail !== undefined) {
+      const { error, reason } = reply.fail;
+      if (error === 'compilation_error') throw new CouchError(400, 'compilation_error', reason);
+      if (error === 'not_found') throw new CouchError(404, 'not_found', reason);
+      throw new CouchError(500, error, reason);
+    }
+    return reply.ok;
+  }
+}
