@@ -143,3 +143,29 @@ test('Mango: _index, _find with a selector, sort and fields, _explain', async ()
     await close();
   }
 });
+
+test('a hostile map (infinite loop) fails its own index with a clear error while the node keeps serving', async () => {
+  const { request, close } = await inProcessNode();
+  try {
+    await request.put('/hostile').expect(201);
+    await request.put('/hostile/d1').set('content-type', 'application/json').send({ a: 1 }).expect(201);
+    await request
+      .put('/hostile/_design/evil')
+      .set('content-type', 'application/json')
+      .send({ views: { spin: { map: 'function(doc) { while (true) {} }' }, escape: { map: 'function(doc) { emit(typeof process, typeof require); }' } } })
+      .expect(201);
+    const started = Date.now();
+    const spin = request.get('/hostile/_design/evil/_view/spin');
+    // Other requests are answered while the runaway map burns its time budget in its isolate.
+    const during = await request.get('/hostile/d1').expect(200);
+    assert.equal(during.body.a, 1);
+    assert.ok(Date.now() - started < 2000, 'answered while the map was still running');
+    const res = await spin;
+    assert.equal(res.status, 500);
+    assert.equal(typeof res.body.error, 'string');
+    assert.equal(typeof res.body.reason, 'string');
+    await request.get('/').expect(200);
+  } finally {
+    await close();
+  }
+});
