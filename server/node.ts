@@ -16,6 +16,7 @@ import { loadSecret } from './auth/sessions-http.js';
 import { lookupUser, usersGuard, USERS_DB, type UsersConfig } from './auth/users.js';
 import { startPeruser, type PeruserConfig } from './auth/peruser.js';
 import { ViewEngine } from '../views/index.js';
+import { ReplicationService } from '../replicator/index.js';
 import { validateGuard } from './design/validate-guard.js';
 
 /** Created at start-up when missing. */
@@ -127,6 +128,15 @@ export async function startNode(opts: NodeOptions, ext: Extensions | ((s: Servic
   });
   const port = (server.address() as AddressInfo).port;
   const url = `http://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`;
+  // The replicator talks to this node over HTTP, as any client would, with the first admin's credentials.
+  const admin = opts.admins?.[0];
+  const replication = new ReplicationService({
+    nodeUrl: url,
+    serverUuid: services.catalog.uuid,
+    ...(admin ? { credentials: { username: admin.name, password: admin.password } } : {}),
+  });
+  services.replication = replication;
+  await replication.start();
   let closed: Promise<void> | undefined;
   return {
     url,
@@ -135,6 +145,7 @@ export async function startNode(opts: NodeOptions, ext: Extensions | ((s: Servic
     server,
     close() {
       closed ??= (async () => {
+        await replication.close();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();

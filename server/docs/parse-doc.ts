@@ -49,6 +49,8 @@ export function parseDoc(input: unknown): ParsedDoc {
         doc.attachments = parseAttachments(value, doc.id);
         break;
       default:
+        // `_replication_*` members are the scheduler's notes in `_replicator` docs; CouchDB keeps them as body fields.
+        if (key.startsWith('_replication_')) break;
         if (!IGNORED_SPECIALS.has(key)) throw new CouchError('doc_validation', `Bad special document member: ${key}`);
     }
   }
@@ -58,7 +60,7 @@ export function parseDoc(input: unknown): ParsedDoc {
     doc.json = JSON.stringify(src);
     return doc;
   }
-  for (const key in src) if (key.charCodeAt(0) !== 95) body[key] = src[key];
+  for (const key in src) if (key.charCodeAt(0) !== 95 || key.startsWith('_replication_')) body[key] = src[key];
   doc.body = body;
   doc.json = JSON.stringify(body);
   return doc;

@@ -16,6 +16,7 @@ import { registerBulk } from './routes/bulk.js';
 import { registerChanges } from './routes/changes.js';
 import { registerAttachments } from './routes/attachments.js';
 import { registerViews } from './routes/views.js';
+import { registerReplication } from './routes/replication.js';
 
 const log = debuglog('chaise:http');
 
@@ -61,6 +62,7 @@ export function createApp(s: Services, ext: Extensions = {}): Koa {
   registerSessions(router, s, s.session);
   for (const add of ext.routes ?? []) add(router);
   registerViews(router, s);
+  registerReplication(router, s);
   registerDatabase(router, s);
   registerBulk(router, s);
   registerChanges(router, s);

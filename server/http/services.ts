@@ -6,6 +6,7 @@ import type { Limits } from '../limits.js';
 import type { UserCtx } from '../auth/access.js';
 import type { WriteGuard } from './write.js';
 import type { ViewEngine } from '../../views/index.js';
+import type { ReplicationService } from '../../replicator/index.js';
 import type { UsersConfig } from '../auth/users.js';
 import type { SessionConfig } from '../auth/sessions-http.js';
 
@@ -21,6 +22,8 @@ export interface Services {
   limits: Limits;
   config: NodeConfig;
   users: UsersConfig;
+  /** The replicator (`_replicate`, `_replicator`, `_scheduler`); set once the node listens. */
+  replication?: ReplicationService;
   /** Design-document code: views, validate_doc_update, filters, Mango. */
   views: ViewEngine;
   session: SessionConfig;
