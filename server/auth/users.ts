@@ -57,9 +57,9 @@ export function canAccessUserDoc(id: string, user: UserCtx, forWrite: boolean, c
 const forbidden = (id: string, reason: string): EditResult => ({ id, error: 'forbidden', reason });
 
 export function usersGuard(cfg: UsersConfig, onUserChanged: (name: string) => void): WriteGuard {
-  return (db, edits, newEdits, user) => {
+  return (db, _raw, edits, newEdits, user) => {
     if (db.name !== USERS_DB) return [];
-    return edits.map((e) => checkUserEdit(e, newEdits, user, cfg, onUserChanged));
+    return edits().map((e) => checkUserEdit(e, newEdits, user, cfg, onUserChanged));
   };
 }
 

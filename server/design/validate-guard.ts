@@ -26,9 +26,11 @@ function asResult(id: string, e: unknown): EditResult {
 }
 
 export function validateGuard(engine: ViewEngine): WriteGuard {
-  return async (db, edits, _newEdits, user) => {
+  return async (db, raw, lazyEdits, _newEdits, user) => {
+    const validators = designDocs(db).filter((d) => typeof d.validate_doc_update === 'string' && d.validate_doc_update !== '');
+    if (validators.length === 0 && !raw.some((e) => e.id.startsWith('_design/'))) return [];
+    const edits = lazyEdits();
     const out: (EditResult | undefined)[] = new Array(edits.length).fill(undefined);
-    let validators: ReturnType<typeof designDocs> | undefined;
     for (let i = 0; i < edits.length; i++) {
       const e = edits[i] as GuardedEdit;
       if (e.id.startsWith('_design/')) {
@@ -40,8 +42,7 @@ export function validateGuard(engine: ViewEngine): WriteGuard {
         }
         continue;
       }
-      validators ??= designDocs(db).filter((d) => typeof d.validate_doc_update === 'string' && d.validate_doc_update !== '');
-      if (validators.length === 0) return out;
+      if (validators.length === 0) continue;
       try {
         await engine.validateDocUpdate(validators, newDocOf(e), e.old(), { db: db.name, name: user.name, roles: user.roles }, db.security);
       } catch (err) {

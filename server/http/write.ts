@@ -16,19 +16,28 @@ export interface GuardedEdit extends Edit {
  * Checks (and may rewrite, e.g. hash a password) edits before they are written. Returns, per edit,
  * nothing to let it through or an error result to reject it.
  */
-export type WriteGuard = (db: Database, edits: GuardedEdit[], newEdits: boolean, user: UserCtx) => Promise<(EditResult | undefined)[]> | (EditResult | undefined)[];
+export type WriteGuard = (
+  db: Database,
+  /** The edits as written (read-only); `guarded()` gives the views a guard may inspect and rewrite. */
+  raw: readonly Edit[],
+  guarded: () => GuardedEdit[],
+  newEdits: boolean,
+  user: UserCtx,
+) => Promise<(EditResult | undefined)[]> | (EditResult | undefined)[];
 
 export async function writeDocs(s: Services, ctx: Context, db: Database, edits: Edit[], newEdits: boolean): Promise<EditResult[]> {
   const results: (EditResult | undefined)[] = new Array(edits.length).fill(undefined);
   if (s.guards.length > 0) {
-    const guarded: GuardedEdit[] = edits.map((e) => ({ ...e, old: () => oldBody(db, e) }));
+    // Guarded views of the edits are made only when a guard asks for them (most writes meet none).
+    let guarded: GuardedEdit[] | undefined;
+    const view = () => (guarded ??= edits.map((e) => ({ ...e, old: () => oldBody(db, e) })));
     for (const guard of s.guards) {
-      const verdicts = await guard(db, guarded, newEdits, ctx.state.user);
+      const verdicts = await guard(db, edits, view, newEdits, ctx.state.user);
       verdicts.forEach((v, i) => {
         if (v && results[i] === undefined) results[i] = v;
       });
     }
-    guarded.forEach((g, i) => {
+    guarded?.forEach((g, i) => {
       (edits[i] as Edit).doc = g.doc;
     });
   }
