@@ -345,6 +345,15 @@ export class Database {
 
   // ---- _local docs ------------------------------------------------------------------------
 
+  /** Every `_local` document, in raw id order. */
+  localDocs(): { id: string; doc: LocalDoc }[] {
+    const out: { id: string; doc: LocalDoc }[] = [];
+    for (const { key, value } of this.env.stores.local.getRange({ start: [this.dbId], end: [this.dbId + 1] })) {
+      out.push({ id: key[1] as string, doc: value as LocalDoc });
+    }
+    return out;
+  }
+
   localDoc(id: string): LocalDoc | undefined {
     return this.env.stores.local.get([this.dbId, id]) as LocalDoc | undefined;
   }

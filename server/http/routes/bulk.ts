@@ -8,7 +8,7 @@ import { CouchError } from '../../errors/catalog.js';
 import { docKind, validateDocId } from '../../docs/doc-id.js';
 import { parseDoc, type ParsedDoc } from '../../docs/parse-doc.js';
 import { renderRevision, type ReadOptions } from '../../docs/read.js';
-import { renderDoc } from '../../docs/render.js';
+import { renderDoc, renderLocal } from '../../docs/render.js';
 import { isDbAdmin } from '../../auth/access.js';
 import { leaves, latestLeaves, parseRev, revsDiff } from '../../revtree/index.js';
 import type { Database, Edit, EditResult } from '../../storage/database.js';
@@ -49,6 +49,40 @@ export function registerBulk(router: Router, s: Services): void {
     if (q.startkey === undefined && q.start_key === undefined) q.startkey = JSON.stringify(desc ? '_design0' : '_design/');
     if (q.endkey === undefined && q.end_key === undefined) q.endkey = JSON.stringify(desc ? '_design/' : '_design0');
     allDocs(ctx, openDb(s, ctx), q, undefined);
+  });
+
+  // `_local_docs`: the `_local` documents, by id (CouchDB 2+).
+  const localDocs = (ctx: Context, q: Query, keys: unknown[] | undefined) => {
+    const db = openDb(s, ctx);
+    const descending = bool(q, 'descending');
+    const includeDocs = bool(q, 'include_docs');
+    const limit = nonNegInt(q, 'limit');
+    const skip = nonNegInt(q, 'skip') ?? 0;
+    const start = keyParam(q, 'startkey', 'start_key');
+    const end = keyParam(q, 'endkey', 'end_key');
+    const inclusiveEnd = bool(q, 'inclusive_end', true);
+    let rows = db.localDocs();
+    if (keys) {
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      rows = keys.filter((k): k is string => typeof k === 'string').flatMap((k) => (byId.has(k) ? [byId.get(k) as (typeof rows)[number]] : []));
+    } else {
+      if (descending) rows.reverse();
+      const before = (a: string, b: string) => (descending ? Buffer.compare(Buffer.from(b), Buffer.from(a)) < 0 : Buffer.compare(Buffer.from(a), Buffer.from(b)) < 0);
+      rows = rows.filter((r) => (start === undefined || !before(r.id, start)) && (end === undefined || (before(r.id, end) || (inclusiveEnd && r.id === end))));
+    }
+    const page = rows.slice(skip, limit === undefined ? undefined : skip + limit);
+    const out = page.map((r) => {
+      const row: Record<string, unknown> = { id: r.id, key: r.id, value: { rev: `0-${r.doc.rev}` } };
+      if (includeDocs) row.doc = JSON.parse(renderLocal(r.id, r.doc.rev, r.doc.json)) as unknown;
+      return row;
+    });
+    send(ctx, 200, { total_rows: null, offset: null, rows: out });
+  };
+  router.get('/:db/_local_docs', (ctx) => localDocs(ctx, ctx.query as Query, undefined));
+  router.post('/:db/_local_docs', async (ctx) => {
+    requireJsonType(ctx);
+    const body = (await readJson(ctx, s.limits)) as { keys?: unknown } | null;
+    localDocs(ctx, ctx.query as Query, Array.isArray(body?.keys) ? body.keys : undefined);
   });
 
   router.post('/:db/_bulk_get', async (ctx) => {
@@ -175,7 +209,7 @@ function allDocs(ctx: Context, db: Database, q: Query, bodyKeys: unknown[] | und
 
   const start = keyParam(q, 'startkey', 'start_key');
   const end = keyParam(q, 'endkey', 'end_key');
-  const offset = db.liveCountBefore(start, descending) + skip;
+  const offset = Math.min(db.liveCountBefore(start, descending) + skip, total);
   const parts: string[] = [];
   if (limit !== 0) {
     const range = db.liveRange({

@@ -61,6 +61,8 @@ async function changes(ctx: Context, s: Services, body: Record<string, unknown> 
   const stream = new FeedStream(res, db, s.closing);
   const contentType = feed === 'eventsource' ? 'text/event-stream' : 'application/json';
   res.writeHead(200, { 'Content-Type': contentType, 'Cache-Control': 'must-revalidate', 'Transfer-Encoding': 'chunked', 'X-Accel-Buffering': 'no' });
+  // Waiting feeds send their headers now, so clients and proxies know the feed is open.
+  if (feed !== 'normal') res.flushHeaders();
 
   try {
     if (feed === 'normal' || feed === 'longpoll') {
