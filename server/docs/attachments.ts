@@ -18,7 +18,7 @@ export type AttMap = Record<string, AttStub>;
 
 /** An incoming attachment after parsing: new bytes, or a reference to one we must already have. */
 export type AttInput =
-  | { kind: 'data'; name: string; contentType: string; bytes: Buffer; digest: string }
+  | { kind: 'data'; name: string; contentType: string; bytes: Buffer; digest: string; revpos?: number }
   | { kind: 'stub'; name: string; digest?: string; contentType?: string; length?: number; revpos?: number };
 
 export function md5Digest(bytes: Buffer): string {
@@ -85,7 +85,10 @@ export function parseAttachments(value: unknown, docId: string | undefined): Att
     const bytes = Buffer.from(data, 'base64');
     const contentType = typeof att.content_type === 'string' ? att.content_type : 'application/octet-stream';
     validateContentType(contentType, name);
-    out.push({ kind: 'data', name, contentType, bytes, digest: attachmentDigest(bytes, contentType) });
+    const input: AttInput = { kind: 'data', name, contentType, bytes, digest: attachmentDigest(bytes, contentType) };
+    // A replicated write keeps the generation the attachment came from.
+    if (typeof att.revpos === 'number' && Number.isInteger(att.revpos) && att.revpos > 0) input.revpos = att.revpos;
+    out.push(input);
   }
   void docId;
   return out;

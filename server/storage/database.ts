@@ -216,7 +216,7 @@ export class Database {
       }
       newPos = parent ? parent.pos + 1 : 1;
       parentRev = parent ? `${parent.pos}-${parent.hash}` : null;
-      const atts = this.resolveAttachments(id, doc, newPos, parentRev, tree);
+      const atts = this.resolveAttachments(id, doc, newPos, parentRev, tree, false);
       if ('error' in atts) return atts.error;
       const hash = newRevHash({
         parentRev,
@@ -249,7 +249,7 @@ export class Database {
     const existing = info ? findRev(tree, leafRev) : null;
     if (existing && existing.available) return null;
     const ancestorRevs = path.hashes.slice(0, -1).map((h, i) => `${path.pos + i}-${h}`).reverse();
-    const atts = this.resolveAttachments(id, doc, leafRev.pos, ancestorRevs, tree);
+    const atts = this.resolveAttachments(id, doc, leafRev.pos, ancestorRevs, tree, true);
     if ('error' in atts) return atts.error;
     const merged = merge(tree, path, this.revsLimit);
     if (!merged.changed) return null;
@@ -267,6 +267,7 @@ export class Database {
     newPos: number,
     parents: string | null | string[],
     tree: RevTree,
+    replicated: boolean,
   ): { map: AttMap } | { error: EditResult } {
     const map: AttMap = {};
     if (!doc.attachments || doc.attachments.length === 0) return { map };
@@ -286,7 +287,8 @@ export class Database {
       if (att.kind === 'data') {
         const k: Key = [this.dbId, att.digest];
         if (!atts.doesExist(k)) atts.put(k, att.bytes);
-        map[att.name] = { content_type: att.contentType, revpos: newPos, digest: att.digest, length: att.bytes.length, stub: true };
+        const revpos = replicated && att.revpos !== undefined && att.revpos <= newPos ? att.revpos : newPos;
+        map[att.name] = { content_type: att.contentType, revpos, digest: att.digest, length: att.bytes.length, stub: true };
         continue;
       }
       const prev = parentAtts?.[att.name];

@@ -58,8 +58,9 @@ function getAttachment(ctx: Context, s: Services, id: string, name: string): voi
     return;
   }
   ctx.status = 200;
-  ctx.type = stub.content_type;
   ctx.body = bytes;
+  // The stored type, unchanged (koa's ctx.type would add a charset CouchDB does not send).
+  ctx.set('Content-Type', stub.content_type);
 }
 
 /** The document an attachment edit starts from: its current body with every attachment as a stub. */
