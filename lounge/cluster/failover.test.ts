@@ -1,0 +1,173 @@
+// Losing a node, and getting it back: a 3-node, q=8, n=2 cluster behind the lounge, with
+// PouchDB (memory adapter) live-syncing both ways and a continuous `_changes` client.
+//
+// The promises under test are CouchDB's for a cluster with n=2: with one node killed
+// (SIGKILL, no goodbye) every range still has a replica, so every read and write still
+// works — writes to ranges that lost a replica answer 202 instead of 201 — the continuous
+// feed keeps delivering, and PouchDB keeps syncing. When the node comes back, the syncer
+// brings it up to date by itself, and every replica of every range ends identical.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startCluster, type RunningCluster } from './cluster.js';
+import { call, eventually } from '../test-support/http.js';
+import { shardName } from '../placement/shard-map.js';
+
+/** How long a write may take to reach the other side of a live sync (CouchDB: well under 1 s). */
+const LIVE_DEADLINE_MS = 8_000;
+/** How long the syncer may take to heal a restarted node. */
+const HEAL_DEADLINE_MS = 20_000;
+
+const require = createRequire(import.meta.url);
+interface Pouch {
+  put(doc: Record<string, unknown>): Promise<{ rev: string }>;
+  get(id: string): Promise<Record<string, unknown>>;
+  allDocs(): Promise<{ rows: { id: string }[] }>;
+  sync(remote: string, opts: Record<string, unknown>): { on(e: string, f: (x: unknown) => void): unknown; cancel(): void };
+  destroy(): Promise<void>;
+}
+const PouchDB = require('pouchdb') as { new (name: string, o?: object): Pouch; plugin(p: unknown): unknown };
+PouchDB.plugin(require('pouchdb-adapter-memory'));
+
+let cluster: RunningCluster;
+let L = '';
+let dir = '';
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'chaise-'));
+  cluster = await startCluster({
+    nodes: 3,
+    q: 8,
+    n: 2,
+    port: 0,
+    dir,
+    tune: {
+      // Notice a dead node at once and a returning one quickly.
+      health: { failThreshold: 1, backoffBaseMs: 100, backoffMaxMs: 300, probeIntervalMs: 100 },
+      sync: { intervalMs: 600_000, debounceMs: 200, enabled: true },
+    },
+  });
+  L = cluster.lounge.url;
+});
+
+after(async () => {
+  await cluster?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** One doc id per range: ids are tried until each of the 8 ranges has one. */
+function idPerRange(prefix: string): Map<string, string> {
+  const map = cluster.lounge.lounge.map;
+  const out = new Map<string, string>();
+  for (let i = 0; out.size < map.ranges.length && i < 10_000; i++) {
+    const id = `${prefix}-${i}`;
+    const r = map.rangeOf(id).name;
+    if (!out.has(r)) out.set(r, id);
+  }
+  return out;
+}
+
+/** A continuous `_changes` reader that records the ids it sees. */
+function follow(db: string): { ids: Set<string>; stop(): void } {
+  const ids = new Set<string>();
+  const req = http.get(`${L}/${db}/_changes?feed=continuous&heartbeat=500&since=now`, (res) => {
+    let buf = '';
+    res.setEncoding('utf8');
+    res.on('data', (chunk: string) => {
+      buf += chunk;
+      const lines = buf.split('\n');
+      buf = lines.pop() as string;
+      for (const l of lines) if (l.trim() !== '') ids.add((JSON.parse(l) as { id: string }).id);
+    });
+    res.on('error', () => undefined);
+  });
+  req.on('error', () => undefined);
+  return { ids, stop: () => req.destroy() };
+}
+
+/** Every leaf of every doc on one replica of one shard: `id rev,rev…`. */
+async function replicaState(node: string, shard: string): Promise<string[]> {
+  const url = cluster.lounge.lounge.config.nodes[node]?.url as string;
+  const r = await call(url, 'GET', `/${encodeURIComponent(shard)}/_changes?style=all_docs`);
+  assert.equal(r.status, 200, `${node} ${shard}: ${r.text}`);
+  return (r.body.results as { id: string; changes: { rev: string }[]; deleted?: boolean }[])
+    .map((x) => `${x.id} ${x.changes.map((c) => c.rev).sort().join(',')}${x.deleted ? ' deleted' : ''}`)
+    .sort();
+}
+
+test('a node is killed and restarted: everything keeps working and the replicas converge', async () => {
+  const db = 'fail';
+  assert.equal((await call(L, 'PUT', `/${db}`)).status, 201);
+  const local = new PouchDB(`local-${randomBytes(4).toString('hex')}`, { adapter: 'memory' });
+  const sync = local.sync(`${L}/${db}`, { live: true, retry: true, back_off_function: () => 200 });
+  const feed = follow(db);
+  try {
+    // PouchDB → lounge and lounge → PouchDB while all nodes are up.
+    await local.put({ _id: 'from-pouch-1', v: 1 });
+    assert.equal((await call(L, 'PUT', `/${db}/from-lounge-1`, { v: 1 })).status, 201);
+    await eventually(async () => (await call(L, 'GET', `/${db}/from-pouch-1`)).status === 200, LIVE_DEADLINE_MS, 'a PouchDB write to reach the lounge');
+    await eventually(async () => local.get('from-lounge-1').then(() => true, () => false), LIVE_DEADLINE_MS, 'a lounge write to reach PouchDB');
+
+    // Kill n2 without warning.
+    const victim = cluster.nodes[1];
+    assert.ok(victim);
+    await victim.kill('SIGKILL');
+
+    // Every range still takes writes and reads; ranges that lost a replica answer 202.
+    const ids = idPerRange('down');
+    const map = cluster.lounge.lounge.map;
+    let accepted = 0;
+    for (const [range, id] of ids) {
+      const w = await call(L, 'PUT', `/${db}/${id}`, { range });
+      const hasVictim = map.nodesOf(range).includes('n2');
+      assert.equal(w.status, hasVictim ? 202 : 201, `write to ${range} (${hasVictim ? 'lost a replica' : 'intact'}): ${w.text}`);
+      if (hasVictim) accepted++;
+      const r = await call(L, 'GET', `/${db}/${id}`);
+      assert.equal(r.status, 200, `read from ${range}`);
+      assert.equal(r.body.range, range);
+    }
+    assert.ok(accepted > 0 && accepted < 8, 'some ranges lost a replica, some did not');
+    const all = await call(L, 'GET', `/${db}/_all_docs`);
+    assert.equal(all.status, 200);
+    assert.ok(ids.size === 8 && [...ids.values()].every((id) => all.body.rows.some((r: { id: string }) => r.id === id)));
+
+    // The continuous feed saw every write made while the node was down.
+    await eventually(async () => [...ids.values()].every((id) => feed.ids.has(id)), LIVE_DEADLINE_MS, 'the continuous feed to deliver every write');
+
+    // PouchDB keeps syncing both ways.
+    await local.put({ _id: 'from-pouch-2', v: 2 });
+    assert.ok([201, 202].includes((await call(L, 'PUT', `/${db}/from-lounge-2`, { v: 2 })).status));
+    await eventually(async () => (await call(L, 'GET', `/${db}/from-pouch-2`)).status === 200, LIVE_DEADLINE_MS, 'PouchDB → lounge with a node down');
+    await eventually(async () => local.get('from-lounge-2').then(() => true, () => false), LIVE_DEADLINE_MS, 'lounge → PouchDB with a node down');
+
+    // Bring it back: the syncer heals it without being asked.
+    await victim.restart();
+    await eventually(async () => cluster.lounge.lounge.health.isUp('n2'), HEAL_DEADLINE_MS, 'the lounge to see n2 again');
+    const shards = map.ranges.map((r) => ({ range: r, shard: shardName(r, db) }));
+    await eventually(
+      async () => {
+        for (const { range, shard } of shards) {
+          const states = await Promise.all(map.nodesOf(range).map((n) => replicaState(n, shard).catch(() => ['unreachable'])));
+          if (states.some((s) => JSON.stringify(s) !== JSON.stringify(states[0]))) return false;
+        }
+        return true;
+      },
+      HEAL_DEADLINE_MS,
+      'every replica of every range to hold the same revisions',
+      250,
+    );
+    // And they hold everything that was written.
+    const everything = (await call(L, 'GET', `/${db}/_all_docs`)).body.rows.map((r: { id: string }) => r.id);
+    for (const id of ['from-pouch-1', 'from-pouch-2', 'from-lounge-1', 'from-lounge-2', ...ids.values()]) assert.ok(everything.includes(id), id);
+  } finally {
+    feed.stop();
+    sync.cancel();
+    await local.destroy();
+  }
+});
