@@ -63,8 +63,11 @@ export class HttpClient {
     this.agent = new http.Agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency });
   }
 
-  /** Sends a request and buffers the whole response body. For small responses. */
-  request(method: string, path: string, body?: Buffer): Promise<HttpResponse> {
+  /**
+   * Sends a request and buffers the whole response body. For small responses. `timeoutMs` is for
+   * the few requests that legitimately take minutes (a view build, a one-shot replication).
+   */
+  request(method: string, path: string, body?: Buffer, timeoutMs = requestTimeoutMs): Promise<HttpResponse> {
     return new Promise((resolve, reject) => {
       const req = http.request(this.options(method, path, body), (res) => {
         const chunks: Buffer[] = [];
@@ -72,7 +75,7 @@ export class HttpClient {
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
         res.on('error', reject);
       });
-      this.send(req, body, method, path, reject);
+      this.send(req, body, method, path, reject, timeoutMs);
     });
   }
 
@@ -106,8 +109,8 @@ export class HttpClient {
   }
 
   /** Sends a request and parses its JSON answer; for the few small control requests. */
-  async json(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
-    const res = await this.request(method, path, body === undefined ? undefined : Buffer.from(JSON.stringify(body)));
+  async json(method: string, path: string, body?: unknown, timeoutMs = requestTimeoutMs): Promise<{ status: number; body: unknown }> {
+    const res = await this.request(method, path, body === undefined ? undefined : Buffer.from(JSON.stringify(body)), timeoutMs);
     let parsed: unknown;
     try {
       parsed = JSON.parse(res.body.toString('utf8'));
@@ -138,10 +141,9 @@ export class HttpClient {
     method: string,
     path: string,
     reject: (e: Error) => void,
+    timeoutMs = requestTimeoutMs,
   ): void {
-    req.setTimeout(requestTimeoutMs, () =>
-      req.destroy(new HttpError(`${method} ${path}: no answer within ${requestTimeoutMs} ms`)),
-    );
+    req.setTimeout(timeoutMs, () => req.destroy(new HttpError(`${method} ${path}: no answer within ${timeoutMs} ms`)));
     req.on('error', (e) => reject(e instanceof HttpError ? e : new HttpError(`${method} ${path}: ${e.message}`)));
     req.end(body);
   }

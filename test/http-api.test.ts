@@ -828,3 +828,30 @@ describe('bad input is refused and stores nothing', () => {
     assert.equal((await req.get('/')).status, 200, 'the node still answers');
   });
 });
+
+describe('feeds wake on replicated writes', () => {
+  let node: TestNode;
+  before(async () => {
+    node = await inProcessNode();
+    await node.request.put('/repl-wake').expect(201);
+  });
+  after(() => node.close());
+
+  // Replicated edits (new_edits=false) answer nothing in _bulk_docs, but they are changes all the
+  // same: a longpoll waiting on the database must return with them (CouchDB's replication protocol).
+  test('a longpoll feed returns when a new_edits=false write lands', async () => {
+    const waiting = node.request.get('/repl-wake/_changes?feed=longpoll&since=now&timeout=5000');
+    const started = Date.now();
+    setTimeout(() => {
+      void node.request
+        .post('/repl-wake/_bulk_docs')
+        .set('content-type', 'application/json')
+        .send({ new_edits: false, docs: [{ _id: 'from-elsewhere', _rev: '1-abcdef', v: 1 }] })
+        .then(() => undefined);
+    }, 100);
+    const res = await waiting;
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body.results.map((r: { id: string }) => r.id), ['from-elsewhere']);
+    assert.ok(Date.now() - started < WAKE_BOUND_MS, `woke after ${Date.now() - started} ms`);
+  });
+});

@@ -131,6 +131,10 @@ export class ChangesReader {
       const iterator = this.source.changesFeed(request, signal)[Symbol.asyncIterator]();
       let buffer: ChangeRow[] = [];
       let bufferSeq: Seq = this.lastSeq;
+      // When the oldest buffered row arrived: a partial batch leaves at most LIVE_FLUSH_DELAY_MS
+      // after it, even if rows keep trickling in (a pause timer that restarts per row would let
+      // a steady trickle hold rows back indefinitely).
+      let bufferedAt = 0;
       const flush = async (): Promise<void> => {
         if (buffer.length === 0) return;
         const rows = buffer;
@@ -143,7 +147,8 @@ export class ChangesReader {
         let next = iterator.next();
         next.catch(() => undefined); // handled below; never an unhandled rejection
         for (;;) {
-          const result = buffer.length > 0 ? await raceDelay(next, LIVE_FLUSH_DELAY_MS, clock) : await next;
+          const wait = buffer.length > 0 ? Math.max(0, bufferedAt + LIVE_FLUSH_DELAY_MS - clock.now()) : undefined;
+          const result = wait !== undefined ? await raceDelay(next, wait, clock) : await next;
           if (result === PAUSED) {
             await flush();
             continue;
@@ -156,6 +161,7 @@ export class ChangesReader {
           const event: ChangesEvent = result.value;
           if (event.kind === 'rows') {
             for (const row of event.rows) {
+              if (buffer.length === 0) bufferedAt = clock.now();
               buffer.push(row);
               bufferSeq = row.seq;
               this.lastSeq = row.seq;

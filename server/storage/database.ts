@@ -174,6 +174,7 @@ export class Database {
     // Attachment bytes go in first (outside the tree logic); they are keyed by digest, so
     // writing bytes that end up unused by a rejected edit is harmless.
     const { root, stores } = this.env;
+    const seqBefore = this.counters.updateSeq;
     const results = await root.transaction(() => {
       const out: EditResult[] = [];
       const before = { ...this.counters };
@@ -187,7 +188,8 @@ export class Database {
       return out;
     });
     await this.env.durable();
-    if (results.some((r) => r !== null && 'ok' in r)) this.notify();
+    // Replicated edits answer null, so compare sequences: any stored change wakes the feeds.
+    if (this.counters.updateSeq !== seqBefore) this.notify();
     return results;
   }
 
