@@ -5,6 +5,7 @@ import type { ChangedDoc, DocSource } from '../../views/index.js';
 import { conflicts } from '../revtree/index.js';
 import type { Database } from '../storage/database.js';
 import type { DocInfo } from '../storage/records.js';
+import { renderDoc } from '../docs/render.js';
 
 /** The winner of a document as views and filters see it: with `_conflicts` when there are any. */
 export function winnerDoc(id: string, info: DocInfo): Record<string, unknown> {
@@ -18,6 +19,26 @@ export function winnerDoc(id: string, info: DocInfo): Record<string, unknown> {
   return doc;
 }
 
+/** The winner as JSON text, spliced from the stored body (no parse, no stringify). */
+export function winnerJson(id: string, info: DocInfo): string {
+  const hasBranches = info.tree.length > 1 || (info.tree[0]?.node.children.length ?? 0) > 1;
+  return renderDoc(id, info.rev, info.deleted, info.json, info.atts, hasBranches ? { conflicts: conflicts(info.tree) } : undefined);
+}
+
+/** A change whose `doc` is parsed from `json` only if someone asks for the object. */
+function lazyChange(seq: number, id: string, json: string): ChangedDoc {
+  let parsed: Record<string, unknown> | undefined;
+  return {
+    seq,
+    id,
+    deleted: false,
+    json,
+    get doc() {
+      return (parsed ??= JSON.parse(json) as Record<string, unknown>);
+    },
+  };
+}
+
 export interface ServerDocSource extends DocSource {
   docsById(startAfter: string | null, limit: number): ChangedDoc[];
 }
@@ -29,7 +50,7 @@ export function docSource(db: Database): ServerDocSource {
     changesSince(since, limit) {
       const out: ChangedDoc[] = [];
       for (const { seq, id, info } of db.changes(since)) {
-        out.push({ seq, id, deleted: info.deleted, doc: info.deleted ? null : winnerDoc(id, info) });
+        out.push(info.deleted ? { seq, id, deleted: true, doc: null } : lazyChange(seq, id, winnerJson(id, info)));
         if (out.length >= limit) break;
       }
       return out;

@@ -8,6 +8,11 @@ export interface ChangedDoc {
   deleted: boolean;
   /** The winning revision's body with _id, _rev and _conflicts (when there are conflicts); null when deleted. */
   doc: Record<string, unknown> | null;
+  /**
+   * The same document already serialized, when the source has it as text: map batches then cross
+   * into the sandbox without a parse and a re-stringify per document.
+   */
+  json?: string;
 }
 
 export interface DocSource {

@@ -307,17 +307,24 @@ export class ViewGroup {
   private async mapChanges(changes: readonly ChangedDoc[], flush: Map<string, Entry[][]>): Promise<number> {
     const nViews = this.def.views.length;
     const toMap: Record<string, unknown>[] = [];
+    const texts: (Record<string, unknown> | string)[] = [];
     const ids: string[] = [];
+    const mango = this.def.language === 'query';
     for (const ch of changes) {
       if (ch.id.startsWith('_design/') && !this.def.includeDesign) continue;
       if (ch.deleted || ch.doc === null) {
         flush.set(ch.id, this.def.views.map(() => []));
         continue;
       }
-      toMap.push(this.def.localSeq ? { ...ch.doc, _local_seq: ch.seq } : ch.doc);
+      if (!mango && ch.json !== undefined && !this.def.localSeq) texts.push(ch.json);
+      else {
+        const doc = this.def.localSeq ? { ...ch.doc, _local_seq: ch.seq } : ch.doc;
+        if (mango) toMap.push(doc);
+        else texts.push(doc);
+      }
       ids.push(ch.id);
     }
-    if (toMap.length === 0 || nViews === 0) {
+    if (ids.length === 0 || nViews === 0) {
       for (const id of ids) flush.set(id, this.def.views.map(() => []));
       return 0;
     }
@@ -335,7 +342,7 @@ export class ViewGroup {
       }
       slot.push(s);
     }
-    const emits = await this.ctx.pool.get(this.ddoc).map(uniqueNames, toMap);
+    const emits = await this.ctx.pool.get(this.ddoc).map(uniqueNames, texts);
     let rows = 0;
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i] as string;

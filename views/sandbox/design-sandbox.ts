@@ -119,7 +119,8 @@ export class DesignSandbox {
       if (waitFor !== undefined) await waitFor;
     };
     for (const doc of docs) {
-      const json = JSON.stringify(doc);
+      // A string is a document already serialized by the caller.
+      const json = typeof doc === 'string' ? doc : JSON.stringify(doc);
       if (batch.length > 0 && (batch.length >= MAP_BATCH_DOCS_MAX || bytes + json.length > MAP_BATCH_BYTES_MAX)) {
         await send();
       }
