@@ -312,13 +312,13 @@ export class ViewGroup {
     const mango = this.def.language === 'query';
     for (const ch of changes) {
       if (ch.id.startsWith('_design/') && !this.def.includeDesign) continue;
-      if (ch.deleted || ch.doc === null) {
+      if (ch.deleted || (ch.json === undefined && ch.doc === null)) {
         flush.set(ch.id, this.def.views.map(() => []));
         continue;
       }
       if (!mango && ch.json !== undefined && !this.def.localSeq) texts.push(ch.json);
       else {
-        const doc = this.def.localSeq ? { ...ch.doc, _local_seq: ch.seq } : ch.doc;
+        const doc = this.def.localSeq ? { ...ch.doc, _local_seq: ch.seq } : (ch.doc ?? {});
         if (mango) toMap.push(doc);
         else texts.push(doc);
       }
