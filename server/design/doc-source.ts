@@ -26,17 +26,17 @@ export function winnerJson(id: string, info: DocInfo): string {
 }
 
 /** A change whose `doc` is parsed from `json` only if someone asks for the object. */
-function lazyChange(seq: number, id: string, json: string): ChangedDoc {
-  let parsed: Record<string, unknown> | undefined;
-  return {
-    seq,
-    id,
-    deleted: false,
-    json,
-    get doc() {
-      return (parsed ??= JSON.parse(json) as Record<string, unknown>);
-    },
-  };
+class LazyChange implements ChangedDoc {
+  readonly deleted = false;
+  private parsed: Record<string, unknown> | undefined;
+  constructor(
+    readonly seq: number,
+    readonly id: string,
+    readonly json: string,
+  ) {}
+  get doc(): Record<string, unknown> {
+    return (this.parsed ??= JSON.parse(this.json) as Record<string, unknown>);
+  }
 }
 
 export interface ServerDocSource extends DocSource {
@@ -50,7 +50,7 @@ export function docSource(db: Database): ServerDocSource {
     changesSince(since, limit) {
       const out: ChangedDoc[] = [];
       for (const { seq, id, info } of db.changes(since)) {
-        out.push(info.deleted ? { seq, id, deleted: true, doc: null } : lazyChange(seq, id, winnerJson(id, info)));
+        out.push(info.deleted ? { seq, id, deleted: true, doc: null } : new LazyChange(seq, id, winnerJson(id, info)));
         if (out.length >= limit) break;
       }
       return out;
