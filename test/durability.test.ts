@@ -14,6 +14,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startChildNode, type ChildNode } from './helpers/child-node.js';
+import { seeded } from './helpers/replication.js';
 
 const WRITERS = 8;
 /** How long the writers run before the node is killed. */
@@ -47,16 +48,6 @@ after(async () => {
   await node?.stop();
 });
 
-function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function attempt(id: string, a: Attempt): void {
   let list = attempts.get(id);

@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { startNode, type RunningNode } from '../server/node.js';
 import { memoryPouch, remotePouch, type PouchDatabase, type PouchDoc, type Replication } from './helpers/pouchdb.js';
+import { seeded } from './helpers/replication.js';
 
 /** How long a live sync may take to carry one write across (CouchDB does it in well under 1 s). */
 const LIVE_DEADLINE_MS = 5_000;
@@ -235,17 +236,6 @@ describe('deletes', () => {
   });
 });
 
-/** mulberry32: a small seeded generator, so a failing run can be replayed with CHAISE_SEED. */
-function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface SentAttachment {
   doc: string;
