@@ -7,20 +7,13 @@
 // Errors a node answered are not re-worded here: they are passed through as the node sent
 // them (see upstream/node-client.ts, UpstreamError).
 
-export class LoungeError extends Error {
-  readonly status: number;
-  readonly error: string;
-  readonly reason: string;
-  /** Extra body members some errors carry (CouchDB adds e.g. `ref`). */
-  readonly extra: Record<string, unknown> | undefined;
+import { CouchError } from '../../views/index.js';
 
+/** The views part's CouchDB-shaped error, named for the proxy so logs say where it came from. */
+export class LoungeError extends CouchError {
   constructor(status: number, error: string, reason: string, extra?: Record<string, unknown>) {
-    super(`${error}: ${reason}`);
+    super(status, error, reason, extra);
     this.name = 'LoungeError';
-    this.status = status;
-    this.error = error;
-    this.reason = reason;
-    this.extra = extra;
   }
 }
 
