@@ -6,7 +6,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { startNode, type NodeOptions } from './node.js';
-import { wireNode } from './wire.js';
 
 const USAGE = `usage:
   chaise serve [--port 5984] [--host 127.0.0.1] [--dir ./data] [--admin name:password]
@@ -115,7 +114,6 @@ async function serve(args: string[]): Promise<void> {
   let node;
   try {
     node = await startNode(opts, {});
-    await wireNode(node);
   } catch (e) {
     fail((e as Error).message);
   }

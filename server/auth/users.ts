@@ -97,7 +97,6 @@ function checkUserEdit(e: GuardedEdit, newEdits: boolean, user: UserCtx, cfg: Us
   } else if (body.password !== undefined && body.password !== null) {
     return forbidden(e.id, 'password must be a string');
   }
-  void newEdits;
   onUserChanged(name);
   return undefined;
 }

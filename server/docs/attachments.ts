@@ -54,7 +54,7 @@ export function validateContentType(type: string, name: string): void {
 }
 
 /** Parses the `_attachments` member of an incoming document. */
-export function parseAttachments(value: unknown, docId: string | undefined): AttInput[] {
+export function parseAttachments(value: unknown): AttInput[] {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new CouchError('doc_validation', 'Bad special document member: _attachments');
   }
@@ -90,6 +90,5 @@ export function parseAttachments(value: unknown, docId: string | undefined): Att
     if (typeof att.revpos === 'number' && Number.isInteger(att.revpos) && att.revpos > 0) input.revpos = att.revpos;
     out.push(input);
   }
-  void docId;
   return out;
 }

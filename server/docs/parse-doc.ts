@@ -46,7 +46,7 @@ export function parseDoc(input: unknown): ParsedDoc {
         doc.revisions = parseRevisions(value);
         break;
       case '_attachments':
-        doc.attachments = parseAttachments(value, doc.id);
+        doc.attachments = parseAttachments(value);
         break;
       default:
         // `_replication_*` members are the scheduler's notes in `_replicator` docs; CouchDB keeps them as body fields.

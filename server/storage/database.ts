@@ -218,7 +218,7 @@ export class Database {
       }
       newPos = parent ? parent.pos + 1 : 1;
       parentRev = parent ? `${parent.pos}-${parent.hash}` : null;
-      const atts = this.resolveAttachments(id, doc, newPos, parentRev, tree, false);
+      const atts = this.resolveAttachments(id, doc, newPos, parentRev, false);
       if ('error' in atts) return atts.error;
       const hash = newRevHash({
         parentRev,
@@ -251,7 +251,7 @@ export class Database {
     const existing = info ? findRev(tree, leafRev) : null;
     if (existing && existing.available) return null;
     const ancestorRevs = path.hashes.slice(0, -1).map((h, i) => `${path.pos + i}-${h}`).reverse();
-    const atts = this.resolveAttachments(id, doc, leafRev.pos, ancestorRevs, tree, true);
+    const atts = this.resolveAttachments(id, doc, leafRev.pos, ancestorRevs, true);
     if ('error' in atts) return atts.error;
     const merged = merge(tree, path, this.revsLimit);
     if (!merged.changed) return null;
@@ -268,7 +268,6 @@ export class Database {
     doc: ParsedDoc,
     newPos: number,
     parents: string | null | string[],
-    tree: RevTree,
     replicated: boolean,
   ): { map: AttMap } | { error: EditResult } {
     const map: AttMap = {};
@@ -284,7 +283,6 @@ export class Database {
         break;
       }
     }
-    void tree;
     for (const att of doc.attachments) {
       if (att.kind === 'data') {
         const k: Key = [this.dbId, att.digest];

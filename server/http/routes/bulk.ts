@@ -13,7 +13,7 @@ import { isDbAdmin } from '../../auth/access.js';
 import { leaves, latestLeaves, parseRev, revsDiff } from '../../revtree/index.js';
 import type { Database, Edit, EditResult } from '../../storage/database.js';
 import { readJson, requireJsonType } from '../body.js';
-import { bool, json, nonNegInt, str, type Query } from '../query.js';
+import { bool, json, nonNegInt, type Query } from '../query.js';
 import { RawJson, send, sendParts } from '../respond.js';
 import type { Services } from '../services.js';
 import { writeDocs } from '../write.js';
@@ -275,4 +275,3 @@ function bulkGet(db: Database, requests: unknown[], opts: ReadOptions, latest: b
   return '{"results":[' + results.join(',') + ']}';
 }
 
-void str;

@@ -24,8 +24,7 @@ type FeedKind = 'normal' | 'longpoll' | 'continuous' | 'eventsource';
 export function registerChanges(router: Router, s: Services): void {
   router.get('/:db/_changes', (ctx) => changes(ctx, s, undefined));
   router.post('/:db/_changes', async (ctx) => {
-    const db = openDb(s, ctx);
-    void db;
+    openDb(s, ctx); // 404/401 before the body is read
     const body = (ctx.get('content-length') === '0' ? {} : await readJson(ctx, s.limits)) as Record<string, unknown>;
     await changes(ctx, s, typeof body === 'object' && body !== null ? body : {});
   });

@@ -4,7 +4,7 @@ import type Router from '@koa/router';
 import { randomBytes } from 'node:crypto';
 import { CouchError } from '../../errors/catalog.js';
 import { requireServerAdmin } from '../../auth/access.js';
-import { bool, int, json, str, type Query } from '../query.js';
+import { bool, int, json, type Query } from '../query.js';
 import { send } from '../respond.js';
 import { readJson, requireJsonType } from '../body.js';
 import { dbInfo } from './database.js';
@@ -98,5 +98,4 @@ export function registerServer(router: Router, s: Services): void {
   router.get('/favicon.ico', () => {
     throw new CouchError('not_found', 'missing');
   });
-  void str;
 }

@@ -12,7 +12,7 @@ import { docSource } from '../../design/doc-source.js';
 import { parseDoc } from '../../docs/parse-doc.js';
 import type { Database, EditResult } from '../../storage/database.js';
 import { readJson, requireJsonType } from '../body.js';
-import { RawJson, send, sendParts } from '../respond.js';
+import { send, sendParts } from '../respond.js';
 import type { Services } from '../services.js';
 import { writeDocs } from '../write.js';
 import { openDb, throwEditError } from './documents.js';
@@ -115,5 +115,4 @@ export function registerViews(router: Router, s: Services): void {
   };
   router.delete('/:db/_index/_design/:ddoc/:type/:name', (ctx) => dropIndex(ctx, ctx.params.ddoc as string));
   router.delete('/:db/_index/:ddoc/:type/:name', (ctx) => dropIndex(ctx, ctx.params.ddoc as string));
-  void RawJson;
 }
