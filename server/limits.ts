@@ -18,6 +18,8 @@ export interface Limits {
   changesTimeoutMs: number;
   /** How long a request may take to arrive in full before the socket is dropped. */
   requestTimeoutMs: number;
+  /** How long an idle keep-alive connection is kept open (longer than common proxies' 60 s). */
+  idleTimeoutMs: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -29,4 +31,5 @@ export const DEFAULT_LIMITS: Limits = {
   maxUuids: 1000,
   changesTimeoutMs: 60_000,
   requestTimeoutMs: 60_000,
+  idleTimeoutMs: 65_000,
 };

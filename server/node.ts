@@ -120,7 +120,7 @@ export async function startNode(opts: NodeOptions, ext: Extensions | ((s: Servic
   // Node checks request deadlines on this interval; a short one makes slow-loris senders go quickly.
   const checkMs = Math.min(30_000, Math.max(100, Math.floor(services.limits.requestTimeoutMs / 4)));
   const server = createServer({ connectionsCheckingInterval: checkMs, headersTimeout: services.limits.requestTimeoutMs }, node.app.callback());
-  server.keepAliveTimeout = 65_000;
+  server.keepAliveTimeout = services.limits.idleTimeoutMs;
   server.requestTimeout = services.limits.requestTimeoutMs;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
