@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { inProcessNode } from './helpers/in-process-node.js';
+import { REV, RevMap } from './helpers/rev-map.js';
 
 interface Step {
   note: string;
@@ -32,35 +33,9 @@ const DEVIATIONS: Record<string, { paths: string[]; why: string }> = {
   'changes doc_ids filter': { paths: ['pending'], why: 'CouchDB counts pending before filtering; Chaise counts changes after last_seq' },
 };
 
-const REV = /^(\d+)-[0-9a-f]{32}$/;
 const SEQ_KEYS = new Set(['seq', 'last_seq', 'update_seq', 'purge_seq']);
 const SHAPE_ONLY = new Set(['instance_start_time', 'uuids']);
 const HASH = /^[0-9a-f]{32}$/;
-
-class RevMap {
-  private readonly map = new Map<string, string>();
-  translate(text: string): string {
-    let out = text;
-    for (const [theirs, ours] of this.map) out = out.split(theirs).join(ours);
-    return out;
-  }
-  compare(theirs: string, ours: string, where: string): void {
-    const known = this.map.get(theirs);
-    if (known !== undefined) return assert.equal(ours, known, `${where}: rev`);
-    const a = REV.exec(theirs);
-    const b = /^(\d+)-[0-9a-f]+$/.exec(ours);
-    assert.ok(a && b, `${where}: expected a rev like ${theirs}, got ${ours}`);
-    assert.equal(b[1], a[1], `${where}: rev generation`);
-    this.map.set(theirs, ours);
-    this.map.set(theirs.slice(theirs.indexOf('-') + 1), ours.slice(ours.indexOf('-') + 1));
-  }
-  /** A bare hash, as in `_revisions.ids`. */
-  compareHash(theirs: string, ours: string, where: string): void {
-    const known = this.map.get(theirs);
-    assert.ok(known !== undefined || /^([0-9a-f])\1{31}$/.test(theirs), `${where}: unknown hash ${theirs}`);
-    assert.equal(ours, known ?? theirs, `${where}: hash`);
-  }
-}
 
 function seqNumber(v: unknown): number {
   if (typeof v === 'number') return v;

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCluster, type RunningCluster } from './cluster.js';
 import { NodeProcess } from './node-process.js';
+import { REV, RevMap } from '../../test/helpers/rev-map.js';
 import { call } from '../test-support/http.js';
 import { crc32, hex8 } from '../placement/crc32.js';
 import { createRequire } from 'node:module';
@@ -104,27 +105,8 @@ const DEVIATIONS: Record<string, { skip?: string[]; sets?: string[]; why: string
 };
 
 const fixture = JSON.parse(readFileSync('test/fixtures/api-couchdb.json', 'utf8')) as { steps: Step[] };
-const REV = /^(\d+)-[0-9a-f]{32}$/;
 const SEQ_KEYS = new Set(['seq', 'last_seq', 'update_seq', 'purge_seq']);
 
-class RevMap {
-  private readonly map = new Map<string, string>();
-  translate(text: string): string {
-    let out = text;
-    for (const [theirs, ours] of this.map) out = out.split(theirs).join(ours);
-    return out;
-  }
-  compare(theirs: string, ours: string, where: string): void {
-    const known = this.map.get(theirs);
-    if (known !== undefined) return assert.equal(ours, known, `${where}: rev`);
-    const a = REV.exec(theirs);
-    const b = /^(\d+)-[0-9a-f]+$/.exec(ours);
-    assert.ok(a && b, `${where}: expected a rev like ${theirs}, got ${ours}`);
-    assert.equal(b[1], a[1], `${where}: rev generation`);
-    this.map.set(theirs, ours);
-    this.map.set(theirs.slice(theirs.indexOf('-') + 1), ours.slice(ours.indexOf('-') + 1));
-  }
-}
 
 function compare(expected: unknown, actual: unknown, where: string, revs: RevMap, dev: { skip?: string[]; sets?: string[] }): void {
   const path = where.replace(/^body\.?/, '');

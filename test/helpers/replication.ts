@@ -67,17 +67,8 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
   }
 }
 
-/** mulberry32: a tiny seeded generator, so a failing run replays with CHAISE_SEED. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32, the bench's seeded generator, so a failing run replays with CHAISE_SEED. */
+export { makeRandom as seeded } from '../../bench/docs.js';
 
 /** `n` bytes drawn from `random`. */
 export function randomBytesFrom(random: () => number, n: number): Buffer {

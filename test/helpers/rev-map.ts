@@ -1,0 +1,33 @@
+// Comparing our answers with CouchDB's recorded ones: rev hashes are implementation-specific, so
+// each CouchDB rev is mapped to the one we produced (later requests that quote it use ours) and
+// only the generations must agree. Shared by the node's and the lounge's fixture replays.
+
+import assert from 'node:assert/strict';
+
+/** A CouchDB rev as recorded: generation and a 32-hex hash. */
+export const REV = /^(\d+)-[0-9a-f]{32}$/;
+
+export class RevMap {
+  private readonly map = new Map<string, string>();
+  translate(text: string): string {
+    let out = text;
+    for (const [theirs, ours] of this.map) out = out.split(theirs).join(ours);
+    return out;
+  }
+  compare(theirs: string, ours: string, where: string): void {
+    const known = this.map.get(theirs);
+    if (known !== undefined) return assert.equal(ours, known, `${where}: rev`);
+    const a = REV.exec(theirs);
+    const b = /^(\d+)-[0-9a-f]+$/.exec(ours);
+    assert.ok(a && b, `${where}: expected a rev like ${theirs}, got ${ours}`);
+    assert.equal(b[1], a[1], `${where}: rev generation`);
+    this.map.set(theirs, ours);
+    this.map.set(theirs.slice(theirs.indexOf('-') + 1), ours.slice(ours.indexOf('-') + 1));
+  }
+  /** A bare hash, as in `_revisions.ids`. */
+  compareHash(theirs: string, ours: string, where: string): void {
+    const known = this.map.get(theirs);
+    assert.ok(known !== undefined || /^([0-9a-f])\1{31}$/.test(theirs), `${where}: unknown hash ${theirs}`);
+    assert.equal(ours, known ?? theirs, `${where}: hash`);
+  }
+}
