@@ -8,7 +8,7 @@ import { leaves } from '../revtree/index.js';
 import type { Database } from '../storage/database.js';
 import type { DocInfo } from '../storage/records.js';
 
-export type DocFilter = (id: string, info: DocInfo, doc: () => Record<string, unknown> | null) => boolean;
+export type DocFilter = (id: string, info: DocInfo) => boolean;
 
 export interface FeedOptions {
   style: 'main_only' | 'all_docs';
@@ -74,17 +74,8 @@ export function parseSince(value: string | undefined, db: Database): number {
 export function* changeRows(db: Database, since: number, opts: FeedOptions): Generator<FeedRow & { examined: number }> {
   const source = opts.docIds && !opts.descending ? docIdRows(db, since, opts.docIds) : db.changes(since, opts.descending);
   for (const { seq, id, info } of source) {
-    let parsed: Record<string, unknown> | null | undefined;
-    const doc = () => {
-      if (parsed === undefined) {
-        // Filters see tombstones too ({_id, _rev, _deleted: true}), as in CouchDB.
-        const text = renderRevision(db, id, info, info.rev, {});
-        parsed = text === undefined ? null : (JSON.parse(text) as Record<string, unknown>);
-      }
-      return parsed;
-    };
     if (opts.docIds && !opts.docIds.has(id)) continue;
-    if (opts.filter && !opts.filter(id, info, doc)) {
+    if (opts.filter && !opts.filter(id, info)) {
       yield { seq, text: '', examined: seq };
       continue;
     }

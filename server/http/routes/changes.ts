@@ -4,7 +4,8 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { ServerResponse } from 'node:http';
-import { matchSelector, validateSelector } from '../../../views/index.js';
+import { compileSelector } from '../../../views/index.js';
+import { renderRevision } from '../../docs/read.js';
 import { CouchError } from '../../errors/catalog.js';
 import { changeRowsAsync, parseSince, pendingAfter, type FeedOptions } from '../../changes/feed.js';
 import type { Database } from '../../storage/database.js';
@@ -152,8 +153,9 @@ function applyFilter(ctx: Context, s: Services, db: Database, q: Query, body: Re
       if (typeof selector !== 'object' || selector === null || Array.isArray(selector)) {
         throw new CouchError('bad_request', 'Selector error: expected a JSON object');
       }
-      validateSelector(selector);
-      opts.filter = (_id, _info, doc) => matchSelector(selector, doc());
+      const matches = compileSelector(selector);
+      // Selectors see tombstones too ({_id, _rev, _deleted: true}), as in CouchDB.
+      opts.filter = (id, info) => matches(JSON.parse(renderRevision(db, id, info, info.rev, {}) ?? 'null'));
       return;
     }
     case '_design':
