@@ -1,6 +1,6 @@
 // Reading request bodies within the configured limits. A body over the limit is refused with 413
 // before it is fully buffered; malformed JSON is CouchDB's 400 "invalid UTF-8 JSON"; JSON nested
-// deeper than the limit is refused before JSON.parse could exhaust the stack.
+// deeper than the limit is refused before any recursive code could exhaust the stack.
 
 import type { Context } from 'koa';
 import { CouchError } from '../errors/catalog.js';
@@ -34,47 +34,43 @@ export function requireJsonType(ctx: Context): void {
   if (type !== 'application/json') throw new CouchError('bad_content_type');
 }
 
-/** Parses JSON, refusing invalid UTF-8, syntax errors and excessive nesting with CouchDB's 400. */
+/** Parses JSON, refusing invalid UTF-8, syntax errors, excessive nesting and out-of-range numbers with CouchDB's 400. */
 export function parseJson(buf: Buffer, maxDepth: number): unknown {
   const text = buf.toString('utf8');
   if (text.includes('\uFFFD') && !buf.includes(Buffer.from('\uFFFD'))) throw new CouchError('invalid_json');
-  if (text.length > 2 * maxDepth && exceedsDepth(text, maxDepth)) throw new CouchError('bad_request', `JSON nesting deeper than ${maxDepth} levels`);
   let value: unknown;
   try {
+    // V8's JSON.parse is iterative, so any nesting parses; what comes after (stringify, the rev
+    // hash, the sandbox) recurses, hence the depth check on the parsed value.
     value = JSON.parse(text);
   } catch {
     throw new CouchError('invalid_json');
   }
+  const problem = checkValue(value, maxDepth);
+  if (problem === 'too_deep') throw new CouchError('bad_request', `JSON nesting deeper than ${maxDepth} levels`);
   // JSON.parse turns numbers beyond a double's range into Infinity, which would be stored as null.
-  // CouchDB refuses such input; so do we. The cheap test runs first; the walk only when it fires.
-  if (MAYBE_HUGE_NUMBER.test(text) && hasNonFinite(value)) throw new CouchError('bad_request', 'JSON number out of range');
+  // CouchDB refuses such input; so do we.
+  if (problem === 'non_finite') throw new CouchError('bad_request', 'JSON number out of range');
   return value;
 }
 
-const MAYBE_HUGE_NUMBER = /[eE]\+?[0-9]{3,}|[0-9]{309,}/;
-
-function hasNonFinite(v: unknown): boolean {
-  if (typeof v === 'number') return !Number.isFinite(v);
-  if (Array.isArray(v)) return v.some(hasNonFinite);
-  if (typeof v === 'object' && v !== null) return Object.values(v).some(hasNonFinite);
-  return false;
-}
-
-function exceedsDepth(text: string, max: number): boolean {
-  // Cheap pre-scan: count bracket depth outside strings.
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 92 /* \ */) i++;
-      else if (c === 34 /* " */) inString = false;
-    } else if (c === 34) inString = true;
-    else if (c === 123 || c === 91) {
-      if (++depth > max) return true;
-    } else if (c === 125 || c === 93) depth--;
+/** One walk for both checks; it never recurses deeper than `depthLeft`, so it is stack-safe. */
+function checkValue(v: unknown, depthLeft: number): 'too_deep' | 'non_finite' | null {
+  if (typeof v === 'number') return Number.isFinite(v) ? null : 'non_finite';
+  if (typeof v !== 'object' || v === null) return null;
+  if (depthLeft === 0) return 'too_deep';
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const p = checkValue(v[i], depthLeft - 1);
+      if (p !== null) return p;
+    }
+    return null;
   }
-  return false;
+  for (const key in v) {
+    const p = checkValue((v as Record<string, unknown>)[key], depthLeft - 1);
+    if (p !== null) return p;
+  }
+  return null;
 }
 
 export async function readJson(ctx: Context, limits: BodyLimits): Promise<unknown> {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import { canonicalJson } from './canonical-json.js';
 import { newRevHash } from './rev-id.js';
 
@@ -58,4 +59,33 @@ test('parent, deleted flag, body and attachments each change the hash', () => {
     newRevHash({ ...base, attachmentDigests: [['f', 'text/plain', 'md5-x']] }),
   ]);
   assert.equal(hashes.size, 6);
+});
+
+/** The definition, written the slow and obvious way, to check canonicalJson's fast path against. */
+function sortedJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(sortedJson).join(',')}]`;
+  if (typeof v === 'object' && v !== null) {
+    const keys = Object.keys(v).sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${sortedJson((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+test('canonicalJson equals the sorted-keys definition for any JSON document', () => {
+  fc.assert(
+    fc.property(fc.jsonValue(), (value) => {
+      const parsed: unknown = JSON.parse(JSON.stringify(value));
+      assert.equal(canonicalJson(parsed), sortedJson(parsed));
+    }),
+    { numRuns: 500 },
+  );
+});
+
+test('canonicalJson handles keys that a key-list serializer would get wrong', () => {
+  // An own "__proto__" key (JSON.parse makes one), integer-like keys, and an inherited name.
+  const parsed: unknown = JSON.parse('{"b":{"__proto__":{"x":1},"10":1,"9":2},"a":[{"constructor":3},{}],"toString":"s"}');
+  assert.equal(canonicalJson(parsed), '{"a":[{"constructor":3},{}],"b":{"10":1,"9":2,"__proto__":{"x":1}},"toString":"s"}');
+  // Many objects with many distinct keys take the walk; the answer is the same.
+  const wide = Array.from({ length: 200 }, (_, i) => ({ [`k${199 - i}`]: i, [`j${i}`]: { z: i, a: -i } }));
+  assert.equal(canonicalJson(wide), sortedJson(wide));
 });

@@ -4,7 +4,7 @@
 // CouchDB's, which hash Erlang's term_to_binary):
 //   md5( canonicalJson([parentRev, deleted, body, attachmentDigests sorted by name]) ), 32 lowercase hex.
 
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { canonicalJson } from './canonical-json.js';
 
 export interface RevHashInput {
@@ -24,7 +24,7 @@ export interface RevHashInput {
 export function newRevHash(input: RevHashInput): string {
   const digests = input.attachmentDigests.slice().sort(compareDigestEntries);
   const text = canonicalJson([input.parentRev, input.deleted, input.body, digests]);
-  return createHash('md5').update(text, 'utf8').digest('hex');
+  return hash('md5', text, 'hex');
 }
 
 function compareDigestEntries(a: [string, string, string], b: [string, string, string]): number {

@@ -49,6 +49,23 @@ type Listener = (seq: number) => void;
 
 const SEQ_MAX = Number.MAX_SAFE_INTEGER;
 
+/**
+ * Edits per write transaction. Small enough that a 1000-doc `_bulk_docs` overlaps three commits
+ * with the next chunk's hashing; large enough that a commit's fixed cost stays small.
+ */
+const WRITE_CHUNK_EDITS = 250;
+
+/**
+ * An edit's new rev hash, computed before its transaction for the parent the edit names (`_rev`,
+ * or none): that is the parent whenever the edit succeeds, except when it re-creates a deleted
+ * document. Edits with attachments hash the stored stubs, so they are hashed in the transaction.
+ */
+function likelyRevHash(edit: Edit): string | undefined {
+  const { doc } = edit;
+  if (doc.attachments && doc.attachments.length > 0) return undefined;
+  return newRevHash({ parentRev: doc.rev ?? null, deleted: doc.deleted, body: doc.body, attachmentDigests: [] });
+}
+
 export class Database {
   readonly name: string;
   readonly record: DbRecord;
@@ -166,34 +183,56 @@ export class Database {
   // ---- document writes --------------------------------------------------------------------
 
   /**
-   * Applies edits in order inside one transaction. With `newEdits`, each edit must name the leaf it
-   * replaces (or create the doc); without, each edit's `_revisions` path is merged into the tree.
+   * Applies edits in order. With `newEdits`, each edit must name the leaf it replaces (or create
+   * the doc); without, each edit's `_revisions` path is merged into the tree.
+   *
+   * Large requests are applied in chunks of WRITE_CHUNK_EDITS, one transaction each, and the next
+   * chunk's CPU work (its rev hashes) runs while the previous chunk commits on lmdb-js's writer
+   * thread. Like CouchDB's `_bulk_docs`, a request is not atomic; each edit is. The answer waits
+   * until every chunk is on disk.
    */
   async write(edits: Edit[], newEdits: boolean): Promise<EditResult[]> {
     this.assertLive();
-    // Attachment bytes go in first (outside the tree logic); they are keyed by digest, so
-    // writing bytes that end up unused by a rejected edit is harmless.
-    const { root, stores } = this.env;
     const seqBefore = this.counters.updateSeq;
-    const results = await root.transaction(() => {
-      const out: EditResult[] = [];
-      const before = { ...this.counters };
-      try {
-        for (const edit of edits) out.push(this.applyEdit(edit, newEdits));
-        stores.meta.put([this.dbId, 'counters'], this.counters);
-      } catch (e) {
-        this.counters = before;
-        throw e;
-      }
-      return out;
-    });
+    const results: EditResult[] = [];
+    const commits: Promise<unknown>[] = [];
+    for (let from = 0; from < edits.length; from += WRITE_CHUNK_EDITS) {
+      const chunk = edits.slice(from, from + WRITE_CHUNK_EDITS);
+      const hashes = newEdits ? chunk.map(likelyRevHash) : undefined;
+      let applied!: () => void;
+      const ran = new Promise<void>((resolve) => (applied = resolve));
+      const commit = this.env.root.transaction(() => {
+        try {
+          this.applyChunk(chunk, newEdits, hashes, results);
+        } finally {
+          applied();
+        }
+      });
+      commits.push(commit);
+      // Wait until this chunk's edits are applied (not committed), then prepare the next one.
+      await Promise.race([ran, commit]);
+    }
+    await Promise.all(commits);
     await this.env.durable();
     // Replicated edits answer null, so compare sequences: any stored change wakes the feeds.
     if (this.counters.updateSeq !== seqBefore) this.notify();
     return results;
   }
 
-  private applyEdit(edit: Edit, newEdits: boolean): EditResult {
+  /** Runs inside a write transaction. */
+  private applyChunk(chunk: Edit[], newEdits: boolean, hashes: (string | undefined)[] | undefined, out: EditResult[]): void {
+    const before = { ...this.counters };
+    try {
+      for (let i = 0; i < chunk.length; i++) out.push(this.applyEdit(chunk[i] as Edit, newEdits, hashes?.[i]));
+      this.env.stores.meta.put([this.dbId, 'counters'], this.counters);
+    } catch (e) {
+      this.counters = before;
+      throw e;
+    }
+  }
+
+  /** `likelyHash` is the edit's rev hash computed beforehand for the parent it names (see likelyRevHash). */
+  private applyEdit(edit: Edit, newEdits: boolean, likelyHash?: string): EditResult {
     const { stores } = this.env;
     const { id, doc } = edit;
     const key: Key = [this.dbId, id];
@@ -220,12 +259,15 @@ export class Database {
       parentRev = parent ? `${parent.pos}-${parent.hash}` : null;
       const atts = this.resolveAttachments(id, doc, newPos, parentRev, false);
       if ('error' in atts) return atts.error;
-      const hash = newRevHash({
-        parentRev,
-        deleted: doc.deleted,
-        body: doc.body,
-        attachmentDigests: Object.entries(atts.map).map(([n, a]) => [n, a.content_type, a.digest] as [string, string, string]),
-      });
+      const hash =
+        likelyHash !== undefined && parentRev === (doc.rev ?? null)
+          ? likelyHash
+          : newRevHash({
+              parentRev,
+              deleted: doc.deleted,
+              body: doc.body,
+              attachmentDigests: Object.entries(atts.map).map(([n, a]) => [n, a.content_type, a.digest] as [string, string, string]),
+            });
       newRev = `${newPos}-${hash}`;
       path = parent
         ? { pos: parent.pos, hashes: [parent.hash, hash], leafDeleted: doc.deleted, leafAvailable: true }

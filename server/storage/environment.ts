@@ -12,7 +12,8 @@
 import { mkdtempSync, mkdirSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { open, type Database, type RootDatabase } from 'lmdb';
+import { open, type Database, type DatabaseOptions, type RootDatabase } from 'lmdb';
+import { docInfoCodec } from './doc-info-codec.js';
 
 /** LMDB needs an upper bound on the map size; it is virtual address space, not disk. */
 const MAP_SIZE_BYTES = 256 * 1024 ** 3;
@@ -65,7 +66,8 @@ export class Environment {
     this.stores = {
       dbs: root.openDB<DbRecord, string>({ name: 'dbs' }),
       meta: sub('meta'),
-      docs: sub('docs'),
+      // lmdb-js takes a per-database encoder, though its typings list the option on the root only.
+      docs: root.openDB<unknown, Key>({ name: 'docs', keyEncoding: 'ordered-binary', encoder: docInfoCodec } as DatabaseOptions & { name: string }),
       bodies: sub('bodies'),
       live: sub<string>('live'),
       seqs: sub<string>('seqs'),

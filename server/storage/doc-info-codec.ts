@@ -1,0 +1,143 @@
+// The byte layout of a `docs` row (DocInfo). Every write of a document encodes one and every read
+// of a document decodes one, so the layout is written by hand instead of by msgpack: a fixed
+// header, the rev tree as a flat pre-order walk, then the winner's JSON text as the tail, which is
+// copied out with one toString. Encoding this way costs about a third of msgpack's generic
+// object walk (measured on `_bulk_docs` of 300-byte docs).
+//
+// Layout (little-endian):
+//   u8 FORMAT, u8 flags (1 = deleted, 2 = has attachments), f64 seq, string rev,
+//   u32 branch count, per branch: u32 pos, node; node = u8 flags (1 = deleted, 2 = available),
+//   string hash, u32 child count, children;
+//   [string attachments-as-JSON when flag 2], then the JSON text to the end.
+//   string = u32 byte length + UTF-8 bytes.
+
+import type { RevNode, RevTree } from '../revtree/index.js';
+import type { AttMap } from '../docs/attachments.js';
+import type { DocInfo } from './records.js';
+
+const FORMAT = 1;
+const DELETED = 1;
+const HAS_ATTS = 2;
+const NODE_DELETED = 1;
+const NODE_AVAILABLE = 2;
+/** Bytes a UTF-16 code unit can take in UTF-8 (a surrogate pair is 4 bytes for 2 units). */
+const UTF8_BYTES_PER_UNIT_MAX = 3;
+
+export const docInfoCodec = {
+  encode(info: DocInfo): Buffer {
+    const atts = info.atts ? JSON.stringify(info.atts) : undefined;
+    // An upper bound; the row is cut to what was written.
+    let bound = 2 + 8 + 4 + info.rev.length * UTF8_BYTES_PER_UNIT_MAX + 4 + info.json.length * UTF8_BYTES_PER_UNIT_MAX;
+    if (atts !== undefined) bound += 4 + atts.length * UTF8_BYTES_PER_UNIT_MAX;
+    bound += treeBound(info.tree);
+    const w = new Writer(Buffer.allocUnsafe(bound));
+    w.u8(FORMAT);
+    w.u8((info.deleted ? DELETED : 0) | (atts !== undefined ? HAS_ATTS : 0));
+    w.f64(info.seq);
+    w.string(info.rev);
+    w.u32(info.tree.length);
+    for (const branch of info.tree) {
+      w.u32(branch.pos);
+      writeNode(w, branch.node);
+    }
+    if (atts !== undefined) w.string(atts);
+    w.tail(info.json);
+    return w.buf.subarray(0, w.at);
+  },
+
+  decode(buf: Uint8Array): DocInfo {
+    const r = new Reader(Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength));
+    if (r.u8() !== FORMAT) throw new Error('docs row in an unknown format (written by another version of Chaise?)');
+    const flags = r.u8();
+    const seq = r.f64();
+    const rev = r.string();
+    const tree: RevTree = [];
+    for (let n = r.u32(); n > 0; n--) {
+      const pos = r.u32();
+      tree.push({ pos, node: readNode(r) });
+    }
+    const atts = flags & HAS_ATTS ? (JSON.parse(r.string()) as AttMap) : undefined;
+    const info: DocInfo = { tree, rev, deleted: (flags & DELETED) !== 0, seq, json: r.tail() };
+    if (atts) info.atts = atts;
+    return info;
+  },
+};
+
+function treeBound(tree: RevTree): number {
+  let bytes = 0;
+  const visit = (node: RevNode): void => {
+    bytes += 1 + 4 + node.hash.length * UTF8_BYTES_PER_UNIT_MAX + 4;
+    for (const child of node.children) visit(child);
+  };
+  for (const branch of tree) {
+    bytes += 4;
+    visit(branch.node);
+  }
+  return bytes;
+}
+
+function writeNode(w: Writer, node: RevNode): void {
+  w.u8((node.deleted ? NODE_DELETED : 0) | (node.available ? NODE_AVAILABLE : 0));
+  w.string(node.hash);
+  w.u32(node.children.length);
+  for (const child of node.children) writeNode(w, child);
+}
+
+function readNode(r: Reader): RevNode {
+  const flags = r.u8();
+  const hash = r.string();
+  const children: RevNode[] = [];
+  for (let n = r.u32(); n > 0; n--) children.push(readNode(r));
+  return { hash, deleted: (flags & NODE_DELETED) !== 0, available: (flags & NODE_AVAILABLE) !== 0, children };
+}
+
+class Writer {
+  at = 0;
+  constructor(readonly buf: Buffer) {}
+  u8(v: number): void {
+    this.buf[this.at++] = v;
+  }
+  u32(v: number): void {
+    this.buf.writeUInt32LE(v, this.at);
+    this.at += 4;
+  }
+  f64(v: number): void {
+    this.buf.writeDoubleLE(v, this.at);
+    this.at += 8;
+  }
+  string(s: string): void {
+    const n = this.buf.write(s, this.at + 4, 'utf8');
+    this.buf.writeUInt32LE(n, this.at);
+    this.at += 4 + n;
+  }
+  tail(s: string): void {
+    this.at += this.buf.write(s, this.at, 'utf8');
+  }
+}
+
+class Reader {
+  at = 0;
+  constructor(readonly buf: Buffer) {}
+  u8(): number {
+    return this.buf[this.at++] as number;
+  }
+  u32(): number {
+    const v = this.buf.readUInt32LE(this.at);
+    this.at += 4;
+    return v;
+  }
+  f64(): number {
+    const v = this.buf.readDoubleLE(this.at);
+    this.at += 8;
+    return v;
+  }
+  string(): string {
+    const n = this.u32();
+    const s = this.buf.toString('utf8', this.at, this.at + n);
+    this.at += n;
+    return s;
+  }
+  tail(): string {
+    return this.buf.toString('utf8', this.at, this.buf.length);
+  }
+}
