@@ -23,14 +23,31 @@ const NODE_AVAILABLE = 2;
 /** Bytes a UTF-16 code unit can take in UTF-8 (a surrogate pair is 4 bytes for 2 units). */
 const UTF8_BYTES_PER_UNIT_MAX = 3;
 
+/**
+ * lmdb-js passes this flag to `encode` when the put is written synchronously inside a write
+ * transaction, so the bytes are copied before the next encode and one scratch buffer serves
+ * every row (lmdb/write.js RESET_BUFFER_MODE). Outside a transaction lmdb-js keeps the buffer
+ * until its writer thread runs, so each row gets its own.
+ */
+const WRITTEN_AT_ONCE = 1024;
+let scratch = Buffer.allocUnsafeSlow(64 * 1024);
+
 export const docInfoCodec = {
-  encode(info: DocInfo): Buffer {
+  /** Tells lmdb-js to pass the mode flags to `encode` (it names the feature after msgpackr's option). */
+  copyBuffers: true,
+
+  encode(info: DocInfo, mode = 0): Buffer {
     const atts = info.atts ? JSON.stringify(info.atts) : undefined;
     // An upper bound; the row is cut to what was written.
     let bound = 2 + 8 + 4 + info.rev.length * UTF8_BYTES_PER_UNIT_MAX + 4 + info.json.length * UTF8_BYTES_PER_UNIT_MAX;
     if (atts !== undefined) bound += 4 + atts.length * UTF8_BYTES_PER_UNIT_MAX;
     bound += treeBound(info.tree);
-    const w = new Writer(Buffer.allocUnsafe(bound));
+    let target: Buffer;
+    if (mode & WRITTEN_AT_ONCE) {
+      if (scratch.length < bound) scratch = Buffer.allocUnsafeSlow(Math.max(bound, scratch.length * 2));
+      target = scratch;
+    } else target = Buffer.allocUnsafe(bound);
+    const w = new Writer(target);
     w.u8(FORMAT);
     w.u8((info.deleted ? DELETED : 0) | (atts !== undefined ? HAS_ATTS : 0));
     w.f64(info.seq);

@@ -69,8 +69,8 @@ export class Environment {
       // lmdb-js takes a per-database encoder, though its typings list the option on the root only.
       docs: root.openDB<unknown, Key>({ name: 'docs', keyEncoding: 'ordered-binary', encoder: docInfoCodec } as DatabaseOptions & { name: string }),
       bodies: sub('bodies'),
-      live: sub<string>('live'),
-      seqs: sub<string>('seqs'),
+      live: sub<string>('live', 'string'),
+      seqs: sub<string>('seqs', 'string'),
       local: sub('local'),
       atts: sub<Buffer>('atts', 'binary'),
       views: sub('views'),
