@@ -656,6 +656,31 @@ describe('_revs_limit and _compact', () => {
       [c.winner, 'winner'],
     ]);
   });
+
+  test('compaction frees attachment bytes no kept revision refers to, and only those', async () => {
+    await createDb('attgc');
+    const b64 = (t: string) => Buffer.from(t).toString('base64');
+    const att = (t: string) => ({ content_type: 'text/plain', data: b64(t) });
+    const r1 = await put('attgc', 'doc', { _attachments: { old: att('dropped later'), kept: att('kept bytes') } });
+    // The second revision drops `old` and keeps `kept` as a stub; another doc shares `kept`'s bytes.
+    const r2 = await put('attgc', 'doc', { _rev: r1, _attachments: { kept: { stub: true } } });
+    await put('attgc', 'other', { _attachments: { same: att('kept bytes') } });
+    const digests = (await req.get(`/attgc/doc?rev=${r1}`)).body._attachments as Record<string, { digest: string }>;
+    const db = n.node.services.catalog.require('attgc');
+    assert.ok(db.attachment(digests.old!.digest), 'stored before compaction');
+
+    assert.equal((await req.post('/attgc/_compact').set('content-type', 'application/json')).status, 202);
+    const deadline = Date.now() + COMPACTION_DEADLINE_MS;
+    while (db.attachment(digests.old!.digest) !== undefined) {
+      assert.ok(Date.now() < deadline, 'the unreferenced attachment was never freed');
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    assert.equal(db.attachment(digests.kept!.digest)?.toString(), 'kept bytes');
+    const kept = await req.get('/attgc/doc/kept');
+    assert.equal(kept.status, 200);
+    assert.equal(kept.text, 'kept bytes');
+    assert.equal((await req.get(`/attgc/doc`)).body._rev, r2);
+  });
 });
 
 // ---- security --------------------------------------------------------------------------------------

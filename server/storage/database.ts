@@ -454,7 +454,7 @@ export class Database {
     await this.env.durable();
   }
 
-  /** Drops the bodies of revisions that are no longer leaves (CouchDB's compaction result). */
+  /** Drops the bodies of revisions that are no longer leaves (CouchDB's compaction result) and attachments nothing refers to. */
   async compact(): Promise<void> {
     this.assertLive();
     const { docs, bodies } = this.env.stores;
@@ -483,7 +483,31 @@ export class Database {
       }
     }
     if (batch.length > 0) await flush(batch);
+    await this.collectAttachments();
     await this.env.durable();
+  }
+
+  /**
+   * Removes attachment bytes no stored revision refers to any more (bytes are shared by digest,
+   * so they cannot go when one revision does). The scan runs outside a transaction; the removal
+   * runs only if no edit was applied since the scan began, since a new edit may have taken up a
+   * digest the scan saw as unused. A busy database just keeps its garbage until the next compaction.
+   */
+  private async collectAttachments(): Promise<void> {
+    const { atts, bodies } = this.env.stores;
+    const seqAtScan = this.counters.updateSeq;
+    const used = new Set<string>();
+    const note = (map: AttMap | undefined) => {
+      if (map) for (const name in map) used.add((map[name] as AttStub).digest);
+    };
+    for (const { info } of this.docRange()) note(info.atts);
+    for (const { value } of bodies.getRange({ start: [this.dbId], end: [this.dbId + 1] })) note((value as StoredBody).atts);
+    const unused = [...atts.getKeys({ start: [this.dbId], end: [this.dbId + 1] })].filter((k) => !used.has(k[1] as string));
+    if (unused.length === 0) return;
+    await this.env.root.transaction(() => {
+      if (this.counters.updateSeq !== seqAtScan) return;
+      for (const key of unused) atts.remove(key);
+    });
   }
 
   /** Removes every key of this database, in chunks so a huge database does not stall writers. */
