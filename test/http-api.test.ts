@@ -386,6 +386,22 @@ describe('_all_docs', () => {
     const range = await req.get('/alldocs/_all_docs?include_docs=true&conflicts=true&startkey="f"');
     assert.deepEqual(range.body.rows[0].doc._conflicts, [conflict.loser]);
   });
+
+  test('/queries answers several queries in order, each as it would alone', async () => {
+    const res = await req.post('/alldocs/_all_docs/queries').send({
+      queries: [{ startkey: 'b', endkey: 'd' }, { keys: ['c', 'zz'] }, { descending: true, skip: 1, limit: 2 }],
+    });
+    assert.equal(res.status, 200);
+    const [range, keys, page] = res.body.results as { total_rows: number; offset: number | null; rows: { id?: string; key: string }[] }[];
+    assert.deepEqual(rowIds(range!), ['b', 'c', 'd']);
+    assert.equal(range!.offset, 1);
+    assert.equal(range!.total_rows, 5);
+    assert.deepEqual(keys!.rows, [{ id: 'c', key: 'c', value: { rev: revs.get('c') } }, { key: 'zz', error: 'not_found' }]);
+    assert.deepEqual(rowIds(page!), ['d', 'c']);
+    const bad = await req.post('/alldocs/_all_docs/queries').send({ keys: ['a'] });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error, 'bad_request');
+  });
 });
 
 // ---- _bulk_get and atts_since -------------------------------------------------------------------

@@ -169,3 +169,38 @@ test('a hostile map (infinite loop) fails its own index with a clear error while
     await close();
   }
 });
+
+test('several queries of one view in one request answer as each would alone (`/queries`)', async () => {
+  const { request, close } = await inProcessNode();
+  try {
+    await request.put('/multi').expect(201);
+    await request.post('/multi/_bulk_docs').set('content-type', 'application/json').send({ docs: fixture.docs }).expect(201);
+    await request.put('/multi/_design/v').set('content-type', 'application/json').send(fixture.design).expect(201);
+    // Every recorded GET of one view becomes a member of `queries`, its parameters JSON-decoded.
+    const recorded = fixture.cases.filter((c) => c.method === undefined && c.status === 200 && /\/_design\/v\/_view\/by_key(\?|$)/.test(c.path));
+    assert.ok(recorded.length >= 10);
+    const queries = recorded.map((c) => {
+      const params: Record<string, unknown> = {};
+      for (const [k, v] of new URL(c.path.replace('{db}', 'multi'), 'http://x').searchParams) {
+        try {
+          params[k] = JSON.parse(v);
+        } catch {
+          params[k] = v;
+        }
+      }
+      return params;
+    });
+    for (const path of ['/multi/_design/v/_view/by_key/queries', '/multi/_design/v/_view/by_key']) {
+      const res = await request.post(path).set('content-type', 'application/json').send({ queries });
+      assert.equal(res.status, 200, JSON.stringify(res.body).slice(0, 300));
+      const results = (res.body as { results: Record<string, unknown>[] }).results;
+      assert.equal(results.length, recorded.length);
+      results.forEach((r, i) => assert.deepEqual(normalize(r), normalize(recorded[i]!.body), recorded[i]!.path));
+    }
+    const both = await request.post('/multi/_design/v/_view/by_key').set('content-type', 'application/json').send({ keys: ['a'], queries });
+    assert.equal(both.status, 400);
+    assert.deepEqual(both.body, { error: 'bad_request', reason: '`keys` and `queries` are mutually exclusive' });
+  } finally {
+    await close();
+  }
+});

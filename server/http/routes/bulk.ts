@@ -36,20 +36,40 @@ export function registerBulk(router: Router, s: Services): void {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new CouchError('bad_request', 'Request body must be a JSON object');
     const keys = body.keys;
     if (keys !== undefined && !Array.isArray(keys)) throw new CouchError('bad_request', '`keys` body member must be an array.');
-    // Body members other than keys act as query parameters (CouchDB merges them).
-    const q: Query = { ...(ctx.query as Query) };
-    for (const [k, v] of Object.entries(body)) if (k !== 'keys') q[k] = typeof v === 'string' && !k.endsWith('key') ? v : JSON.stringify(v);
-    allDocs(ctx, db, q, keys as unknown[] | undefined);
+    const { keys: _keys, ...params } = body;
+    allDocs(ctx, db, bodyParams(ctx.query as Query, params), keys as unknown[] | undefined);
   });
 
   // `_design_docs`: `_all_docs` restricted to design documents.
-  router.get('/:db/_design_docs', (ctx) => {
-    const q: Query = { ...(ctx.query as Query) };
+  const designRange = (query: Query): Query => {
+    const q: Query = { ...query };
     const desc = bool(q, 'descending');
     if (q.startkey === undefined && q.start_key === undefined) q.startkey = JSON.stringify(desc ? '_design0' : '_design/');
     if (q.endkey === undefined && q.end_key === undefined) q.endkey = JSON.stringify(desc ? '_design/' : '_design0');
-    allDocs(ctx, openDb(s, ctx), q, undefined);
-  });
+    return q;
+  };
+  router.get('/:db/_design_docs', (ctx) => allDocs(ctx, openDb(s, ctx), designRange(ctx.query as Query), undefined));
+
+  // Several `_all_docs` (or `_design_docs`) queries in one request (CouchDB 2.2+): each member of
+  // `queries` holds query parameters, over the URL's. Answered in order, or the request fails.
+  const multiQuery = async (ctx: Context, design: boolean) => {
+    const db = openDb(s, ctx);
+    requireJsonType(ctx);
+    const body = (await readJson(ctx, s.limits)) as { queries?: unknown } | null;
+    const queries = typeof body === 'object' && body !== null ? body.queries : undefined;
+    if (!Array.isArray(queries)) throw new CouchError('bad_request', 'Request body must contain a `queries` array.');
+    const results = queries.map((member) => {
+      if (typeof member !== 'object' || member === null || Array.isArray(member)) throw new CouchError('bad_request', 'Each query must be a JSON object');
+      const { keys, ...params } = member as Record<string, unknown>;
+      if (keys !== undefined && !Array.isArray(keys)) throw new CouchError('bad_request', '`keys` member must be an array.');
+      const q = bodyParams(ctx.query as Query, params);
+      const a = allDocsAnswer(db, design ? designRange(q) : q, keys as unknown[] | undefined);
+      return a.head + a.rows.join(a.sep) + a.tail;
+    });
+    send(ctx, 200, new RawJson('{"results":[' + results.join(',\n') + ']}'));
+  };
+  router.post('/:db/_all_docs/queries', (ctx) => multiQuery(ctx, false));
+  router.post('/:db/_design_docs/queries', (ctx) => multiQuery(ctx, true));
 
   // `_local_docs`: the `_local` documents, by id (CouchDB 2+).
   const localDocs = (ctx: Context, q: Query, keys: unknown[] | undefined) => {
@@ -159,7 +179,23 @@ function missingRev(): never {
 
 // ---- _all_docs ------------------------------------------------------------------------------
 
+/** An `_all_docs` answer in pieces, so a large one can stream. */
+interface AllDocsAnswer {
+  head: string;
+  rows: string[];
+  sep: string;
+  tail: string;
+  /** Range answers can be any size and stream; `keys` answers are as long as the request's list. */
+  stream: boolean;
+}
+
 function allDocs(ctx: Context, db: Database, q: Query, bodyKeys: unknown[] | undefined): void {
+  const a = allDocsAnswer(db, q, bodyKeys);
+  if (a.stream) sendParts(ctx, 200, a.head, a.rows, a.sep, a.tail);
+  else send(ctx, 200, new RawJson(a.head + a.rows.join(a.sep) + a.tail));
+}
+
+function allDocsAnswer(db: Database, q: Query, bodyKeys: unknown[] | undefined): AllDocsAnswer {
   const includeDocs = bool(q, 'include_docs');
   const descending = bool(q, 'descending');
   const inclusiveEnd = bool(q, 'inclusive_end', true);
@@ -204,7 +240,7 @@ function allDocs(ctx: Context, db: Database, q: Query, bodyKeys: unknown[] | und
       rows.push(row + '}');
     }
     const sliced = rows.slice(skip, limit === undefined ? undefined : skip + limit);
-    return send(ctx, 200, new RawJson(head(keys !== undefined ? null : 0) + sliced.join(',') + ']}'));
+    return { head: head(keys !== undefined ? null : 0), rows: sliced, sep: ',', tail: ']}', stream: false };
   }
 
   const start = keyParam(q, 'startkey', 'start_key');
@@ -227,7 +263,14 @@ function allDocs(ctx: Context, db: Database, q: Query, bodyKeys: unknown[] | und
       if (limit !== undefined && parts.length >= limit) break;
     }
   }
-  sendParts(ctx, 200, head(offset), parts, ',\n', ']}');
+  return { head: head(offset), rows: parts, sep: ',\n', tail: ']}', stream: true };
+}
+
+/** Body members act as query parameters over the URL's (CouchDB merges them); values are JSON. */
+function bodyParams(query: Query, members: Record<string, unknown>): Query {
+  const q: Query = { ...query };
+  for (const [k, v] of Object.entries(members)) q[k] = typeof v === 'string' && !k.endsWith('key') ? v : JSON.stringify(v);
+  return q;
 }
 
 function keyParam(q: Query, a: string, b: string): string | undefined {

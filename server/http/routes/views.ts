@@ -55,10 +55,31 @@ export function registerViews(router: Router, s: Services): void {
     const headText = JSON.stringify(head).slice(0, -1) + (Object.keys(head).length > 0 ? ',' : '') + '"rows":[\n';
     sendParts(ctx, 200, headText, rows.map((r) => JSON.stringify(r)), ',\n', '\n]}');
   };
+  // Several queries of one view in one request (CouchDB 2.2+): each member of `queries` is a set
+  // of query parameters over the URL's. All are answered, in order, or the request fails.
+  const multiQuery = async (ctx: Context, queries: unknown) => {
+    if (!Array.isArray(queries)) throw new CouchError('bad_request', '`queries` member must be an array.');
+    const db = openDb(s, ctx);
+    const ddoc = requireDesign(db, ctx.params.ddoc as string);
+    const results: unknown[] = [];
+    for (const q of queries) results.push(await engine.queryView(docSource(db), ddoc, ctx.params.view as string, queryMap(ctx), q));
+    send(ctx, 200, { results });
+  };
   router.get('/:db/_design/:ddoc/_view/:view', (ctx) => view(ctx, undefined));
   router.post('/:db/_design/:ddoc/_view/:view', async (ctx) => {
     requireJsonType(ctx);
-    await view(ctx, await readJson(ctx, s.limits));
+    const body = await readJson(ctx, s.limits);
+    const members = typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+    if (members.queries === undefined) return view(ctx, body);
+    if (members.keys !== undefined) throw new CouchError('bad_request', '`keys` and `queries` are mutually exclusive');
+    await multiQuery(ctx, members.queries);
+  });
+  router.post('/:db/_design/:ddoc/_view/:view/queries', async (ctx) => {
+    requireJsonType(ctx);
+    const body = await readJson(ctx, s.limits);
+    const queries = typeof body === 'object' && body !== null ? (body as Record<string, unknown>).queries : undefined;
+    if (queries === undefined) throw new CouchError('bad_request', 'Request body must contain a `queries` member.');
+    await multiQuery(ctx, queries);
   });
 
   router.get('/:db/_design/:ddoc/_info', (ctx) => {
