@@ -392,7 +392,7 @@ describe('_all_docs', () => {
       queries: [{ startkey: 'b', endkey: 'd' }, { keys: ['c', 'zz'] }, { descending: true, skip: 1, limit: 2 }],
     });
     assert.equal(res.status, 200);
-    const [range, keys, page] = res.body.results as { total_rows: number; offset: number | null; rows: { id?: string; key: string }[] }[];
+    const [range, keys, page] = res.body.results as { total_rows: number; offset: number | null; rows: { id: string; key: string }[] }[];
     assert.deepEqual(rowIds(range!), ['b', 'c', 'd']);
     assert.equal(range!.offset, 1);
     assert.equal(range!.total_rows, 5);

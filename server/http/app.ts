@@ -17,6 +17,9 @@ import { registerChanges } from './routes/changes.js';
 import { registerAttachments } from './routes/attachments.js';
 import { registerViews } from './routes/views.js';
 import { registerReplication } from './routes/replication.js';
+import { registerDbUpdates } from './routes/db-updates.js';
+import { registerPurge } from './routes/purge.js';
+import { registerCopy } from './routes/copy.js';
 
 const log = debuglog('chaise:http');
 
@@ -61,6 +64,10 @@ export function createApp(s: Services, ext: Extensions = {}): Koa {
   registerServer(router, s);
   registerSessions(router, s, s.session);
   for (const add of ext.routes ?? []) add(router);
+  // Before the generic `/:db` and `/:db/:docid` routes, which would take these paths for names.
+  registerDbUpdates(router, s);
+  registerPurge(router, s);
+  registerCopy(router, s);
   registerViews(router, s);
   registerReplication(router, s);
   registerDatabase(router, s);

@@ -1,8 +1,10 @@
 // Standalone attachments: GET/HEAD/PUT/DELETE /db/doc/name (names may contain '/'). A PUT or
-// DELETE is an ordinary edit of the document that carries every other attachment as a stub.
+// DELETE is an ordinary edit of the document that carries every other attachment as a stub. A GET
+// honours `Range` as CouchDB does (byte-ranges.ts decides which bytes).
 
 import type Router from '@koa/router';
 import type { Context } from 'koa';
+import { randomBytes } from 'node:crypto';
 import { CouchError } from '../../errors/catalog.js';
 import { validateDocId } from '../../docs/doc-id.js';
 import { attachmentDigest, validateContentType, validateAttachmentName, type AttInput } from '../../docs/attachments.js';
@@ -15,6 +17,7 @@ import { send } from '../respond.js';
 import type { Services } from '../services.js';
 import { writeDocs } from '../write.js';
 import { checkDocWrite, location, openDb, requestRev, throwEditError } from './documents.js';
+import { contentRange, selectRanges, type ByteRange } from './byte-ranges.js';
 
 export function registerAttachments(router: Router, s: Services): void {
   const routes: [string, (ctx: Context) => string][] = [
@@ -52,15 +55,41 @@ function getAttachment(ctx: Context, s: Services, id: string, name: string): voi
   const etag = `"${stub.digest.replace(/^md5-/, '')}"`;
   ctx.set('ETag', etag);
   ctx.set('Cache-Control', 'must-revalidate');
-  ctx.set('Accept-Ranges', 'none');
+  // CouchDB serves byte ranges of attachments it stores as they came (identity) and answers
+  // `Accept-Ranges: none` for those it stored gzipped. Chaise stores every attachment as it came
+  // (compressible types are gzipped only to compute CouchDB's digest), so every one has ranges.
+  ctx.set('Accept-Ranges', 'bytes');
   if (ctx.get('if-none-match') === etag) {
     ctx.status = 304;
     return;
   }
-  ctx.status = 200;
-  ctx.body = bytes;
-  // The stored type, unchanged (koa's ctx.type would add a charset CouchDB does not send).
-  ctx.set('Content-Type', stub.content_type);
+  // Content-Type is the stored type, unchanged (koa's ctx.type would add a charset CouchDB does not send).
+  const answer = selectRanges(ctx.get('range') || undefined, bytes.length);
+  if (answer.kind === 'whole') {
+    ctx.status = 200;
+    ctx.body = bytes;
+    ctx.set('Content-Type', stub.content_type);
+    return;
+  }
+  ctx.status = 206;
+  if (answer.ranges.length === 1) {
+    const range = answer.ranges[0] as ByteRange;
+    ctx.set('Content-Range', contentRange(range, bytes.length));
+    ctx.body = bytes.subarray(range[0], range[1] + 1);
+    ctx.set('Content-Type', stub.content_type);
+    return;
+  }
+  // Several ranges: multipart/byteranges laid out as chttpd_db:send_ranges_multipart/5 writes it.
+  const boundary = randomBytes(16).toString('hex');
+  const parts: Buffer[] = [Buffer.from(`--${boundary}`)];
+  for (const range of answer.ranges) {
+    parts.push(Buffer.from(`\r\nContent-Type: ${stub.content_type}\r\nContent-Range: ${contentRange(range, bytes.length)}\r\n\r\n`));
+    parts.push(bytes.subarray(range[0], range[1] + 1));
+    parts.push(Buffer.from(`\r\n--${boundary}`));
+  }
+  parts.push(Buffer.from('--'));
+  ctx.body = Buffer.concat(parts);
+  ctx.set('Content-Type', `multipart/byteranges; boundary="${boundary}"`);
 }
 
 /** The document an attachment edit starts from: its current body with every attachment as a stub. */

@@ -3,7 +3,6 @@
 
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import type { ServerResponse } from 'node:http';
 import { compileSelector } from '../../../views/index.js';
 import { renderRevision } from '../../docs/read.js';
 import { CouchError } from '../../errors/catalog.js';
@@ -13,6 +12,7 @@ import { readJson } from '../body.js';
 import { bool, int, json, nonNegInt, str, type Query } from '../query.js';
 import type { Services } from '../services.js';
 import { openDb } from './documents.js';
+import { FeedStream } from './feed-stream.js';
 import { designDoc } from '../../design/design-docs.js';
 
 /** CouchDB's default heartbeat when `heartbeat=true`. */
@@ -47,6 +47,7 @@ async function changes(ctx: Context, s: Services, body: Record<string, unknown> 
     attachments: bool(q, 'attachments'),
     descending: bool(q, 'descending'),
   };
+  // `att_encoding_info` is accepted and ignored: no attachment is stored encoded (see readOptions).
   applyFilter(ctx, s, db, q, body, opts);
   const lastEventId = ctx.get('last-event-id') || undefined;
   let since = parseSince(feed === 'eventsource' && lastEventId ? lastEventId : str(q, 'since'), db);
@@ -58,7 +59,7 @@ async function changes(ctx: Context, s: Services, body: Record<string, unknown> 
 
   ctx.respond = false;
   const res = ctx.res;
-  const stream = new FeedStream(res, db, s.closing);
+  const stream = new FeedStream(res, (wake) => db.onChange(wake), s.closing);
   const contentType = feed === 'eventsource' ? 'text/event-stream' : 'application/json';
   res.writeHead(200, { 'Content-Type': contentType, 'Cache-Control': 'must-revalidate', 'Transfer-Encoding': 'chunked', 'X-Accel-Buffering': 'no' });
   // Waiting feeds send their headers now, so clients and proxies know the feed is open.
@@ -190,79 +191,5 @@ function applyFilter(ctx: Context, s: Services, db: Database, q: Query, body: Re
         opts.batchFilter = (docs) => engine.runFilter(ddoc, fname, docs, req);
       }
     }
-  }
-}
-
-/** One feed's socket: writes with back-pressure, heartbeats, and wake-ups on commit. */
-class FeedStream {
-  closed = false;
-  private heartbeat: NodeJS.Timeout | undefined;
-  private wake: (() => void) | undefined;
-  private readonly unsubscribe: () => void;
-  private readonly onAbort = () => this.close();
-
-  constructor(
-    private readonly res: ServerResponse,
-    db: Database,
-    private readonly closing: AbortSignal,
-  ) {
-    this.unsubscribe = db.onChange(() => this.wake?.());
-    res.on('close', () => this.close());
-    closing.addEventListener('abort', this.onAbort);
-  }
-
-  async write(text: string): Promise<void> {
-    if (this.closed) return;
-    if (!this.res.write(text)) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          this.res.off('drain', done);
-          this.res.off('close', done);
-          resolve();
-        };
-        this.res.on('drain', done);
-        this.res.on('close', done);
-      });
-    }
-  }
-
-  startHeartbeat(ms: number | undefined, text: string): void {
-    if (ms === undefined) return;
-    this.heartbeat = setInterval(() => void this.write(text), ms);
-  }
-
-  stopHeartbeat(): void {
-    if (this.heartbeat) clearInterval(this.heartbeat);
-    this.heartbeat = undefined;
-  }
-
-  /** Resolves true on the next commit, false on timeout or close. */
-  waitForChange(timeoutMs: number | undefined): Promise<boolean> {
-    return new Promise((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
-      const finish = (changed: boolean) => {
-        if (timer) clearTimeout(timer);
-        this.wake = undefined;
-        resolve(changed);
-      };
-      this.wake = () => finish(!this.closed);
-      if (this.closed) return finish(false);
-      if (timeoutMs !== undefined) timer = setTimeout(() => finish(false), timeoutMs);
-    });
-  }
-
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.stopHeartbeat();
-    this.unsubscribe();
-    this.closing.removeEventListener('abort', this.onAbort);
-    this.wake?.();
-  }
-
-  end(): void {
-    const wasClosed = this.closed;
-    this.close();
-    if (!wasClosed || !this.res.writableEnded) this.res.end();
   }
 }

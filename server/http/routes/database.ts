@@ -7,6 +7,7 @@ import { requireDbAdmin, requireServerAdmin } from '../../auth/access.js';
 import { validateDbName } from '../../storage/catalog.js';
 import type { Database } from '../../storage/database.js';
 import type { SecurityObject } from '../../storage/records.js';
+import { purgeSeq } from '../../storage/purge.js';
 import { readJson, requireJsonType } from '../body.js';
 import { send } from '../respond.js';
 import type { Services } from '../services.js';
@@ -16,7 +17,7 @@ export function dbInfo(db: Database): Record<string, unknown> {
   const c = db.counters;
   return {
     db_name: db.name,
-    purge_seq: 0,
+    purge_seq: purgeSeq(db),
     update_seq: c.updateSeq,
     sizes: { file: 0, external: 0, active: 0 },
     props: {},

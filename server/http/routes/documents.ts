@@ -23,6 +23,13 @@ import { newUuid } from './server.js';
 
 const DOC_METHODS = 'DELETE,GET,HEAD,POST,PUT,COPY';
 
+/**
+ * Read options shared by GET /db/doc and `_bulk_get`. `att_encoding_info=true` is accepted and
+ * changes nothing, on purpose: CouchDB adds `encoding`/`encoded_length` only to attachments it
+ * stored compressed, and Chaise stores every attachment exactly as it arrived (compressible types
+ * are gzipped only to compute CouchDB's digest, then the gzip is thrown away), so there is never
+ * an encoding to report; answering as CouchDB does for an identity attachment is exact for ours.
+ */
 export function readOptions(q: Query): ReadOptions {
   const meta = bool(q, 'meta');
   const opts: ReadOptions = {
