@@ -553,7 +553,7 @@ describe('access', () => {
       const anon = await make(t.request);
       assert.deepEqual([anon.status, anon.body], [401, { error: 'unauthorized', reason: 'You are not a server admin.' }], name);
       const dbAdmin = await make(t.request).auth('dba', 'pw-dba');
-      assert.deepEqual([dbAdmin.status, dbAdmin.body], [403, { error: 'forbidden', reason: 'You are not a server admin.' }], name);
+      assert.deepEqual([dbAdmin.status, dbAdmin.body], [401, { error: 'unauthorized', reason: 'You are not a server admin.' }], name);
       const admin = await make(t.request).auth('adm', 'pw');
       assert.ok(admin.status === 200 || admin.status === 201, `${name}: ${admin.status}`);
     }

@@ -103,7 +103,7 @@ async function authorize(req: Req): Promise<void> {
     deny();
   }
   if (route.kind === 'db' && (ctx.method === 'PUT' || ctx.method === 'DELETE')) {
-    throw anonymous ? new LoungeError(401, 'unauthorized', 'You are not a server admin.') : new LoungeError(403, 'forbidden', 'You are not a server admin.');
+    throw new LoungeError(401, 'unauthorized', 'You are not a server admin.');
   }
   const sec = await lounge.security.get(db);
   const write = !['GET', 'HEAD'].includes(ctx.method);

@@ -47,6 +47,7 @@ export function requireDbAdmin(sec: SecurityObject, user: UserCtx): void {
   if (!isDbAdmin(sec, user)) deny(user, 'You are not a db or server admin.', 'You are not a db or server admin.');
 }
 
+/** CouchDB answers 401 to everyone here, signed in or not (couch_httpd:verify_is_server_admin). */
 export function requireServerAdmin(user: UserCtx): void {
-  if (!isServerAdmin(user)) deny(user, 'You are not a server admin.', 'You are not a server admin.');
+  if (!isServerAdmin(user)) throw new CouchError('unauthorized', 'You are not a server admin.');
 }

@@ -29,8 +29,8 @@ export const rootHandler: Handler<'root'> = async ({ ctx, lounge }) => {
 
 function requireAdmin(req: Req): void {
   if (isServerAdmin(req.user)) return;
-  if (req.user.name === null) throw new LoungeError(401, 'unauthorized', 'You are not a server admin.');
-  throw new LoungeError(403, 'forbidden', 'You are not a server admin.');
+  // CouchDB answers 401 to everyone here, signed in or not (couch_httpd:verify_is_server_admin).
+  throw new LoungeError(401, 'unauthorized', 'You are not a server admin.');
 }
 
 /** Raw byte order, as CouchDB lists database names. */
