@@ -9,13 +9,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Response, Test } from 'supertest';
 import { inProcessNode, type TestNode } from './helpers/in-process-node.js';
+import { FEED_BOUND_MS, WAKE_BOUND_MS, inFlight, steps, text } from './helpers/http-steps.js';
 
-/** A feed that should answer "at once" after a write must do so well within this. */
-const WAKE_BOUND_MS = 1_000;
 /** How long to wait for background compaction to finish. */
 const COMPACTION_DEADLINE_MS = 5_000;
-/** A streaming request must end within this, or the test fails instead of hanging. */
-const FEED_BOUND_MS = 5_000;
 
 type Req = TestNode['request'];
 
@@ -30,53 +27,7 @@ after(async () => {
   await n.close();
 });
 
-/** Reads a streamed body as text (continuous and eventsource feeds are not one JSON value). */
-function text(r: Test): Test {
-  return r.timeout(FEED_BOUND_MS).buffer(true).parse((res, done) => {
-    let data = '';
-    res.setEncoding('utf8');
-    res.on('data', (c: string) => (data += c));
-    res.on('end', () => done(null, data));
-  });
-}
-
-/** Sends the request now (a supertest request only starts when awaited), for feeds opened before a write. */
-function inFlight(r: Test): Promise<Response> {
-  return new Promise((resolve, reject) => r.then(resolve, reject));
-}
-
-async function createDb(name: string, r: Req = req): Promise<void> {
-  const res = await r.put('/' + encodeURIComponent(name));
-  assert.equal(res.status, 201, JSON.stringify(res.body));
-}
-
-async function put(db: string, id: string, body: Record<string, unknown>, r: Req = req): Promise<string> {
-  const res = await r.put(`/${db}/${id}`).send(body);
-  assert.equal(res.status, 201, `PUT ${db}/${id}: ${JSON.stringify(res.body)}`);
-  return res.body.rev as string;
-}
-
-/** Writes a conflict: two branches from generation 1, written as a replicator would. */
-async function makeConflict(db: string, id: string): Promise<{ winner: string; loser: string; root: string }> {
-  const root = '1-' + 'a'.repeat(32);
-  const winner = '2-' + 'f'.repeat(32);
-  const loser = '2-' + 'b'.repeat(32);
-  const res = await req.post(`/${db}/_bulk_docs`).send({
-    new_edits: false,
-    docs: [
-      { _id: id, _rev: winner, side: 'winner', _revisions: { start: 2, ids: ['f'.repeat(32), 'a'.repeat(32)] } },
-      { _id: id, _rev: loser, side: 'loser', _revisions: { start: 2, ids: ['b'.repeat(32), 'a'.repeat(32)] } },
-    ],
-  });
-  assert.equal(res.status, 201);
-  return { winner, loser, root };
-}
-
-async function dbInfo(db: string, r: Req = req): Promise<{ doc_count: number; update_seq: number | string; doc_del_count: number }> {
-  const res = await r.get(`/${db}`);
-  assert.equal(res.status, 200);
-  return res.body;
-}
+const { createDb, put, makeConflict, dbInfo } = steps(() => req);
 
 // ---- _changes ---------------------------------------------------------------------------------
 

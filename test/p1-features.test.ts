@@ -12,11 +12,8 @@ import { join } from 'node:path';
 import supertest, { type Response, type Test } from 'supertest';
 import { openNode } from '../server/node.js';
 import { inProcessNode, type TestNode } from './helpers/in-process-node.js';
+import { FEED_BOUND_MS, WAKE_BOUND_MS, inFlight, steps, text } from './helpers/http-steps.js';
 
-/** A feed that should answer "at once" after an event must do so well within this. */
-const WAKE_BOUND_MS = 1_000;
-/** A streaming request must end within this, or the test fails instead of hanging. */
-const FEED_BOUND_MS = 5_000;
 /** Database events are recorded in batches this far apart (CouchDB's max_event_delay is 25 ms). */
 const EVENT_SETTLE_MS = 80;
 
@@ -33,15 +30,6 @@ after(async () => {
   await n.close();
 });
 
-function text(r: Test): Test {
-  return r.timeout(FEED_BOUND_MS).buffer(true).parse((res, done) => {
-    let data = '';
-    res.setEncoding('utf8');
-    res.on('data', (c: string) => (data += c));
-    res.on('end', () => done(null, data));
-  });
-}
-
 function binary(r: Test): Test {
   return r.buffer(true).parse((res, done) => {
     const chunks: Buffer[] = [];
@@ -50,45 +38,9 @@ function binary(r: Test): Test {
   });
 }
 
-/** Sends the request now (a supertest request only starts when awaited), for feeds opened before an event. */
-function inFlight(r: Test): Promise<Response> {
-  return new Promise((resolve, reject) => r.then(resolve, reject));
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function createDb(name: string): Promise<void> {
-  const res = await req.put('/' + encodeURIComponent(name));
-  assert.equal(res.status, 201, JSON.stringify(res.body));
-}
-
-async function put(db: string, id: string, body: Record<string, unknown>): Promise<string> {
-  const res = await req.put(`/${db}/${id}`).send(body);
-  assert.equal(res.status, 201, `PUT ${db}/${id}: ${JSON.stringify(res.body)}`);
-  return res.body.rev as string;
-}
-
-async function info(db: string): Promise<{ doc_count: number; doc_del_count: number; update_seq: number; purge_seq: number }> {
-  const res = await req.get(`/${db}`);
-  assert.equal(res.status, 200);
-  return res.body;
-}
-
-/** Two branches from generation 1, written as a replicator would: 2-fff… wins over 2-bbb…. */
-async function makeConflict(db: string, id: string): Promise<{ winner: string; loser: string; root: string }> {
-  const root = '1-' + 'a'.repeat(32);
-  const winner = '2-' + 'f'.repeat(32);
-  const loser = '2-' + 'b'.repeat(32);
-  const res = await req.post(`/${db}/_bulk_docs`).send({
-    new_edits: false,
-    docs: [
-      { _id: id, _rev: winner, side: 'winner', _revisions: { start: 2, ids: ['f'.repeat(32), 'a'.repeat(32)] } },
-      { _id: id, _rev: loser, side: 'loser', _revisions: { start: 2, ids: ['b'.repeat(32), 'a'.repeat(32)] } },
-    ],
-  });
-  assert.equal(res.status, 201);
-  return { winner, loser, root };
-}
+const { createDb, put, makeConflict, dbInfo: info } = steps(() => req);
 
 const purge = (db: string, body: unknown) => req.post(`/${db}/_purge`).set('content-type', 'application/json').send(JSON.stringify(body));
 

@@ -21,6 +21,18 @@ export type AttInput =
   | { kind: 'data'; name: string; contentType: string; bytes: Buffer; digest: string; revpos?: number }
   | { kind: 'stub'; name: string; digest?: string; contentType?: string; length?: number; revpos?: number };
 
+/** A stored revision's attachments as edit input that carries each one forward by its stub. */
+export function stubInputs(atts: AttMap | undefined): AttInput[] {
+  return Object.entries(atts ?? {}).map(([name, a]) => ({
+    kind: 'stub',
+    name,
+    digest: a.digest,
+    contentType: a.content_type,
+    length: a.length,
+    revpos: a.revpos,
+  }));
+}
+
 export function md5Digest(bytes: Buffer): string {
   return 'md5-' + createHash('md5').update(bytes).digest('base64');
 }

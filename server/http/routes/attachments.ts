@@ -7,7 +7,7 @@ import type { Context } from 'koa';
 import { randomBytes } from 'node:crypto';
 import { CouchError } from '../../errors/catalog.js';
 import { validateDocId } from '../../docs/doc-id.js';
-import { attachmentDigest, validateContentType, validateAttachmentName, type AttInput } from '../../docs/attachments.js';
+import { attachmentDigest, stubInputs, validateContentType, validateAttachmentName } from '../../docs/attachments.js';
 import type { ParsedDoc } from '../../docs/parse-doc.js';
 import { parseRev, findRev } from '../../revtree/index.js';
 import type { Database, EditResult } from '../../storage/database.js';
@@ -106,15 +106,7 @@ function baseDoc(db: Database, id: string, rev: string | undefined): ParsedDoc {
   if (!node || !node.isLeaf) throw new CouchError('conflict');
   const body = db.body(id, current);
   const json = body?.json ?? '{}';
-  const atts: AttInput[] = Object.entries(body?.atts ?? {}).map(([name, a]) => ({
-    kind: 'stub',
-    name,
-    digest: a.digest,
-    contentType: a.content_type,
-    length: a.length,
-    revpos: a.revpos,
-  }));
-  return { rev: current, deleted: false, json, body: JSON.parse(json) as Record<string, unknown>, attachments: atts };
+  return { rev: current, deleted: false, json, body: JSON.parse(json) as Record<string, unknown>, attachments: stubInputs(body?.atts) };
 }
 
 async function putAttachment(ctx: Context, s: Services, rawId: string, name: string): Promise<void> {

@@ -10,7 +10,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { CouchError } from '../../errors/catalog.js';
 import { docKind, validateDocId } from '../../docs/doc-id.js';
-import type { AttInput } from '../../docs/attachments.js';
+import { stubInputs, type AttInput } from '../../docs/attachments.js';
 import type { ParsedDoc } from '../../docs/parse-doc.js';
 import { findRev, parseRev } from '../../revtree/index.js';
 import type { Database, EditResult } from '../../storage/database.js';
@@ -105,13 +105,5 @@ function readSource(db: Database, id: string, rev: string | undefined): Source {
   const node = findRev(info.tree, parsed);
   const body = node?.available ? db.body(id, wanted, info) : undefined;
   if (!node || !body) throw new CouchError('not_found', 'missing');
-  const attachments: AttInput[] = Object.entries(body.atts ?? {}).map(([name, a]) => ({
-    kind: 'stub',
-    name,
-    digest: a.digest,
-    contentType: a.content_type,
-    length: a.length,
-    revpos: a.revpos,
-  }));
-  return { json: body.json, deleted: node.deleted, attachments };
+  return { json: body.json, deleted: node.deleted, attachments: stubInputs(body.atts) };
 }
