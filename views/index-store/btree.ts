@@ -38,7 +38,7 @@ export type ChildRef = [unknown, string, unknown, string, number, number, unknow
 export interface LeafNode {
   leaf: true;
   entries: Entry[];
-  /** Encoded size in bytes, when known (for index size accounting). */
+  /** Encoded size in bytes, for index size accounting: estimated until the node is serialized. */
   bytes?: number;
 }
 export interface InnerNode {
@@ -480,6 +480,12 @@ export interface ModifyResult {
   freed: number[];
 }
 
+/** A run of items that becomes one node, with the sum of their estimated sizes. */
+interface Chunk<T> {
+  items: T[];
+  bytes: number;
+}
+
 function chunk<T>(
   items: readonly T[],
   sizeOf: (t: T) => number,
@@ -487,23 +493,25 @@ function chunk<T>(
   maxCount: number,
   minCount: number,
   mustJoin: (prev: T, next: T) => boolean,
-): T[][] {
+): Chunk<T>[] {
   if (items.length === 0) return [];
+  // Sizes are needed twice (total, then per chunk); estimating them walks each entry, so once.
+  const sizes = new Float64Array(items.length);
   let total = 0;
-  for (const it of items) total += sizeOf(it);
+  for (let i = 0; i < items.length; i++) total += sizes[i] = sizeOf(items[i] as T);
   const parts = Math.max(1, Math.ceil(total / targetBytes), Math.ceil(items.length / maxCount));
   // Spread evenly: aim for total/parts bytes per chunk.
   const aim = total / parts;
-  const out: T[][] = [];
+  const out: Chunk<T>[] = [];
   let cur: T[] = [];
   let bytes = 0;
   for (let i = 0; i < items.length; i++) {
     const it = items[i] as T;
-    const s = sizeOf(it);
+    const s = sizes[i] as number;
     const prev = cur[cur.length - 1];
     const full = cur.length >= maxCount || (bytes + s / 2 > aim && cur.length >= minCount);
     if (cur.length > 0 && full && !(prev !== undefined && mustJoin(prev, it))) {
-      out.push(cur);
+      out.push({ items: cur, bytes });
       cur = [];
       bytes = 0;
     }
@@ -513,8 +521,10 @@ function chunk<T>(
   if (cur.length > 0) {
     // A lone small tail would make a needlessly thin node: fold it into its neighbour.
     const last = out[out.length - 1];
-    if (last !== undefined && cur.length < minCount) last.push(...cur);
-    else out.push(cur);
+    if (last !== undefined && cur.length < minCount) {
+      last.items.push(...cur);
+      last.bytes += bytes;
+    } else out.push({ items: cur, bytes });
   }
   return out;
 }
@@ -538,26 +548,26 @@ export function modifyTree(
   const sameRow = (a: Entry, b: Entry): boolean => order.cmp(a[0], a[1] as string, b[0], b[1] as string) === 0;
 
   const makeLeaves = (entries: Entry[]): ChildRef[] =>
-    chunk(entries, approxSize, shape.leafBytes, shape.leafEntriesMax, 1, sameRow).map((es) => {
+    chunk(entries, approxSize, shape.leafBytes, shape.leafEntriesMax, 1, sameRow).map(({ items: es, bytes }) => {
       const id = alloc();
       const first = es[0] as Entry;
       const last = es[es.length - 1] as Entry;
       let count = 0;
       for (const e of es) count += rowsOf(e);
       const ref: ChildRef = [first[0], first[1] as string, last[0], last[1] as string, id, count, null];
-      created.push({ id, node: { leaf: true, entries: es }, height: 0, ref });
+      created.push({ id, node: { leaf: true, entries: es, bytes }, height: 0, ref });
       return ref;
     });
 
   const makeInners = (refs: ChildRef[], height: number): ChildRef[] =>
-    chunk(refs, approxSize, shape.innerBytes, shape.innerChildrenMax, 2, () => false).map((cs) => {
+    chunk(refs, approxSize, shape.innerBytes, shape.innerChildrenMax, 2, () => false).map(({ items: cs, bytes }) => {
       const id = alloc();
       const first = cs[0] as ChildRef;
       const last = cs[cs.length - 1] as ChildRef;
       let count = 0;
       for (const c of cs) count += c[5];
       const ref: ChildRef = [first[0], first[1], last[2], last[3], id, count, null];
-      created.push({ id, node: { leaf: false, children: cs }, height, ref });
+      created.push({ id, node: { leaf: false, children: cs, bytes }, height, ref });
       return ref;
     });
 

@@ -24,8 +24,13 @@ export const MAP_BATCH_DOCS_MAX = 500;
  */
 export const MAP_BATCHES_IN_FLIGHT = 2;
 
-/** Bytes of document JSON per map call, so a batch of huge docs cannot exhaust the isolate heap. */
-export const MAP_BATCH_BYTES_MAX = 4 * 1024 * 1024;
+/**
+ * Bytes of document JSON per map call. It keeps a batch of huge docs from exhausting the isolate
+ * heap, and keeps each batch string under V8's large-object size (128 KB): measured, 175 KB
+ * batches cost the host about three times as much time per doc to build and copy into the
+ * isolate as 90 KB ones, and a view build got ~5 % faster.
+ */
+export const MAP_BATCH_BYTES_MAX = 96 * 1024;
 
 /** Isolates kept alive at once (LRU); each costs a few MB even when idle. */
 export const ISOLATES_MAX = 32;
