@@ -72,6 +72,7 @@ export class Database {
   readonly env: Environment;
   private readonly dbId: number;
   counters: DbCounters;
+  private committed: number;
   revsLimit: number;
   security: SecurityObject;
   private readonly listeners = new Set<Listener>();
@@ -87,12 +88,24 @@ export class Database {
     this.dbId = record.id;
     const meta = env.stores.meta;
     this.counters = (meta.get([this.dbId, 'counters']) as DbCounters | undefined) ?? { updateSeq: 0, docCount: 0, delCount: 0 };
+    this.committed = this.counters.updateSeq;
     this.revsLimit = (meta.get([this.dbId, 'revs_limit']) as number | undefined) ?? DEFAULT_REVS_LIMIT;
     this.security = (meta.get([this.dbId, 'security']) as SecurityObject | undefined) ?? DEFAULT_SECURITY;
   }
 
+  /**
+   * The update seq of the last committed transaction: everything at or below it can be read.
+   * `counters.updateSeq` runs ahead of it while a transaction is applied but not yet committed,
+   * so feeds, view updates and `GET /db` use this one; a reader told of seq N then finds all of
+   * 1..N (else a view update or a replicator could step over a change still in flight).
+   */
   get updateSeq(): number {
-    return this.counters.updateSeq;
+    return this.committed;
+  }
+
+  /** Called once a transaction that brought the seq to `seq` has committed. */
+  noteCommitted(seq: number): void {
+    if (seq > this.committed) this.committed = seq;
   }
 
   // ---- change notification ----------------------------------------------------------------
@@ -108,7 +121,7 @@ export class Database {
   }
 
   private notify(): void {
-    const seq = this.counters.updateSeq;
+    const seq = this.committed;
     for (const l of [...this.listeners]) l(seq);
   }
 
@@ -201,14 +214,16 @@ export class Database {
       const hashes = newEdits ? chunk.map(likelyRevHash) : undefined;
       let applied!: () => void;
       const ran = new Promise<void>((resolve) => (applied = resolve));
+      let seqAfter = 0;
       const commit = this.env.root.transaction(() => {
         try {
           this.applyChunk(chunk, newEdits, hashes, results);
+          seqAfter = this.counters.updateSeq;
         } finally {
           applied();
         }
       });
-      commits.push(commit);
+      commits.push(commit.then(() => this.noteCommitted(seqAfter)));
       // Wait until this chunk's edits are applied (not committed), then prepare the next one.
       await Promise.race([ran, commit]);
     }

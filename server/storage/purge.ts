@@ -83,6 +83,7 @@ export async function purgeDocs(db: Database, requests: readonly PurgeRequest[])
   // fabric_doc_purge answers an empty request without touching the database.
   if (requests.length === 0) return [];
   const { root, stores } = db.env;
+  let seqAfter = 0;
   const results = await root.transaction(() => {
     const before = { ...db.counters };
     try {
@@ -91,12 +92,14 @@ export async function purgeDocs(db: Database, requests: readonly PurgeRequest[])
       if (db.counters.updateSeq === seqAtStart) db.counters.updateSeq++;
       stores.meta.put(metaKey(db, 'counters'), db.counters);
       recordInfos(db, requests);
+      seqAfter = db.counters.updateSeq;
       return out;
     } catch (e) {
       db.counters = before;
       throw e;
     }
   });
+  db.noteCommitted(seqAfter);
   await db.env.durable();
   db.wake();
   return results;

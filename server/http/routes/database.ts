@@ -18,7 +18,7 @@ export function dbInfo(db: Database): Record<string, unknown> {
   return {
     db_name: db.name,
     purge_seq: purgeSeq(db),
-    update_seq: c.updateSeq,
+    update_seq: db.updateSeq,
     sizes: { file: 0, external: 0, active: 0 },
     props: {},
     doc_del_count: c.delCount,
