@@ -168,7 +168,9 @@ export class Database {
 
   /**
    * Live (not deleted) documents in raw UTF-8 byte order of ids, as `_all_docs` lists them.
-   * `start` is inclusive; `end` is exclusive unless `inclusiveEnd`, in the direction of travel.
+   * `start` is inclusive; `end` is exclusive unless `inclusiveEnd`, in the direction of travel;
+   * `offset` live documents are skipped first. Tombstones are passed over as CouchDB's id-tree
+   * fold does, reading only each row's header.
    */
   *liveRange(opts: { start?: string; end?: string; descending?: boolean; inclusiveEnd?: boolean; offset?: number }): Generator<{ id: string; rev: string }> {
     const p = this.dbId;
@@ -177,20 +179,30 @@ export class Database {
     let to: Key = opts.end !== undefined ? [p, opts.end] : desc ? [p] : [p + 1];
     // lmdb ranges exclude `end`; a following key makes the bound inclusive ('\0' is the next string in byte order).
     if (opts.end !== undefined && opts.inclusiveEnd !== false && !desc) to = [p, opts.end + '\u0000'];
-    const range = this.env.stores.live.getRange({ start: from, end: to, reverse: desc, ...(opts.offset ? { offset: opts.offset } : {}) });
-    for (const { key, value } of range) yield { id: key[1] as string, rev: value };
-    if (desc && opts.end !== undefined && opts.inclusiveEnd !== false) {
-      const rev = this.env.stores.live.get([p, opts.end]);
-      if (rev !== undefined && (opts.start === undefined || opts.end <= opts.start)) yield { id: opts.end, rev };
+    let skip = opts.offset ?? 0;
+    const headers = this.env.stores.docHeaders;
+    for (const { key, value } of headers.getRange({ start: from, end: to, reverse: desc })) {
+      if (value.deleted) continue;
+      if (skip > 0) skip--;
+      else yield { id: key[1] as string, rev: value.rev };
+    }
+    if (desc && opts.end !== undefined && opts.inclusiveEnd !== false && (opts.start === undefined || opts.end <= opts.start)) {
+      const last = headers.get([p, opts.end]);
+      if (last !== undefined && !last.deleted) {
+        if (skip > 0) skip--;
+        else yield { id: opts.end, rev: last.rev };
+      }
     }
   }
 
-  /** How many live documents sort before `id` (CouchDB's `offset`). */
+  /** How many live documents sort before `id` (CouchDB's `offset`): a walk over row headers. */
   liveCountBefore(id: string | undefined, descending: boolean): number {
     const p = this.dbId;
     if (id === undefined) return 0;
-    if (!descending) return this.env.stores.live.getKeysCount({ start: [p], end: [p, id] });
-    return this.env.stores.live.getKeysCount({ start: [p, id + '\u0000'], end: [p + 1] });
+    const range = descending ? { start: [p, id + '\u0000'], end: [p + 1] } : { start: [p], end: [p, id] };
+    let n = 0;
+    for (const { value } of this.env.stores.docHeaders.getRange(range)) if (!value.deleted) n++;
+    return n;
   }
 
   // ---- document writes --------------------------------------------------------------------
@@ -392,8 +404,6 @@ export class Database {
     stores.docs.put(key, info);
     if (old) stores.seqs.remove([this.dbId, old.seq]);
     stores.seqs.put([this.dbId, seq], id);
-    if (!info.deleted) stores.live.put(key, info.rev);
-    else if (old && !old.deleted) stores.live.remove(key);
     if (old) {
       if (old.deleted) this.counters.delCount--;
       else this.counters.docCount--;
@@ -528,7 +538,7 @@ export class Database {
   /** Removes every key of this database, in chunks so a huge database does not stall writers. */
   static async purgeAll(env: Environment, dbId: number): Promise<void> {
     const CHUNK = 5000;
-    const stores = [env.stores.docs, env.stores.live, env.stores.bodies, env.stores.seqs, env.stores.local, env.stores.atts, env.stores.meta];
+    const stores = [env.stores.docs, env.stores.bodies, env.stores.seqs, env.stores.local, env.stores.atts, env.stores.meta];
     for (const store of stores) {
       for (;;) {
         const keys = [...store.getKeys({ start: [dbId], end: [dbId + 1], limit: CHUNK })];

@@ -80,6 +80,25 @@ export const docInfoCodec = {
   },
 };
 
+/** What `_all_docs` needs of a row: read from its first bytes, the tree and body left alone. */
+export interface DocHeader {
+  rev: string;
+  deleted: boolean;
+}
+
+export const docHeaderCodec = {
+  encode(): Buffer {
+    throw new Error('docs rows are written through the DocInfo codec');
+  },
+  decode(buf: Uint8Array): DocHeader {
+    const r = new Reader(Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength));
+    if (r.u8() !== FORMAT) throw new Error('docs row in an unknown format (written by another version of Chaise?)');
+    const flags = r.u8();
+    r.f64();
+    return { rev: r.string(), deleted: (flags & DELETED) !== 0 };
+  },
+};
+
 function treeBound(tree: RevTree): number {
   let bytes = 0;
   const visit = (node: RevNode): void => {

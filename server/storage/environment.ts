@@ -13,7 +13,7 @@ import { mkdtempSync, mkdirSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open, type Database, type DatabaseOptions, type RootDatabase } from 'lmdb';
-import { docInfoCodec } from './doc-info-codec.js';
+import { docHeaderCodec, docInfoCodec, type DocHeader } from './doc-info-codec.js';
 
 /** LMDB needs an upper bound on the map size; it is virtual address space, not disk. */
 const MAP_SIZE_BYTES = 256 * 1024 ** 3;
@@ -29,8 +29,8 @@ export interface Stores {
   docs: Database<unknown, Key>;
   /** [dbId, docId, rev] → StoredBody */
   bodies: Database<unknown, Key>;
-  /** [dbId, docId] → winning rev, for documents whose winner is not deleted (`_all_docs`). */
-  live: Database<string, Key>;
+  /** The `docs` rows again, read as their headers only (rev, deleted): `_all_docs` walks these. */
+  docHeaders: Database<DocHeader, Key>;
   /** [dbId, seq] → docId */
   seqs: Database<string, Key>;
   /** [dbId, docId] → LocalDoc */
@@ -69,7 +69,7 @@ export class Environment {
       // lmdb-js takes a per-database encoder, though its typings list the option on the root only.
       docs: root.openDB<unknown, Key>({ name: 'docs', keyEncoding: 'ordered-binary', encoder: docInfoCodec } as DatabaseOptions & { name: string }),
       bodies: sub('bodies'),
-      live: sub<string>('live', 'string'),
+      docHeaders: root.openDB<DocHeader, Key>({ name: 'docs', keyEncoding: 'ordered-binary', encoder: docHeaderCodec } as DatabaseOptions & { name: string }),
       seqs: sub<string>('seqs', 'string'),
       local: sub('local'),
       atts: sub<Buffer>('atts', 'binary'),

@@ -130,7 +130,6 @@ function purgeOne(db: Database, req: PurgeRequest): PurgeResult {
 
   if (cut.tree.length === 0) {
     stores.docs.remove(key);
-    if (!info.deleted) stores.live.remove(key);
     // Every stored body of the document goes, including any of revisions stemmed out of the tree.
     for (const k of stores.bodies.getKeys({ start: [dbId, req.id], end: [dbId, req.id, '\uffff'] })) {
       if (k.length === 3 && k[1] === req.id) stores.bodies.remove(k);
@@ -156,8 +155,6 @@ function purgeOne(db: Database, req: PurgeRequest): PurgeResult {
   if (inline?.atts) next.atts = inline.atts;
   stores.docs.put(key, next);
   stores.seqs.put([dbId, next.seq], req.id);
-  if (!next.deleted) stores.live.put(key, next.rev);
-  else if (!info.deleted) stores.live.remove(key);
   if (info.deleted !== next.deleted) {
     if (next.deleted) {
       db.counters.docCount--;
