@@ -12,7 +12,7 @@ export interface ParsedDoc {
   deleted: boolean;
   revisions?: { start: number; ids: string[] };
   attachments?: AttInput[];
-  /** The user fields, serialized once, in the client's order. */
+  /** The user fields, serialized once, in the client's order; always JSON.stringify(body). */
   json: string;
   body: Record<string, unknown>;
 }

@@ -21,6 +21,7 @@ import type { RevPath, RevTree } from '../revtree/index.js';
 import type { ParsedDoc } from '../docs/parse-doc.js';
 import type { AttMap, AttStub } from '../docs/attachments.js';
 import type { Environment, DbRecord, Key } from './environment.js';
+import type { HashJob } from './rev-hasher.js';
 import {
   DEFAULT_REVS_LIMIT,
   DEFAULT_SECURITY,
@@ -50,20 +51,34 @@ type Listener = (seq: number) => void;
 const SEQ_MAX = Number.MAX_SAFE_INTEGER;
 
 /**
- * Edits per write transaction. Small enough that a 1000-doc `_bulk_docs` overlaps three commits
- * with the next chunk's hashing; large enough that a commit's fixed cost stays small.
+ * Edits per write transaction: a 1000-doc `_bulk_docs` is one transaction (each commit costs
+ * lmdb-js a writer-thread handshake), a bigger request several, so the writer commits one chunk
+ * while the next is hashed.
  */
-const WRITE_CHUNK_EDITS = 250;
+const WRITE_CHUNK_EDITS = 1000;
+
+/** Writes of at least this many edits hash on the worker thread; below, the round trip costs more than it saves. */
+const OFFLOAD_EDITS_MIN = 100;
 
 /**
  * An edit's new rev hash, computed before its transaction for the parent the edit names (`_rev`,
  * or none): that is the parent whenever the edit succeeds, except when it re-creates a deleted
- * document. Edits with attachments hash the stored stubs, so they are hashed in the transaction.
+ * document. Edits with attachments hash the stored stubs, so they are hashed in the transaction
+ * (applyEdit uses a likely hash only when the parent matches and the edit has no attachments).
  */
 function likelyRevHash(edit: Edit): string | undefined {
   const { doc } = edit;
-  if (doc.attachments && doc.attachments.length > 0) return undefined;
+  if (hasAttachments(edit)) return undefined;
   return newRevHash({ parentRev: doc.rev ?? null, deleted: doc.deleted, body: doc.body, attachmentDigests: [] });
+}
+
+/** likelyRevHash's input for the worker; `json` is `body` serialized (ParsedDoc keeps them equal). */
+function hashJob(edit: Edit): HashJob {
+  return { parentRev: edit.doc.rev ?? null, deleted: edit.doc.deleted, json: edit.doc.json };
+}
+
+function hasAttachments(edit: Edit): boolean {
+  return edit.doc.attachments !== undefined && edit.doc.attachments.length > 0;
 }
 
 export class Database {
@@ -211,9 +226,9 @@ export class Database {
    * Applies edits in order. With `newEdits`, each edit must name the leaf it replaces (or create
    * the doc); without, each edit's `_revisions` path is merged into the tree.
    *
-   * Large requests are applied in chunks of WRITE_CHUNK_EDITS, one transaction each, and the next
-   * chunk's CPU work (its rev hashes) runs while the previous chunk commits on lmdb-js's writer
-   * thread. Like CouchDB's `_bulk_docs`, a request is not atomic; each edit is. The answer waits
+   * Large requests are applied in chunks of WRITE_CHUNK_EDITS, one transaction each; their rev
+   * hashes are made on the RevHasher's worker thread ahead of the transactions (small writes hash
+   * inline). Like CouchDB's `_bulk_docs`, a request is not atomic; each edit is. The answer waits
    * until every chunk is on disk.
    */
   async write(edits: Edit[], newEdits: boolean): Promise<EditResult[]> {
@@ -221,9 +236,14 @@ export class Database {
     const seqBefore = this.counters.updateSeq;
     const results: EditResult[] = [];
     const commits: Promise<unknown>[] = [];
-    for (let from = 0; from < edits.length; from += WRITE_CHUNK_EDITS) {
-      const chunk = edits.slice(from, from + WRITE_CHUNK_EDITS);
-      const hashes = newEdits ? chunk.map(likelyRevHash) : undefined;
+    const chunks: Edit[][] = [];
+    for (let from = 0; from < edits.length; from += WRITE_CHUNK_EDITS) chunks.push(edits.slice(from, from + WRITE_CHUNK_EDITS));
+    // Large writes get their hashes from the worker thread, ahead of the transactions.
+    const offloaded = newEdits && edits.length >= OFFLOAD_EDITS_MIN ? chunks.map((c) => this.env.hasher.hash(c.map(hashJob))) : undefined;
+    for (let k = 0; k < chunks.length; k++) {
+      const chunk = chunks[k] as Edit[];
+      let hashes: (string | undefined)[] | undefined;
+      if (newEdits) hashes = (await offloaded?.[k]) ?? chunk.map(likelyRevHash);
       let applied!: () => void;
       const ran = new Promise<void>((resolve) => (applied = resolve));
       let seqAfter = 0;
@@ -287,7 +307,7 @@ export class Database {
       const atts = this.resolveAttachments(id, doc, newPos, parentRev, false);
       if ('error' in atts) return atts.error;
       const hash =
-        likelyHash !== undefined && parentRev === (doc.rev ?? null)
+        likelyHash !== undefined && parentRev === (doc.rev ?? null) && !hasAttachments(edit)
           ? likelyHash
           : newRevHash({
               parentRev,

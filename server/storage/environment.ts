@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open, type Database, type DatabaseOptions, type RootDatabase } from 'lmdb';
 import { docHeaderCodec, docInfoCodec, type DocHeader } from './doc-info-codec.js';
+import { RevHasher } from './rev-hasher.js';
 
 /** LMDB needs an upper bound on the map size; it is virtual address space, not disk. */
 const MAP_SIZE_BYTES = 256 * 1024 ** 3;
@@ -55,6 +56,8 @@ export class Environment {
   readonly root: RootDatabase;
   readonly stores: Stores;
   readonly path: string;
+  /** Rev hashes of large writes, on a worker thread. */
+  readonly hasher = new RevHasher();
   private readonly temporary: boolean;
 
   private constructor(root: RootDatabase, path: string, temporary: boolean) {
@@ -96,6 +99,7 @@ export class Environment {
   }
 
   async close(): Promise<void> {
+    await this.hasher.close();
     await this.root.close();
     if (this.temporary) rmSync(this.path, { recursive: true, force: true });
   }
