@@ -57,8 +57,10 @@ const SEQ_MAX = Number.MAX_SAFE_INTEGER;
  */
 const WRITE_CHUNK_EDITS = 1000;
 
-/** Writes of at least this many edits hash on the worker thread; below, the round trip costs more than it saves. */
+/** Writes of at least this many edits hash on the worker thread too; below, the round trip costs more than it saves. */
 const OFFLOAD_EDITS_MIN = 100;
+/** The part of a large write's hashes the main thread makes while the worker makes the rest. */
+const MAIN_THREAD_HASH_SHARE = 0.4;
 
 /**
  * An edit's new rev hash, computed before its transaction for the parent the edit names (`_rev`,
@@ -239,11 +241,19 @@ export class Database {
     const chunks: Edit[][] = [];
     for (let from = 0; from < edits.length; from += WRITE_CHUNK_EDITS) chunks.push(edits.slice(from, from + WRITE_CHUNK_EDITS));
     // Large writes get their hashes from the worker thread, ahead of the transactions.
-    const offloaded = newEdits && edits.length >= OFFLOAD_EDITS_MIN ? chunks.map((c) => this.env.hasher.hash(c.map(hashJob))) : undefined;
+    // Large writes hash on both threads: the worker takes the tail of each chunk, and the main
+    // thread hashes the head while it waits (the worker also parses, so it gets a bit less).
+    const offload = newEdits && edits.length >= OFFLOAD_EDITS_MIN;
+    const heads = chunks.map((c) => (offload ? Math.floor(c.length * MAIN_THREAD_HASH_SHARE) : c.length));
+    const tails = offload ? chunks.map((c, k) => this.env.hasher.hash(c.slice(heads[k]).map(hashJob))) : undefined;
     for (let k = 0; k < chunks.length; k++) {
       const chunk = chunks[k] as Edit[];
       let hashes: (string | undefined)[] | undefined;
-      if (newEdits) hashes = (await offloaded?.[k]) ?? chunk.map(likelyRevHash);
+      if (newEdits) {
+        const head = chunk.slice(0, heads[k]).map(likelyRevHash);
+        const tail = (await tails?.[k]) ?? chunk.slice(heads[k]).map(likelyRevHash);
+        hashes = head.concat(tail);
+      }
       let applied!: () => void;
       const ran = new Promise<void>((resolve) => (applied = resolve));
       let seqAfter = 0;
