@@ -229,8 +229,8 @@ export class Database {
    * the doc); without, each edit's `_revisions` path is merged into the tree.
    *
    * Large requests are applied in chunks of WRITE_CHUNK_EDITS, one transaction each; their rev
-   * hashes are made on the RevHasher's worker thread ahead of the transactions (small writes hash
-   * inline). Like CouchDB's `_bulk_docs`, a request is not atomic; each edit is. The answer waits
+   * hashes are made ahead of the transactions, partly on the RevHasher's worker thread (small
+   * writes hash inline). Like CouchDB's `_bulk_docs`, a request is not atomic; each edit is. The answer waits
    * until every chunk is on disk.
    */
   async write(edits: Edit[], newEdits: boolean): Promise<EditResult[]> {
@@ -240,8 +240,7 @@ export class Database {
     const commits: Promise<unknown>[] = [];
     const chunks: Edit[][] = [];
     for (let from = 0; from < edits.length; from += WRITE_CHUNK_EDITS) chunks.push(edits.slice(from, from + WRITE_CHUNK_EDITS));
-    // Large writes get their hashes from the worker thread, ahead of the transactions.
-    // Large writes hash on both threads: the worker takes the tail of each chunk, and the main
+    // Large writes hash on both threads, ahead of the transactions: the worker takes the tail of each chunk, and the main
     // thread hashes the head while it waits (the worker also parses, so it gets a bit less).
     const offload = newEdits && edits.length >= OFFLOAD_EDITS_MIN;
     const heads = chunks.map((c) => (offload ? Math.floor(c.length * MAIN_THREAD_HASH_SHARE) : c.length));
