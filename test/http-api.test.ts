@@ -7,7 +7,7 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Response, Test } from 'supertest';
+import type { Test } from 'supertest';
 import { inProcessNode, type TestNode } from './helpers/in-process-node.js';
 import { FEED_BOUND_MS, WAKE_BOUND_MS, inFlight, steps, text } from './helpers/http-steps.js';
 

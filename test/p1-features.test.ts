@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import supertest, { type Response, type Test } from 'supertest';
+import supertest, { type Test } from 'supertest';
 import { openNode } from '../server/node.js';
 import { inProcessNode, type TestNode } from './helpers/in-process-node.js';
 import { FEED_BOUND_MS, WAKE_BOUND_MS, inFlight, steps, text } from './helpers/http-steps.js';

@@ -230,8 +230,8 @@ export class Database {
    *
    * Large requests are applied in chunks of WRITE_CHUNK_EDITS, one transaction each; their rev
    * hashes are made ahead of the transactions, partly on the RevHasher's worker thread (small
-   * writes hash inline). Like CouchDB's `_bulk_docs`, a request is not atomic; each edit is. The answer waits
-   * until every chunk is on disk.
+   * writes hash inline). Like CouchDB's `_bulk_docs`, a request is not atomic; each edit is.
+   * The answer waits until every chunk is on disk.
    */
   async write(edits: Edit[], newEdits: boolean): Promise<EditResult[]> {
     this.assertLive();
@@ -240,8 +240,9 @@ export class Database {
     const commits: Promise<unknown>[] = [];
     const chunks: Edit[][] = [];
     for (let from = 0; from < edits.length; from += WRITE_CHUNK_EDITS) chunks.push(edits.slice(from, from + WRITE_CHUNK_EDITS));
-    // Large writes hash on both threads, ahead of the transactions: the worker takes the tail of each chunk, and the main
-    // thread hashes the head while it waits (the worker also parses, so it gets a bit less).
+    // Large writes hash on both threads, ahead of the transactions: the worker takes the tail of
+    // each chunk and the main thread hashes the head meanwhile (the worker also parses, so it
+    // gets a bit less).
     const offload = newEdits && edits.length >= OFFLOAD_EDITS_MIN;
     const heads = chunks.map((c) => (offload ? Math.floor(c.length * MAIN_THREAD_HASH_SHARE) : c.length));
     const tails = offload ? chunks.map((c, k) => this.env.hasher.hash(c.slice(heads[k]).map(hashJob))) : undefined;

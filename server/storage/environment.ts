@@ -66,13 +66,15 @@ export class Environment {
     this.temporary = temporary;
     const sub = <V>(name: string, encoding?: 'binary' | 'string') =>
       root.openDB<V, Key>({ name, keyEncoding: 'ordered-binary', ...(encoding ? { encoding } : {}) });
+    // lmdb-js takes a per-database encoder, though its typings list the option on the root only.
+    const coded = <V>(name: string, encoder: { decode(buf: Uint8Array): V }) =>
+      root.openDB<V, Key>({ name, keyEncoding: 'ordered-binary', encoder } as DatabaseOptions & { name: string });
     this.stores = {
       dbs: root.openDB<DbRecord, string>({ name: 'dbs' }),
       meta: sub('meta'),
-      // lmdb-js takes a per-database encoder, though its typings list the option on the root only.
-      docs: root.openDB<unknown, Key>({ name: 'docs', keyEncoding: 'ordered-binary', encoder: docInfoCodec } as DatabaseOptions & { name: string }),
+      docs: coded<unknown>('docs', docInfoCodec),
       bodies: sub('bodies'),
-      docHeaders: root.openDB<DocHeader, Key>({ name: 'docs', keyEncoding: 'ordered-binary', encoder: docHeaderCodec } as DatabaseOptions & { name: string }),
+      docHeaders: coded<DocHeader>('docs', docHeaderCodec),
       seqs: sub<string>('seqs', 'string'),
       local: sub('local'),
       atts: sub<Buffer>('atts', 'binary'),

@@ -27,7 +27,7 @@ export class RevHasher {
   private worker: Worker | undefined;
   private broken = false;
   private nextId = 0;
-  private readonly waiting = new Map<number, { resolve: (h: string[] | undefined) => void }>();
+  private readonly waiting = new Map<number, (hashes: string[] | undefined) => void>();
 
   /** The jobs' hashes in order, or undefined when they must be made on the main thread. */
   hash(jobs: HashJob[]): Promise<string[] | undefined> {
@@ -35,7 +35,7 @@ export class RevHasher {
     if (!worker) return Promise.resolve(undefined);
     const id = this.nextId++;
     return new Promise((resolve) => {
-      this.waiting.set(id, { resolve });
+      this.waiting.set(id, resolve);
       worker.postMessage({ id, jobs } satisfies HashRequest);
     });
   }
@@ -58,10 +58,10 @@ export class RevHasher {
       // The node may exit with the worker idle; it holds no state worth waiting for.
       worker.unref();
       worker.on('message', (reply: HashReply) => {
-        const w = this.waiting.get(reply.id);
+        const resolve = this.waiting.get(reply.id);
         this.waiting.delete(reply.id);
         if ('error' in reply) log('rev hash worker could not hash a batch: %s', reply.error);
-        w?.resolve('error' in reply ? undefined : reply.hashes);
+        resolve?.('error' in reply ? undefined : reply.hashes);
       });
       worker.on('error', (e) => this.fail(e));
       worker.on('exit', (code) => {
@@ -82,7 +82,7 @@ export class RevHasher {
   }
 
   private settleAll(): void {
-    for (const w of this.waiting.values()) w.resolve(undefined);
+    for (const resolve of this.waiting.values()) resolve(undefined);
     this.waiting.clear();
   }
 }
