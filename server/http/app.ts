@@ -20,6 +20,7 @@ import { registerReplication } from './routes/replication.js';
 import { registerDbUpdates } from './routes/db-updates.js';
 import { registerPurge } from './routes/purge.js';
 import { registerCopy } from './routes/copy.js';
+import { routeIndex } from './route-index.js';
 
 const log = debuglog('chaise:http');
 
@@ -60,6 +61,15 @@ export function createApp(s: Services, ext: Extensions = {}): Koa {
   for (const mw of ext.early ?? []) app.use(mw);
   app.use(authMiddleware(s, s.session));
 
+  app.use(routeIndex(routesOf(s, ext)));
+  app.use((ctx) => {
+    send(ctx, 404, { error: 'not_found', reason: 'missing' });
+  });
+  return app;
+}
+
+/** Every route of a node, in the order they are tried. */
+export function routesOf(s: Services, ext: Extensions = {}): Router {
   const router = new Router();
   registerServer(router, s);
   registerSessions(router, s, s.session);
@@ -75,11 +85,7 @@ export function createApp(s: Services, ext: Extensions = {}): Koa {
   registerChanges(router, s);
   registerDocuments(router, s);
   registerAttachments(router, s);
-  app.use(router.routes());
-  app.use((ctx) => {
-    send(ctx, 404, { error: 'not_found', reason: 'missing' });
-  });
-  return app;
+  return router;
 }
 
 function isHttpError(e: unknown): e is { status: number; message: string } {

@@ -19,7 +19,8 @@ export function jsonType(ctx: Context): string {
 
 export function send(ctx: Context, status: number, body: unknown): void {
   ctx.status = status;
-  ctx.type = jsonType(ctx);
+  // The header itself, before the body, so koa neither looks the type up nor guesses one.
+  ctx.set('Content-Type', jsonType(ctx));
   ctx.set('Cache-Control', 'must-revalidate');
   const text = body instanceof RawJson ? body.text : JSON.stringify(body);
   ctx.body = text + '\n';
