@@ -15,6 +15,11 @@ export interface ParsedDoc {
   /** The user fields, serialized once, in the client's order; always JSON.stringify(body). */
   json: string;
   body: Record<string, unknown>;
+  /**
+   * The rev hash of this edit made ahead of its write (see storage/rev-hasher.ts), with what it was
+   * made from: it holds only while the doc still has that parent, deleted flag and JSON.
+   */
+  revHash?: { parentRev: string | null; deleted: boolean; json: string; hash: string };
 }
 
 const IGNORED_SPECIALS = new Set(['_revs_info', '_conflicts', '_deleted_conflicts', '_local_seq', '_access']);

@@ -21,7 +21,7 @@ import type { RevPath, RevTree } from '../revtree/index.js';
 import type { ParsedDoc } from '../docs/parse-doc.js';
 import type { AttMap, AttStub } from '../docs/attachments.js';
 import type { Environment, DbRecord, Key } from './environment.js';
-import type { HashJob } from './rev-hasher.js';
+import { likelyHashOf, type HashJob } from './rev-hasher.js';
 import {
   DEFAULT_REVS_LIMIT,
   DEFAULT_SECURITY,
@@ -67,11 +67,17 @@ const MAIN_THREAD_HASH_SHARE = 0.4;
  * or none): that is the parent whenever the edit succeeds, except when it re-creates a deleted
  * document. Edits with attachments hash the stored stubs, so they are hashed in the transaction
  * (applyEdit uses a likely hash only when the parent matches and the edit has no attachments).
+ * A hash made ahead (ParsedDoc.revHash) is used while the doc is still what it was made from.
  */
 function likelyRevHash(edit: Edit): string | undefined {
-  const { doc } = edit;
-  if (hasAttachments(edit)) return undefined;
-  return newRevHash({ parentRev: doc.rev ?? null, deleted: doc.deleted, body: doc.body, attachmentDigests: [] });
+  return knownRevHash(edit) ?? likelyHashOf(edit.doc);
+}
+
+function knownRevHash({ doc }: Edit): string | undefined {
+  const h = doc.revHash;
+  return h !== undefined && h.json === doc.json && h.parentRev === (doc.rev ?? null) && h.deleted === doc.deleted && !hasAttachments({ id: '', doc })
+    ? h.hash
+    : undefined;
 }
 
 /** likelyRevHash's input for the worker; `json` is `body` serialized (ParsedDoc keeps them equal). */
@@ -242,16 +248,17 @@ export class Database {
     for (let from = 0; from < edits.length; from += WRITE_CHUNK_EDITS) chunks.push(edits.slice(from, from + WRITE_CHUNK_EDITS));
     // Large writes hash on both threads, ahead of the transactions: the worker takes the tail of
     // each chunk and the main thread hashes the head meanwhile (the worker also parses, so it
-    // gets a bit less).
-    const offload = newEdits && edits.length >= OFFLOAD_EDITS_MIN;
-    const heads = chunks.map((c) => (offload ? Math.floor(c.length * MAIN_THREAD_HASH_SHARE) : c.length));
+    // gets a bit less). Docs whose hashes were started ahead (`_bulk_docs`) need neither, and
+    // small writes hash in the transaction, when the edit's parent is known.
+    const offload = newEdits && edits.length >= OFFLOAD_EDITS_MIN && edits.some((e) => e.doc.revHash === undefined);
+    const heads = chunks.map((c) => Math.floor(c.length * MAIN_THREAD_HASH_SHARE));
     const tails = offload ? chunks.map((c, k) => this.env.hasher.hash(c.slice(heads[k]).map(hashJob))) : undefined;
     for (let k = 0; k < chunks.length; k++) {
       const chunk = chunks[k] as Edit[];
       let hashes: (string | undefined)[] | undefined;
-      if (newEdits) {
+      if (tails) {
         const head = chunk.slice(0, heads[k]).map(likelyRevHash);
-        const tail = (await tails?.[k]) ?? chunk.slice(heads[k]).map(likelyRevHash);
+        const tail = (await tails[k]) ?? chunk.slice(heads[k]).map(likelyRevHash);
         hashes = head.concat(tail);
       }
       let applied!: () => void;
@@ -288,7 +295,7 @@ export class Database {
     }
   }
 
-  /** `likelyHash` is the edit's rev hash computed beforehand for the parent it names (see likelyRevHash). */
+  /** `likelyHash` is the edit's rev hash if computed beforehand for the parent it names (see likelyRevHash). */
   private applyEdit(edit: Edit, newEdits: boolean, likelyHash?: string): EditResult {
     const { stores } = this.env;
     const { id, doc } = edit;
@@ -316,15 +323,15 @@ export class Database {
       parentRev = parent ? `${parent.pos}-${parent.hash}` : null;
       const atts = this.resolveAttachments(id, doc, newPos, parentRev, false);
       if ('error' in atts) return atts.error;
+      const likely = parentRev === (doc.rev ?? null) && !hasAttachments(edit) ? (likelyHash ?? likelyRevHash(edit)) : undefined;
       const hash =
-        likelyHash !== undefined && parentRev === (doc.rev ?? null) && !hasAttachments(edit)
-          ? likelyHash
-          : newRevHash({
-              parentRev,
-              deleted: doc.deleted,
-              body: doc.body,
-              attachmentDigests: Object.entries(atts.map).map(([n, a]) => [n, a.content_type, a.digest] as [string, string, string]),
-            });
+        likely ??
+        newRevHash({
+          parentRev,
+          deleted: doc.deleted,
+          body: doc.body,
+          attachmentDigests: Object.entries(atts.map).map(([n, a]) => [n, a.content_type, a.digest] as [string, string, string]),
+        });
       newRev = `${newPos}-${hash}`;
       path = parent
         ? { pos: parent.pos, hashes: [parent.hash, hash], leafDeleted: doc.deleted, leafAvailable: true }

@@ -1,15 +1,54 @@
-// The worker side of RevHasher: rev hashes for edits sent as their JSON text. Runs the same
-// newRevHash as the main thread, so a hash made here equals one made in the transaction.
+// The worker side of RevHasher. Runs the same code as the main thread (parseDoc, newRevHash), so a
+// hash made here equals one made in the transaction.
 
 import { parentPort } from 'node:worker_threads';
 import { newRevHash } from '../revtree/index.js';
-import type { HashJob, HashReply, HashRequest } from './rev-hasher.js';
+import { parseDoc } from '../docs/parse-doc.js';
+import { Claim, bulkLayout, likelyHashOf, type HashJob, type HashReply, type WorkerRequest } from './rev-hasher.js';
 
 function hashOf(job: HashJob): string {
   return newRevHash({ parentRev: job.parentRev, deleted: job.deleted, body: JSON.parse(job.json) as unknown, attachmentDigests: [] });
 }
 
-parentPort?.on('message', (req: HashRequest) => {
+/** Hashes a `_bulk_docs` body's docs from the last one back, until it meets the main thread's claims. */
+function hashBulk(raw: Uint8Array, shared: SharedArrayBuffer): void {
+  const { header, claims, digests, capacity } = bulkLayout(shared);
+  let docs: unknown[];
+  try {
+    const body = JSON.parse(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8')) as { docs?: unknown; new_edits?: unknown } | null;
+    // Replicated writes (`new_edits: false`) keep their revs; nothing to hash.
+    if (typeof body !== 'object' || body === null || !Array.isArray(body.docs) || body.new_edits === false || body.docs.length > capacity) {
+      Atomics.store(header, 0, -1);
+      return;
+    }
+    docs = body.docs as unknown[];
+  } catch {
+    Atomics.store(header, 0, -1);
+    return;
+  }
+  Atomics.store(header, 0, docs.length);
+  for (let i = docs.length - 1; i >= 0; i--) {
+    if (Atomics.compareExchange(claims, i, Claim.Free, Claim.Worker) !== Claim.Free) return;
+    let claim: number = Claim.None;
+    try {
+      const hash = likelyHashOf(parseDoc(docs[i]));
+      if (hash !== undefined) {
+        digests.set(Buffer.from(hash, 'hex'), 16 * i);
+        claim = Claim.Hashed;
+      }
+    } catch {
+      // Not a valid doc: the main thread's parse refuses the request anyway.
+    }
+    Atomics.store(claims, i, claim);
+    Atomics.notify(claims, i);
+  }
+}
+
+parentPort?.on('message', (req: WorkerRequest) => {
+  if (req.kind === 'bulk') {
+    hashBulk(req.raw, req.shared);
+    return;
+  }
   let reply: HashReply;
   try {
     reply = { id: req.id, hashes: req.jobs.map(hashOf) };

@@ -48,3 +48,62 @@ test('large writes get the same revs as hashing in the transaction would give', 
     await env.close();
   }
 });
+
+test('a bulk body is hashed by the worker and the main thread together, each doc as the main thread would', async () => {
+  const hasher = new RevHasher();
+  try {
+    const docs = Array.from({ length: 2000 }, (_, i) =>
+      i % 7 === 3
+        ? { _id: `a${i}`, _attachments: { 'x.txt': { content_type: 'text/plain', data: 'aGk=' } } }
+        : { _id: `d${i}`, ...(i % 5 === 0 ? { _rev: `1-${'a'.repeat(32)}` } : {}), ...(i % 11 === 0 ? { _deleted: true } : {}), n: i, z: { b: 1, a: [i] } },
+    );
+    const raw = Buffer.from(JSON.stringify({ docs }));
+    // At once, the threads meet somewhere in the middle; after a pause, the worker has made most.
+    for (const pauseMs of [0, 50]) {
+      const early = hasher.bulk(raw, 10_000);
+      assert.ok(early, 'the worker started');
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      const parsed = docs.map((d) => parseDoc(d));
+      early.fill(parsed);
+      parsed.forEach((doc, i) => {
+        if (doc.attachments) return assert.equal(doc.revHash, undefined, `doc ${i} has attachments: hashed in the transaction`);
+        const want = newRevHash({ parentRev: doc.rev ?? null, deleted: doc.deleted, body: doc.body, attachmentDigests: [] });
+        assert.deepEqual(doc.revHash, { parentRev: doc.rev ?? null, deleted: doc.deleted, json: doc.json, hash: want }, `doc ${i}`);
+      });
+    }
+  } finally {
+    await hasher.close();
+  }
+});
+
+test('when the worker cannot use the body, the main thread hashes every doc', async () => {
+  const hasher = new RevHasher();
+  try {
+    for (const raw of ['{"docs":[{"a":1},{"b":2}]', '{"docs":[{"a":1},{"b":2}],"new_edits":false}', '[1,2]']) {
+      const early = hasher.bulk(Buffer.from(raw), 10_000);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const parsed = [parseDoc({ a: 1 }), parseDoc({ b: 2 })];
+      early!.fill(parsed);
+      for (const doc of parsed) assert.equal(doc.revHash?.hash, newRevHash({ parentRev: null, deleted: false, body: doc.body, attachmentDigests: [] }), raw);
+    }
+  } finally {
+    await hasher.close();
+  }
+  assert.equal(hasher.bulk(Buffer.from('{"docs":[]}'), 10), undefined, 'a closed hasher leaves hashing to the caller');
+});
+
+test('a hash made ahead is not used once the doc has changed', async () => {
+  const env = Environment.open({ inMemory: true });
+  try {
+    const db = await new Catalog(env).create('stale');
+    const doc = parseDoc({ a: 1 });
+    doc.revHash = { parentRev: null, deleted: false, json: doc.json, hash: 'f'.repeat(32) };
+    // A write guard replaces the body (as the _users guard does with passwords).
+    doc.body = { a: 2 };
+    doc.json = JSON.stringify(doc.body);
+    const [r] = await db.write([{ id: 'x', doc }], true);
+    assert.deepEqual(r, { ok: true, id: 'x', rev: `1-${newRevHash({ parentRev: null, deleted: false, body: { a: 2 }, attachmentDigests: [] })}` });
+  } finally {
+    await env.close();
+  }
+});
