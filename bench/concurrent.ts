@@ -69,7 +69,7 @@ export async function runConcurrent(run: ConcurrentRun): Promise<ConcurrentResul
 }
 
 /**
- * Above this share of one core, the client (node:http costs ~50 µs of CPU per request) may have
+ * Above this share of one core, the client (the lean pool costs ~25 µs of CPU per request) may have
  * set the pace rather than the server; such a number is printed with a note saying so.
  */
 export const clientBoundShare = 0.9;

@@ -1,5 +1,6 @@
 // The bench's HTTP client: node:http over a keep-alive Agent, made cheap enough that on a 2-core
-// machine the server, not the client, sets the pace.
+// machine the server, not the client, sets the pace; and for the PUT and GET rate workloads, the
+// leaner keep-alive pool of keep-alive-pool.ts.
 //
 // What keeps it cheap: sockets are reused (maxSockets = the workload's concurrency), bodies are
 // Buffers serialized before the clock starts, and big responses are never JSON.parse-d: callers
@@ -8,6 +9,7 @@
 
 import http from 'node:http';
 import { TokenCounter } from './token-count.js';
+import { KeepAlivePool } from './keep-alive-pool.js';
 
 /** A request that has not finished in this long is failed (a full `_all_docs` of 100k docs takes ~5 s on the slowest peer). */
 export const requestTimeoutMs = 120_000;
@@ -46,6 +48,8 @@ export class HttpClient {
   private readonly prefix: string;
   private readonly auth: string | undefined;
   private readonly agent: http.Agent;
+  private readonly concurrency: number;
+  private pool: KeepAlivePool | undefined;
 
   /** `baseUrl` may carry credentials (`http://name:pass@127.0.0.1:5984/`); they become Basic auth. */
   constructor(baseUrl: string, concurrency: number) {
@@ -61,6 +65,16 @@ export class HttpClient {
         : 'Basic ' +
           Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64');
     this.agent = new http.Agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency });
+    this.concurrency = concurrency;
+  }
+
+  /**
+   * Like `request`, over the lean keep-alive pool (keep-alive-pool.ts): for the workloads that
+   * count small requests per second, where node:http's own CPU would set the pace.
+   */
+  requestLean(method: string, path: string, body?: Buffer): Promise<HttpResponse> {
+    this.pool ??= new KeepAlivePool(this.host, this.port, this.auth === undefined ? '' : `Authorization: ${this.auth}\r\n`, this.concurrency, requestTimeoutMs);
+    return this.pool.request(method, this.prefix + path, body);
   }
 
   /**
@@ -123,6 +137,7 @@ export class HttpClient {
   /** Closes idle keep-alive sockets so the process can exit. */
   close(): void {
     this.agent.destroy();
+    this.pool?.close();
   }
 
   private options(method: string, path: string, body: Buffer | undefined): http.RequestOptions {

@@ -32,7 +32,7 @@ export const getDoc: Workload = {
         durationMs,
         async task() {
           const id = docId(datasetPrefix, Math.floor(random() * docs));
-          const res = await ctx.client.request('GET', `/${db}/${id}`);
+          const res = await ctx.client.requestLean('GET', `/${db}/${id}`);
           if (res.status !== 200) return `GET ${id} answered ${res.status}: ${snippet(res.body)}`;
           if (!res.body.includes(`"${id}"`)) return `GET ${id} answered a body without its id: ${snippet(res.body)}`;
           return undefined;

@@ -36,7 +36,7 @@ export const putDoc: Workload = {
         countMax,
         durationMs,
         async task(i) {
-          const res = await ctx.client.request('PUT', `/${db}/${tag}${i}`, bodies[i % bodyPoolSize]!);
+          const res = await ctx.client.requestLean('PUT', `/${db}/${tag}${i}`, bodies[i % bodyPoolSize]!);
           if (!isSuccess(res.status)) return `PUT answered ${res.status}: ${snippet(res.body)}`;
           if (!res.body.includes('"rev"')) return `PUT answered ${res.status} without a rev: ${snippet(res.body)}`;
           return undefined;

@@ -3,8 +3,9 @@
 // instead compiled before it is saved (CouchDB's validate_ddoc), so broken code is a 400 at PUT
 // time rather than a failure at query time. `_local` docs never reach the guards.
 
-import { isCouchError, type ViewEngine } from '../../views/index.js';
-import type { EditResult } from '../storage/database.js';
+import { isCouchError, type DesignDoc, type ViewEngine } from '../../views/index.js';
+import type { Database, EditResult } from '../storage/database.js';
+import type { UserCtx } from '../auth/access.js';
 import type { GuardedEdit, WriteGuard } from '../http/write.js';
 import { designDocs } from './design-docs.js';
 
@@ -26,29 +27,33 @@ function asResult(id: string, e: unknown): EditResult {
 }
 
 export function validateGuard(engine: ViewEngine): WriteGuard {
-  return async (db, raw, lazyEdits, _newEdits, user) => {
+  // Synchronous when there is nothing to run (most writes), so the write does not wait a turn.
+  return (db, raw, lazyEdits, _newEdits, user) => {
     const validators = designDocs(db).filter((d) => typeof d.validate_doc_update === 'string' && d.validate_doc_update !== '');
     if (validators.length === 0 && !raw.some((e) => e.id.startsWith('_design/'))) return [];
-    const edits = lazyEdits();
-    const out: (EditResult | undefined)[] = new Array(edits.length).fill(undefined);
-    for (let i = 0; i < edits.length; i++) {
-      const e = edits[i] as GuardedEdit;
-      if (e.id.startsWith('_design/')) {
-        if (e.doc.deleted) continue;
-        try {
-          await engine.validateDesignDoc({ _id: e.id, ...e.doc.body });
-        } catch (err) {
-          out[i] = asResult(e.id, err);
-        }
-        continue;
-      }
-      if (validators.length === 0) continue;
+    return validate(engine, db, validators, lazyEdits(), user);
+  };
+}
+
+async function validate(engine: ViewEngine, db: Database, validators: DesignDoc[], edits: GuardedEdit[], user: UserCtx): Promise<(EditResult | undefined)[]> {
+  const out: (EditResult | undefined)[] = new Array(edits.length).fill(undefined);
+  for (let i = 0; i < edits.length; i++) {
+    const e = edits[i] as GuardedEdit;
+    if (e.id.startsWith('_design/')) {
+      if (e.doc.deleted) continue;
       try {
-        await engine.validateDocUpdate(validators, newDocOf(e), e.old(), { db: db.name, name: user.name, roles: user.roles }, db.security);
+        await engine.validateDesignDoc({ _id: e.id, ...e.doc.body });
       } catch (err) {
         out[i] = asResult(e.id, err);
       }
+      continue;
     }
-    return out;
-  };
+    if (validators.length === 0) continue;
+    try {
+      await engine.validateDocUpdate(validators, newDocOf(e), e.old(), { db: db.name, name: user.name, roles: user.roles }, db.security);
+    } catch (err) {
+      out[i] = asResult(e.id, err);
+    }
+  }
+  return out;
 }
