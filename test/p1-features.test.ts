@@ -171,6 +171,21 @@ describe('POST /{db}/_purge', () => {
     await purge('purge', { tagged: [rev] }).expect(201);
     assert.deepEqual(await ids(), ['tagged2']);
   });
+
+  test('views stay right when more purges happened than _purged_infos_limit keeps', async () => {
+    await createDb('purgecut');
+    await req.put('/purgecut/_purged_infos_limit').set('content-type', 'application/json').send('1').expect(200);
+    await put('purgecut', '_design/v', { views: { all: { map: 'function (doc) { emit(doc.n, null); }' } } });
+    const revs: string[] = [];
+    for (let n = 0; n < 5; n++) revs.push(await put('purgecut', `d${n}`, { n }));
+    const ids = async () => (await req.get('/purgecut/_design/v/_view/all')).body.rows.map((r: { id: string }) => r.id);
+    assert.deepEqual(await ids(), ['d0', 'd1', 'd2', 'd3', 'd4']);
+    await purge('purgecut', { d1: [revs[1]] }).expect(201);
+    await purge('purgecut', { d3: [revs[3]] }).expect(201);
+    assert.deepEqual(await ids(), ['d0', 'd2', 'd4'], 'the index replays or rebuilds, never keeps purged rows');
+    await purge('purgecut', { d0: [revs[0]] }).expect(201);
+    assert.deepEqual(await ids(), ['d2', 'd4']);
+  });
 });
 
 describe('/{db}/_purged_infos_limit', () => {

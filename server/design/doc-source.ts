@@ -5,6 +5,7 @@ import type { ChangedDoc, DocSource } from '../../views/index.js';
 import { conflicts } from '../revtree/index.js';
 import type { Database } from '../storage/database.js';
 import type { DocInfo } from '../storage/records.js';
+import { purgeInfosSince, purgeSeq } from '../storage/purge.js';
 import { renderDoc } from '../docs/render.js';
 
 /** The winner of a document as views and filters see it: with `_conflicts` when there are any. */
@@ -58,6 +59,13 @@ export function docSource(db: Database): ServerDocSource {
     getDoc(id) {
       const info = db.docInfo(id);
       return info && !info.deleted ? winnerDoc(id, info) : null;
+    },
+    purgeSeq: () => purgeSeq(db),
+    purgedSince(since) {
+      const infos = purgeInfosSince(db, since);
+      // The log keeps the last `purged_infos_limit` purges: it must start right after `since`.
+      if (purgeSeq(db) > since && infos[0]?.purgeSeq !== since + 1) return null;
+      return infos.map((i) => i.id);
     },
     docsById(startAfter, limit) {
       const out: ChangedDoc[] = [];

@@ -44,6 +44,12 @@ class CountingSource implements DocSource {
   getDoc(id: string): Record<string, unknown> | null {
     return this.inner.getDoc(id);
   }
+  purgeSeq(): number {
+    return this.inner.purgeSeq();
+  }
+  purgedSince(since: number): string[] | null {
+    return this.inner.purgedSince(since);
+  }
 }
 
 const byType: DesignDoc = {
@@ -310,4 +316,49 @@ test('validateDesignDoc rejects what CouchDB rejects at save time', async () => 
   await assert.rejects(engine.validateDesignDoc({ _id: '_design/x', views: { v: { map: 'function(doc){' } } }), couch(400, 'compilation_error'));
   await assert.rejects(engine.validateDesignDoc({ _id: '_design/x', filters: { f: 'not a function' } }), couch(400, 'compilation_error'));
   await engine.validateDesignDoc({ _id: '_design/q', language: 'query', views: {} });
+});
+
+test('a purge is replayed into the index: purged docs lose their rows, survivors are mapped again, nothing else is read', async () => {
+  const mem = new MemorySource('purges');
+  fill(mem, 40);
+  const src = new CountingSource(mem);
+  await engine.queryView(src, byType, 'by_n', {});
+  src.handed = 0;
+  mem.purge('d3');
+  mem.purge('d4', { _id: 'd4', type: 'even', n: 104 });
+  mem.purge('nosuchdoc');
+  const r = await engine.queryView(src, byType, 'by_n', { startkey: '2', endkey: '6' });
+  assert.deepEqual(r.rows, [
+    { id: 'd2', key: 2, value: null },
+    { id: 'd5', key: 5, value: null },
+    { id: 'd6', key: 6, value: null },
+  ]);
+  assert.equal(src.handed, 0, 'no change was read again: the index was not rebuilt');
+  const sums = await engine.queryView(src, byType, 'by_type', { group: 'true' });
+  const odd = Array.from({ length: 20 }, (_, i) => 2 * i + 1).filter((n) => n !== 3);
+  const even = Array.from({ length: 20 }, (_, i) => 2 * i).filter((n) => n !== 4).concat(104);
+  assert.deepEqual(sums.rows, [
+    { key: 'even', value: even.reduce((a, b) => a + b) },
+    { key: 'odd', value: odd.reduce((a, b) => a + b) },
+  ]);
+  assert.equal((await engine.queryView(src, byType, 'by_n', {})).total_rows, 39);
+});
+
+test('an index whose purges the log no longer holds starts over and is then correct', async () => {
+  const mem = new MemorySource('purges-cut');
+  fill(mem, 30);
+  const src = new CountingSource(mem);
+  await engine.queryView(src, byType, 'by_n', {});
+  for (const id of ['d1', 'd2', 'd3']) mem.purge(id);
+  mem.forgetPurges(1);
+  src.handed = 0;
+  const r = await engine.queryView(src, byType, 'by_n', { limit: '3' });
+  assert.deepEqual(r.rows.map((row) => (row as { id: string }).id), ['d0', 'd4', 'd5']);
+  assert.equal(r.total_rows, 27);
+  assert.equal(src.handed, 27, 'rebuilt from the changes');
+  // Later purges are replayed again.
+  src.handed = 0;
+  mem.purge('d0');
+  assert.deepEqual((await engine.queryView(src, byType, 'by_n', { limit: '1' })).rows.map((row) => (row as { id: string }).id), ['d4']);
+  assert.equal(src.handed, 0);
 });

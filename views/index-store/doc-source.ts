@@ -23,4 +23,12 @@ export interface DocSource {
   changesSince(since: number, limit: number): ChangedDoc[];
   /** Winner body (for include_docs), null if missing or deleted. Include _conflicts when it has conflicts. */
   getDoc(id: string): Record<string, unknown> | null;
+  /**
+   * Purges (optional; a source without them never purges). `purgeSeq` counts purged docs; an
+   * index remembers the count it has applied. A purged doc leaves the by-seq index with no change
+   * of its own, so the index replays the purge log to drop its rows.
+   */
+  purgeSeq?(): number;
+  /** Ids purged after purge seq `since`, oldest first; null when the log no longer reaches back that far. */
+  purgedSince?(since: number): string[] | null;
 }

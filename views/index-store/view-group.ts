@@ -49,6 +49,7 @@ import { sortActions } from './action-order.js';
 import type { ChangedDoc, DocSource } from './doc-source.js';
 import { viewGroupDef, type ViewGroupDef } from './design.js';
 import type { NodeCache } from './node-cache.js';
+import { debuglog } from 'node:util';
 import { getField, isMissing, matchNormalized, normalizeSelector, parseField } from '../mango/selector.js';
 
 /**
@@ -67,6 +68,7 @@ export const FLUSH_DOCS_MAX = 100_000;
 /** Deleting an index removes its keys in transactions of this many. */
 export const DELETE_BATCH_MAX = 10_000;
 const META_VERSION = 2;
+const debug = debuglog('chaise:views');
 
 interface Meta {
   v: number;
@@ -81,6 +83,8 @@ interface Meta {
   backRoot: number | null;
   /** Approximate bytes of live nodes. */
   bytes: number;
+  /** The source's purge seq this index has applied; absent in indexes from before purges were replayed (those were rebuilt after every purge, so they are current). */
+  purgeSeq?: number;
 }
 
 /** Back-index entry: [viewIndex, key] for each distinct key a doc emitted. */
@@ -275,7 +279,7 @@ export class ViewGroup {
     const target = source.updateSeq();
     for (;;) {
       this.assertHealthy();
-      if (this.meta.seq >= target) return;
+      if (this.meta.seq >= target && !this.purgesPending(source)) return;
       if (this.updater === null) {
         const run: Promise<void> = this.runUpdate(source).finally(() => {
           if (this.updater === run) this.updater = null;
@@ -291,7 +295,52 @@ export class ViewGroup {
     }
   }
 
+  /** Whether the source has purged docs since this index last looked (or the index does not know). */
+  private purgesPending(source: DocSource): boolean {
+    return this.meta.purgeSeq === undefined || (source.purgeSeq?.() ?? 0) !== this.meta.purgeSeq;
+  }
+
+  /**
+   * Drops the rows of the docs purged since this index last looked, and maps again those of them
+   * that still exist (a purge of some leaves can change a winner). The index starts over if the
+   * purge log has been cut past its purge seq, or it does not know its purge seq.
+   */
+  private async applyPurges(source: DocSource): Promise<void> {
+    const current = source.purgeSeq?.() ?? 0;
+    const since = this.meta.purgeSeq;
+    if (since === current) return;
+    if (this.meta.backRoot === null) {
+      // Nothing indexed yet: no rows to drop.
+      this.meta = { ...this.meta, purgeSeq: current };
+      return;
+    }
+    const ids = since === undefined ? null : (source.purgedSince?.(since) ?? null);
+    if (ids === null) {
+      debug('%s/%s cannot replay purges from purge seq %s: rebuilding', this.dbKey, this.def.ddocId, since);
+      this.reset(current);
+      return;
+    }
+    const changes: ChangedDoc[] = [...new Set(ids)].map((id) => {
+      const doc = source.getDoc(id);
+      // No seq of its own: past every seq, so its old rows are always looked up.
+      return { seq: Number.MAX_SAFE_INTEGER, id, deleted: doc === null, doc };
+    });
+    const actions: Action[][] = this.def.views.map(() => []);
+    const backActions: Action[] = [];
+    this.collectActions(await this.mapChanges(changes), 0, actions, backActions);
+    this.meta = { ...this.meta, purgeSeq: current };
+    await this.applyFlush(actions, backActions, this.meta.seq);
+  }
+
+  /** Empties the index; its nodes are freed as any replaced node is, once no snapshot reaches them. */
+  private reset(purgeSeq: number): void {
+    const freed: number[] = [];
+    for (const root of [...this.meta.roots, this.meta.backRoot]) if (root !== null) collectEntries(this.nodes, root, [], freed);
+    this.commit([], freed, { ...this.emptyMeta(), nextId: this.meta.nextId, purgeSeq, bytes: this.meta.bytes });
+  }
+
   private async runUpdate(source: DocSource): Promise<void> {
+    if (this.purgesPending(source)) await this.applyPurges(source);
     // In a build from empty, a change at or below the seq the run started at has no old rows: a
     // doc indexed earlier in the run and changed since has moved past that seq.
     const freshUpTo = this.meta.backRoot === null ? source.updateSeq() : 0;

@@ -10,6 +10,9 @@ export class MemorySource implements DocSource {
   /** Changes in seq order; superseded ones keep their seq with `ch` nulled out. */
   private readonly log: { seq: number; ch: ChangedDoc | null }[] = [];
   private readonly byId = new Map<string, { ch: ChangedDoc; at: number }>();
+  /** Purged ids by purge seq (1-based); the first `purgesForgotten` are no longer kept, as a capped purge log. */
+  private readonly purges: string[] = [];
+  private purgesForgotten = 0;
 
   constructor(dbKey = `mem-${Math.random().toString(36).slice(2)}`) {
     this.dbKey = dbKey;
@@ -61,5 +64,37 @@ export class MemorySource implements DocSource {
   getDoc(id: string): Record<string, unknown> | null {
     const e = this.byId.get(id);
     return e === undefined || e.ch.deleted ? null : e.ch.doc;
+  }
+
+  /**
+   * Purges a doc: it leaves the by-seq log without a change of its own. With `survivor`, the doc
+   * stays with that body (as when the winning leaf is purged and another leaf wins).
+   */
+  purge(id: string, survivor?: Record<string, unknown>): void {
+    const old = this.byId.get(id);
+    if (old !== undefined) (this.log[old.at] as { ch: ChangedDoc | null }).ch = null;
+    this.byId.delete(id);
+    if (survivor !== undefined) {
+      const ch: ChangedDoc = { seq: old?.ch.seq ?? ++this.seq, id, deleted: false, doc: survivor };
+      this.byId.set(id, { ch, at: old?.at ?? this.log.length });
+      if (old === undefined) this.log.push({ seq: ch.seq, ch });
+      else (this.log[old.at] as { ch: ChangedDoc | null }).ch = ch;
+    }
+    this.purges.push(id);
+    this.seq++;
+  }
+
+  /** Forgets all but the last `keep` purges, as `_purged_infos_limit` does. */
+  forgetPurges(keep: number): void {
+    this.purgesForgotten = Math.max(this.purgesForgotten, this.purges.length - keep);
+  }
+
+  purgeSeq(): number {
+    return this.purges.length;
+  }
+
+  purgedSince(since: number): string[] | null {
+    if (since < this.purgesForgotten && since < this.purges.length) return null;
+    return this.purges.slice(since);
   }
 }

@@ -23,10 +23,8 @@ export function registerPurge(router: Router, s: Services): void {
     const db = s.catalog.require(ctx.params.db as string);
     requireJsonType(ctx);
     const requests = parsePurgeBody(await readJson(ctx, s.limits));
+    // View indexes replay the purge log at their next update (see views/index-store/view-group.ts).
     const results = await purgeDocs(db, requests);
-    // A fully purged document may still have rows in view indexes, which only learn of documents
-    // through the by-sequence index it has left; the indexes are rebuilt from scratch instead.
-    if (results.some((r) => r.removed)) await s.views.dropDatabase(db.record.uuid);
     // A purged user document must stop authenticating now, not when its cache entry ages out.
     if (db.name === USERS_DB) {
       for (const r of results) if (r.purged.length > 0 && r.id.startsWith(USER_PREFIX)) s.auth.forget(r.id.slice(USER_PREFIX.length));
