@@ -59,16 +59,36 @@ export function parseDoc(input: unknown): ParsedDoc {
         if (!IGNORED_SPECIALS.has(key)) throw new CouchError('doc_validation', `Bad special document member: ${key}`);
     }
   }
-  if (body === undefined) {
-    // Fast path: no special members at all.
-    doc.body = src;
-    doc.json = JSON.stringify(src);
-    return doc;
-  }
-  for (const key in src) if (key.charCodeAt(0) !== 95 || key.startsWith('_replication_')) body[key] = src[key];
-  doc.body = body;
-  doc.json = JSON.stringify(body);
+  // Fast path: no special members at all, the input is the body.
+  doc.body = body === undefined ? src : userFields(src);
+  doc.json = JSON.stringify(doc.body);
   return doc;
+}
+
+/** The user's members of a doc: every member but the special ones (`_replication_*` are the user's). */
+function userFields(src: Record<string, unknown>): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  for (const key in src) if (key.charCodeAt(0) !== 95 || key.startsWith('_replication_')) body[key] = src[key];
+  return body;
+}
+
+/**
+ * What a rev hash is made of (parent, deleted flag, body), split from a doc as parseDoc splits it
+ * but without serializing the body or checking it; undefined for a doc with attachments (their
+ * hash covers stored stubs). For hashing ahead of parseDoc: a doc parseDoc refuses is never written.
+ */
+export function hashFields(input: unknown): { rev: string | null; deleted: boolean; body: Record<string, unknown> } | undefined {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return undefined;
+  const src = input as Record<string, unknown>;
+  if (Object.hasOwn(src, '_attachments')) return undefined;
+  let specials = false;
+  for (const key in src) {
+    if (key.charCodeAt(0) === 95) {
+      specials = true;
+      break;
+    }
+  }
+  return { rev: typeof src._rev === 'string' ? src._rev : null, deleted: src._deleted === true, body: specials ? userFields(src) : src };
 }
 
 function parseRevisions(value: unknown): { start: number; ids: string[] } {

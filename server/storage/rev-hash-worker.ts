@@ -1,10 +1,10 @@
-// The worker side of RevHasher. Runs the same code as the main thread (parseDoc, newRevHash), so a
-// hash made here equals one made in the transaction.
+// The worker side of RevHasher. Splits docs as parseDoc does (hashFields) and hashes with the same
+// newRevHash, so a hash made here equals one made in the transaction.
 
 import { parentPort } from 'node:worker_threads';
 import { newRevHash } from '../revtree/index.js';
-import { parseDoc } from '../docs/parse-doc.js';
-import { Claim, bulkLayout, likelyHashOf, type HashJob, type HashReply, type WorkerRequest } from './rev-hasher.js';
+import { hashFields } from '../docs/parse-doc.js';
+import { Claim, bulkLayout, type HashJob, type HashReply, type WorkerRequest } from './rev-hasher.js';
 
 function hashOf(job: HashJob): string {
   return newRevHash({ parentRev: job.parentRev, deleted: job.deleted, body: JSON.parse(job.json) as unknown, attachmentDigests: [] });
@@ -31,7 +31,8 @@ function hashBulk(raw: Uint8Array, shared: SharedArrayBuffer): void {
     if (Atomics.compareExchange(claims, i, Claim.Free, Claim.Worker) !== Claim.Free) return;
     let claim: number = Claim.None;
     try {
-      const hash = likelyHashOf(parseDoc(docs[i]));
+      const f = hashFields(docs[i]);
+      const hash = f && newRevHash({ parentRev: f.rev, deleted: f.deleted, body: f.body, attachmentDigests: [] });
       if (hash !== undefined) {
         digests.set(Buffer.from(hash, 'hex'), 16 * i);
         claim = Claim.Hashed;
