@@ -8,8 +8,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Test } from 'supertest';
-import { inProcessNode, type TestNode } from './helpers/in-process-node.js';
-import { FEED_BOUND_MS, WAKE_BOUND_MS, inFlight, steps, text } from './helpers/http-steps.js';
+import { inProcessNode, nodeForFile, type TestNode } from './helpers/in-process-node.js';
+import { WAKE_BOUND_MS, inFlight, steps, text } from './helpers/http-steps.js';
 
 /** How long to wait for background compaction to finish. */
 const COMPACTION_DEADLINE_MS = 5_000;
@@ -18,13 +18,9 @@ type Req = TestNode['request'];
 
 let n: TestNode;
 let req: Req;
-
-before(async () => {
-  n = await inProcessNode();
-  req = n.request;
-});
-after(async () => {
-  await n.close();
+nodeForFile((t) => {
+  n = t;
+  req = t.request;
 });
 
 const { createDb, put, makeConflict, dbInfo } = steps(() => req);

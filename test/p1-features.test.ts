@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import supertest, { type Test } from 'supertest';
 import { openNode } from '../server/node.js';
-import { inProcessNode, type TestNode } from './helpers/in-process-node.js';
+import { inProcessNode, nodeForFile, type TestNode } from './helpers/in-process-node.js';
 import { FEED_BOUND_MS, WAKE_BOUND_MS, inFlight, steps, text } from './helpers/http-steps.js';
 
 /** Database events are recorded in batches this far apart (CouchDB's max_event_delay is 25 ms). */
@@ -19,16 +19,8 @@ const EVENT_SETTLE_MS = 80;
 
 type Req = TestNode['request'];
 
-let n: TestNode;
 let req: Req;
-
-before(async () => {
-  n = await inProcessNode();
-  req = n.request;
-});
-after(async () => {
-  await n.close();
-});
+nodeForFile((t) => (req = t.request));
 
 function binary(r: Test): Test {
   return r.buffer(true).parse((res, done) => {

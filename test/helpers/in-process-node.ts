@@ -1,5 +1,6 @@
 // An in-memory node without a socket, for supertest black-box tests (koa's own tests do the same).
 
+import { after, before } from 'node:test';
 import supertest from 'supertest';
 import { openNode, type NodeOptions, type OpenedNode } from '../../server/node.js';
 
@@ -17,4 +18,17 @@ export async function inProcessNode(opts: NodeOptions = {}): Promise<TestNode> {
     request: supertest(server),
     close: () => node.shutdown(),
   };
+}
+
+/**
+ * One node for a whole test file: opened before its first test (and handed to `opened`), closed
+ * after its last.
+ */
+export function nodeForFile(opened: (t: TestNode) => void, opts: NodeOptions = {}): void {
+  let t: TestNode | undefined;
+  before(async () => {
+    t = await inProcessNode(opts);
+    opened(t);
+  });
+  after(() => t?.close());
 }
