@@ -21,7 +21,7 @@ import type { RevPath, RevTree } from '../revtree/index.js';
 import type { ParsedDoc } from '../docs/parse-doc.js';
 import type { AttMap, AttStub } from '../docs/attachments.js';
 import type { Environment, DbRecord, Key } from './environment.js';
-import { likelyHashOf, type HashJob } from './rev-hasher.js';
+import { hasAttachments, likelyHashOf, type HashJob } from './rev-hasher.js';
 import {
   DEFAULT_REVS_LIMIT,
   DEFAULT_SECURITY,
@@ -80,18 +80,12 @@ function likelyRevHash(edit: Edit): string | undefined {
 
 function knownRevHash({ doc }: Edit): string | undefined {
   const h = doc.revHash;
-  return h !== undefined && h.json === doc.json && h.parentRev === (doc.rev ?? null) && h.deleted === doc.deleted && !hasAttachments({ id: '', doc })
-    ? h.hash
-    : undefined;
+  return h !== undefined && h.json === doc.json && h.parentRev === (doc.rev ?? null) && h.deleted === doc.deleted && !hasAttachments(doc) ? h.hash : undefined;
 }
 
 /** likelyRevHash's input for the worker; `json` is `body` serialized (ParsedDoc keeps them equal). */
 function hashJob(edit: Edit): HashJob {
   return { parentRev: edit.doc.rev ?? null, deleted: edit.doc.deleted, json: edit.doc.json };
-}
-
-function hasAttachments(edit: Edit): boolean {
-  return edit.doc.attachments !== undefined && edit.doc.attachments.length > 0;
 }
 
 export class Database {
@@ -248,7 +242,10 @@ export class Database {
     this.assertLive();
     const seqBefore = this.counters.updateSeq;
     const results: EditResult[] = [];
-    if (edits.length <= WRITE_CHUNK_EDITS && !(newEdits && edits.length >= OFFLOAD_EDITS_MIN && edits.some((e) => e.doc.revHash === undefined))) {
+    // Large writes whose hashes were not started ahead (`_bulk_docs` starts them) hash on both
+    // threads, ahead of the transactions.
+    const offload = newEdits && edits.length >= OFFLOAD_EDITS_MIN && edits.some((e) => e.doc.revHash === undefined);
+    if (edits.length <= WRITE_CHUNK_EDITS && !offload) {
       // One transaction, hashes made in it: most requests (a single-doc PUT is one edit).
       let seqAfter = 0;
       await this.env.root.transaction(() => {
@@ -256,20 +253,26 @@ export class Database {
         seqAfter = this.counters.updateSeq;
       });
       this.noteCommitted(seqAfter);
-      await this.env.durable();
-      if (this.counters.updateSeq !== seqBefore) this.notify();
-      return results;
+    } else {
+      await this.writeChunks(edits, newEdits, offload, results);
     }
-    const commits: Promise<unknown>[] = [];
+    await this.env.durable();
+    // Replicated edits answer null, so compare sequences: any stored change wakes the feeds.
+    if (this.counters.updateSeq !== seqBefore) this.notify();
+    return results;
+  }
+
+  /**
+   * A large write in chunks of WRITE_CHUNK_EDITS, one transaction each, the next chunk prepared
+   * while the writer commits this one. With `offload`, the worker hashes the tail of each chunk
+   * while the main thread hashes the head (the worker also parses, so it gets a bit less).
+   */
+  private async writeChunks(edits: Edit[], newEdits: boolean, offload: boolean, results: EditResult[]): Promise<void> {
     const chunks: Edit[][] = [];
     for (let from = 0; from < edits.length; from += WRITE_CHUNK_EDITS) chunks.push(edits.slice(from, from + WRITE_CHUNK_EDITS));
-    // Large writes hash on both threads, ahead of the transactions: the worker takes the tail of
-    // each chunk and the main thread hashes the head meanwhile (the worker also parses, so it
-    // gets a bit less). Docs whose hashes were started ahead (`_bulk_docs`) need neither, and
-    // small writes hash in the transaction, when the edit's parent is known.
-    const offload = newEdits && edits.length >= OFFLOAD_EDITS_MIN && edits.some((e) => e.doc.revHash === undefined);
     const heads = chunks.map((c) => Math.floor(c.length * MAIN_THREAD_HASH_SHARE));
     const tails = offload ? chunks.map((c, k) => this.env.hasher.hash(c.slice(heads[k]).map(hashJob))) : undefined;
+    const commits: Promise<unknown>[] = [];
     for (let k = 0; k < chunks.length; k++) {
       const chunk = chunks[k] as Edit[];
       let hashes: (string | undefined)[] | undefined;
@@ -294,10 +297,6 @@ export class Database {
       await Promise.race([ran, commit]);
     }
     await Promise.all(commits);
-    await this.env.durable();
-    // Replicated edits answer null, so compare sequences: any stored change wakes the feeds.
-    if (this.counters.updateSeq !== seqBefore) this.notify();
-    return results;
   }
 
   /** Runs inside a write transaction. */
@@ -379,7 +378,7 @@ export class Database {
       parentRev = parent ? `${parent.pos}-${parent.hash}` : null;
       const atts = this.resolveAttachments(id, doc, newPos, parentRev, false);
       if ('error' in atts) return atts.error;
-      const likely = parentRev === (doc.rev ?? null) && !hasAttachments(edit) ? (likelyHash ?? likelyRevHash(edit)) : undefined;
+      const likely = parentRev === (doc.rev ?? null) && !hasAttachments(doc) ? (likelyHash ?? likelyRevHash(edit)) : undefined;
       const hash =
         likely ??
         newRevHash({

@@ -1,13 +1,12 @@
 // The worker side of RevHasher. Splits docs as parseDoc does (hashFields) and hashes with the same
-// newRevHash, so a hash made here equals one made in the transaction.
+// plainRevHash, so a hash made here equals one made in the transaction.
 
 import { parentPort } from 'node:worker_threads';
-import { newRevHash } from '../revtree/index.js';
 import { hashFields } from '../docs/parse-doc.js';
-import { Claim, bulkLayout, type HashJob, type HashReply, type WorkerRequest } from './rev-hasher.js';
+import { Claim, bulkLayout, plainRevHash, type HashJob, type HashReply, type WorkerRequest } from './rev-hasher.js';
 
 function hashOf(job: HashJob): string {
-  return newRevHash({ parentRev: job.parentRev, deleted: job.deleted, body: JSON.parse(job.json) as unknown, attachmentDigests: [] });
+  return plainRevHash(job.parentRev, job.deleted, JSON.parse(job.json) as unknown);
 }
 
 /** Hashes a `_bulk_docs` body's docs from the last one back, until it meets the main thread's claims. */
@@ -32,7 +31,7 @@ function hashBulk(raw: Uint8Array, shared: SharedArrayBuffer): void {
     let claim: number = Claim.None;
     try {
       const f = hashFields(docs[i]);
-      const hash = f && newRevHash({ parentRev: f.rev, deleted: f.deleted, body: f.body, attachmentDigests: [] });
+      const hash = f && plainRevHash(f.rev, f.deleted, f.body);
       if (hash !== undefined) {
         digests.set(Buffer.from(hash, 'hex'), 16 * i);
         claim = Claim.Hashed;

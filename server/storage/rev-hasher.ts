@@ -37,13 +37,21 @@ export type HashReply = { id: number; hashes: string[] } | { id: number; error: 
 /** How long the main thread waits for a doc the worker has claimed before hashing it itself. */
 const CLAIMED_WAIT_MS = 20;
 
+/** The rev hash of an edit without attachments; the only kind hashed ahead of its transaction. */
+export function plainRevHash(parentRev: string | null, deleted: boolean, body: unknown): string {
+  return newRevHash({ parentRev, deleted, body, attachmentDigests: [] });
+}
+
+export function hasAttachments(doc: ParsedDoc): boolean {
+  return doc.attachments !== undefined && doc.attachments.length > 0;
+}
+
 /**
  * The rev hash an edit will get if its parent is the one it names (`_rev`, or none), or undefined
  * for edits with attachments (their hash covers stored stubs, known only in the transaction).
  */
 export function likelyHashOf(doc: ParsedDoc): string | undefined {
-  if (doc.attachments !== undefined && doc.attachments.length > 0) return undefined;
-  return newRevHash({ parentRev: doc.rev ?? null, deleted: doc.deleted, body: doc.body, attachmentDigests: [] });
+  return hasAttachments(doc) ? undefined : plainRevHash(doc.rev ?? null, doc.deleted, doc.body);
 }
 
 /**
