@@ -4,6 +4,7 @@
 import Koa from 'koa';
 import Router from '@koa/router';
 import { debuglog } from 'node:util';
+import { randomBytes } from 'node:crypto';
 import { isCouchShaped } from '../errors/catalog.js';
 import { send } from './respond.js';
 import { corsMiddleware } from './cors.js';
@@ -39,6 +40,7 @@ export function createApp(s: Services, ext: Extensions = {}): Koa {
   // The error boundary: every failure becomes CouchDB's {"error","reason"} body.
   app.use(async (ctx, next) => {
     ctx.set('Server', `Chaise/${s.config.version} (Node.js ${process.version})`);
+    ctx.set('X-Couch-Request-ID', requestId(ctx.get('x-couch-request-id')));
     try {
       await next();
     } catch (e) {
@@ -86,6 +88,20 @@ export function routesOf(s: Services, ext: Extensions = {}): Router {
   registerDocuments(router, s);
   registerAttachments(router, s);
   return router;
+}
+
+/** Bytes of randomness in a request id: CouchDB's are 10 hex digits. */
+const REQUEST_ID_BYTES = 5;
+/** The longest client-chosen request id echoed back; a longer one is replaced by ours. */
+const CLIENT_REQUEST_ID_CHARS_MAX = 200;
+
+/**
+ * CouchDB answers every request with `X-Couch-Request-ID`, echoing one the client sent (so a client
+ * can trace its calls through logs) and making one up otherwise.
+ */
+function requestId(sent: string): string {
+  if (sent !== '' && sent.length <= CLIENT_REQUEST_ID_CHARS_MAX && /^[\x21-\x7e]+$/.test(sent)) return sent;
+  return randomBytes(REQUEST_ID_BYTES).toString('hex');
 }
 
 function isHttpError(e: unknown): e is { status: number; message: string } {

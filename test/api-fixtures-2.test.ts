@@ -1,0 +1,52 @@
+// Replays the 167 API calls recorded from Apache CouchDB 3.5 in test/fixtures/api-couchdb-2.json:
+// string sequences, the node API, HTTP details, attachments as CouchDB stores them,
+// show/list/update/rewrite and partitioned databases. The steps run in order on one node, so a
+// step may rely on what earlier ones wrote.
+
+import { test } from 'node:test';
+import { readFileSync } from 'node:fs';
+import { inProcessNode } from './helpers/in-process-node.js';
+import { RevMap } from './helpers/rev-map.js';
+import { replayStep, type Deviations, type Step } from './helpers/fixture-replay.js';
+
+const fixture = JSON.parse(readFileSync('test/fixtures/api-couchdb-2.json', 'utf8')) as { steps: Step[] };
+
+/** Where Chaise knowingly differs from the recording, and why; everything else in the step is compared. */
+const DEVIATIONS: Deviations = {};
+
+/**
+ * Steps not yet replayed, by the area that will serve them. Each area's list sits apart from the
+ * others so that work on one does not touch the lines of another. A step leaves its list when
+ * Chaise answers it as CouchDB did.
+ */
+const PENDING_SEQUENCES: number[] = [1, 2, 5, 6, 7, 8, 10, 11, 12, 13, 14, 126];
+
+const PENDING_NODE_API: number[] = [127, 128, 129, 130, 131, 132, 133, 134, 135, 136, 137, 138, 139, 140, 141, 142, 143, 144, 145, 146, 147, 148, 149, 150, 151, 152, 153, 154, 156, 157, 158, 159, 160, 161];
+
+const PENDING_HTTP: number[] = [16, 17, 19, 20, 21, 22, 23, 25, 26, 29, 30, 31, 32, 33, 34, 36, 38, 39, 40, 41, 44, 45, 46, 47, 48, 49, 50, 51];
+
+const PENDING_ATTACHMENTS_AND_HISTORY: number[] = [43, 53, 54, 59, 62, 63, 64, 65, 165, 166];
+
+const PENDING_DESIGN_FUNCTIONS: number[] = [66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 83, 84, 85, 86, 87, 88, 89, 90, 91, 92, 93, 94, 95, 96, 97, 98];
+
+const PENDING_PARTITIONS: number[] = [99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125];
+
+const PENDING = new Set([...PENDING_SEQUENCES, ...PENDING_NODE_API, ...PENDING_HTTP, ...PENDING_ATTACHMENTS_AND_HISTORY, ...PENDING_DESIGN_FUNCTIONS, ...PENDING_PARTITIONS]);
+
+test('Chaise answers the second set of recorded CouchDB 3.5 calls the same way', async (t) => {
+  const { request, close } = await inProcessNode();
+  const revs = new RevMap();
+  try {
+    for (const [i, step] of fixture.steps.entries()) {
+      const name = `#${i} ${step.method} ${step.path} — ${step.note}`;
+      if (PENDING.has(i)) {
+        // Still run it, so later steps see the same data; only its answer is not checked yet.
+        await t.test(name, { todo: 'not yet served as CouchDB serves it' }, () => replayStep(request, step, revs, { names: { db: 'transcript2', pdb: 'transcript2p' }, deviations: DEVIATIONS, seqType: true, headers: true }));
+        continue;
+      }
+      await t.test(name, () => replayStep(request, step, revs, { names: { db: 'transcript2', pdb: 'transcript2p' }, deviations: DEVIATIONS, seqType: true, headers: true }));
+    }
+  } finally {
+    await close();
+  }
+});
