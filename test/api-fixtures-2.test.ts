@@ -25,7 +25,7 @@ const PENDING_NODE_API: number[] = [127, 128, 129, 130, 131, 132, 133, 134, 135,
 
 const PENDING_HTTP: number[] = [16, 17, 19, 20, 21, 22, 23, 25, 26, 29, 30, 31, 32, 33, 34, 36, 38, 39, 40, 41, 44, 45, 46, 47, 48, 49, 50, 51];
 
-const PENDING_ATTACHMENTS_AND_HISTORY: number[] = [43, 53, 54, 59, 62, 63, 64, 65, 165, 166];
+const PENDING_ATTACHMENTS_AND_HISTORY: number[] = [53, 54, 59, 62, 63, 64, 65, 165, 166];
 
 const PENDING_DESIGN_FUNCTIONS: number[] = [66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 83, 84, 85, 86, 87, 88, 89, 90, 91, 92, 93, 94, 95, 96, 97, 98];
 

@@ -4,6 +4,7 @@
 // Pure and copy-on-write: the input tree is returned itself when no node changes.
 
 import type { RevNode, RevTree } from './types.js';
+import { foldUp } from './walk.js';
 
 export function markCompacted(tree: RevTree): RevTree {
   let out: RevTree | null = null;
@@ -18,17 +19,13 @@ export function markCompacted(tree: RevTree): RevTree {
   return out ?? tree;
 }
 
-function compactNode(node: RevNode): RevNode {
-  const kids = node.children;
-  if (kids.length === 0) return node;
-  let out: RevNode[] | null = null;
-  for (let i = 0; i < kids.length; i++) {
-    const kid = compactNode(kids[i]!);
-    if (kid !== kids[i]) {
-      out ??= kids.slice();
-      out[i] = kid;
-    }
-  }
-  if (!node.available && out === null) return node;
-  return { hash: node.hash, deleted: node.deleted, available: false, children: out ?? kids };
+function compactNode(root: RevNode): RevNode {
+  return foldUp<RevNode>(root, 0, (node, _pos, kept, from) => {
+    const kids = node.children;
+    if (kids.length === 0) return node;
+    let same = true;
+    for (let i = 0; i < kids.length; i++) if (kept[from + i] !== kids[i]) same = false;
+    if (!node.available && same) return node;
+    return { hash: node.hash, deleted: node.deleted, available: false, children: same ? kids : kept.slice(from, from + kids.length) };
+  });
 }

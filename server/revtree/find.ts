@@ -6,29 +6,17 @@
 import { collectLeaves } from './leaves.js';
 import { formatRev } from './parse-rev.js';
 import type { FoundRev, Leaf, Rev, RevInfo, RevNode, RevTree } from './types.js';
+import { forEachNode, pathBelow } from './walk.js';
 import { compareLeaves } from './winning-rev.js';
 
 /** The nodes from the branch root down to `rev` (root first), or null if the tree lacks `rev`. */
 function pathTo(tree: RevTree, rev: Rev): RevNode[] | null {
-  const acc: RevNode[] = [];
   for (const branch of tree) {
     if (branch.pos > rev.pos) continue;
-    if (descend(branch.node, rev.pos - branch.pos, rev.hash, acc)) return acc;
+    const found = pathBelow(branch.node, rev.pos - branch.pos, rev.hash);
+    if (found !== null) return found.nodes;
   }
   return null;
-}
-
-function descend(node: RevNode, depth: number, hash: string, acc: RevNode[]): boolean {
-  acc.push(node);
-  if (depth === 0) {
-    if (node.hash === hash) return true;
-  } else {
-    for (const child of node.children) {
-      if (descend(child, depth - 1, hash, acc)) return true;
-    }
-  }
-  acc.pop();
-  return false;
 }
 
 export function findRev(tree: RevTree, rev: Rev): FoundRev | null {
@@ -80,10 +68,6 @@ export function latestLeaves(tree: RevTree, rev: Rev): Leaf[] {
 /** Every revision in the tree as "N-hash", branch by branch, parents before children. */
 export function allRevs(tree: RevTree): string[] {
   const out: string[] = [];
-  const visit = (node: RevNode, pos: number): void => {
-    out.push(formatRev(pos, node.hash));
-    for (const child of node.children) visit(child, pos + 1);
-  };
-  for (const branch of tree) visit(branch.node, branch.pos);
+  forEachNode(tree, (node, pos) => out.push(formatRev(pos, node.hash)));
   return out;
 }

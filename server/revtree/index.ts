@@ -27,3 +27,4 @@ export { canonicalJson } from './canonical-json.js';
 export type { RevHashInput } from './rev-id.js';
 export { newRevHash } from './rev-id.js';
 export { markCompacted } from './compact.js';
+export { foldUp, forEachNode } from './walk.js';

@@ -4,6 +4,7 @@
 
 import { formatRev } from './parse-rev.js';
 import type { Leaf, RevNode, RevTree } from './types.js';
+import { forEachBelow } from './walk.js';
 import { compareLeaves } from './winning-rev.js';
 
 /** All leaves, winner first (live before deleted, then higher generation, then greater hash). */
@@ -15,11 +16,9 @@ export function leaves(tree: RevTree): Leaf[] {
 
 /** Leaves of the subtree at `node` (generation `pos`), unsorted, appended to `out`. */
 export function collectLeaves(node: RevNode, pos: number, out: Leaf[]): void {
-  if (node.children.length === 0) {
-    out.push({ rev: formatRev(pos, node.hash), pos, hash: node.hash, deleted: node.deleted });
-    return;
-  }
-  for (const child of node.children) collectLeaves(child, pos + 1, out);
+  forEachBelow(node, pos, (n, p) => {
+    if (n.children.length === 0) out.push({ rev: formatRev(p, n.hash), pos: p, hash: n.hash, deleted: n.deleted });
+  });
 }
 
 /** `_conflicts`: the live leaves other than the winner, in winner-first order. */

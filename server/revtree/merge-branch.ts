@@ -16,6 +16,7 @@
 //   the same tree later, when stemming finds the duplicate keys and rebuilds the tree).
 
 import type { MergeOutcome, RevBranch, RevNode, RevTree } from './types.js';
+import { pathBelow, replaceAlong } from './walk.js';
 
 export interface BranchMerge {
   tree: RevTree;
@@ -98,23 +99,71 @@ function mergeIntoBranch(
  * `changed` is what `replace` said about the merge, not whether `root` was copied.
  */
 function graft(root: RevNode, depth: number, hash: string, replace: (node: RevNode) => NodeMerge): NodeMerge | null {
-  if (depth === 0) return root.hash === hash ? replace(root) : null;
-  const kids = root.children;
-  for (let i = 0; i < kids.length; i++) {
-    const found = graft(kids[i]!, depth - 1, hash, replace);
-    if (found === null) continue;
-    // Compare identities, not `changed`: when the incoming side is the host, the replacement is
-    // the existing subtree, which differs from the node it replaces even if the merge changed nothing.
-    if (found.node === kids[i]) return { node: root, outcome: found.outcome, changed: found.changed };
-    const children = kids.slice();
-    children[i] = found.node;
-    return { node: withChildren(root, children), outcome: found.outcome, changed: found.changed };
-  }
-  return null;
+  const path = pathBelow(root, depth, hash);
+  if (path === null) return null;
+  const found = replace(path.nodes[path.nodes.length - 1]!);
+  // replaceAlong compares identities, not `changed`: when the incoming side is the host, the
+  // replacement is the existing subtree, which differs from the node it replaces even if the
+  // merge changed nothing.
+  return { node: replaceAlong(path, found.node), outcome: found.outcome, changed: found.changed };
 }
 
-/** Merges two nodes with the same generation and hash; `existing` is the tree's, `incoming` the new one. */
+/** One pair of nodes being merged by mergeNodes, with its children's merge so far. */
+interface MergeFrame {
+  existing: RevNode;
+  incoming: RevNode;
+  deleted: boolean;
+  available: boolean;
+  /** The merged children, once they differ from `existing.children`. */
+  out: RevNode[] | null;
+  /** The next child of `incoming` to merge. */
+  next: number;
+  /** Where the child being merged below sits in `out ?? existing.children`. */
+  at: number;
+  outcome: MergeOutcome;
+}
+
+/**
+ * Merges two nodes with the same generation and hash; `existing` is the tree's, `incoming` the
+ * new one. Iterative (an explicit stack of MergeFrames), since both may be thousands deep.
+ */
 function mergeNodes(existing: RevNode, incoming: RevNode): NodeMerge {
+  const stack: MergeFrame[] = [openFrame(existing, incoming)];
+  let finished: NodeMerge | null = null;
+  for (;;) {
+    const f = stack[stack.length - 1]!;
+    if (finished !== null) {
+      f.outcome = strongerOutcome(f.outcome, finished.outcome);
+      if (finished.changed) {
+        f.out ??= f.existing.children.slice();
+        f.out[f.at] = finished.node;
+      }
+      finished = null;
+    }
+    let descended = false;
+    const incomingKids = f.incoming.children;
+    while (f.next < incomingKids.length) {
+      const child = incomingKids[f.next++]!;
+      const siblings: RevNode[] = f.out ?? f.existing.children;
+      const at = siblings.findIndex((s) => s.hash === child.hash);
+      if (at >= 0) {
+        f.at = at;
+        stack.push(openFrame(siblings[at]!, child));
+        descended = true;
+        break;
+      }
+      f.out ??= f.existing.children.slice();
+      insertSorted(f.out, child);
+      f.outcome = 'new_branch';
+    }
+    if (descended) continue;
+    stack.pop();
+    finished = closeFrame(f);
+    if (stack.length === 0) return finished;
+  }
+}
+
+function openFrame(existing: RevNode, incoming: RevNode): MergeFrame {
   // value_pref: a side that has the body knows the real flags. Without a body on either side, a
   // tombstone flag is kept from whichever side had it (a path's inner nodes say deleted: false only
   // because they do not know), so the result does not depend on merge order.
@@ -125,50 +174,30 @@ function mergeNodes(existing: RevNode, incoming: RevNode): NodeMerge {
   } else if (!existing.available && !incoming.available && incoming.deleted) {
     deleted = true;
   }
-  const flagsChanged = deleted !== existing.deleted || available !== existing.available;
-  const kids = mergeChildren(existing.children, incoming.children);
-  if (!flagsChanged && !kids.changed) return { node: existing, outcome: kids.outcome, changed: false };
-  const node: RevNode = { hash: existing.hash, deleted, available, children: kids.children };
-  return { node, outcome: kids.outcome, changed: true };
+  const f: MergeFrame = { existing, incoming, deleted, available, out: null, next: 0, at: -1, outcome: 'internal_node' };
+  // couch_key_tree:merge_extend: when the incoming side ends here it was an internal node (or
+  // this leaf): outcome internal_node, nothing to merge below. When the existing side ends here,
+  // the incoming side extends a leaf.
+  if (incoming.children.length > 0 && existing.children.length === 0) {
+    f.out = incoming.children;
+    f.next = incoming.children.length;
+    f.outcome = 'new_leaf';
+  }
+  return f;
 }
 
-function mergeChildren(
-  existing: RevNode[],
-  incoming: RevNode[],
-): { children: RevNode[]; outcome: MergeOutcome; changed: boolean } {
-  // couch_key_tree:merge_extend: the incoming side ends here, so it was an internal node (or this leaf).
-  if (incoming.length === 0) return { children: existing, outcome: 'internal_node', changed: false };
-  // The incoming side extends a leaf.
-  if (existing.length === 0) return { children: incoming, outcome: 'new_leaf', changed: true };
-  let outcome: MergeOutcome = 'internal_node';
-  let out: RevNode[] | null = null;
-  for (const child of incoming) {
-    const siblings: RevNode[] = out ?? existing;
-    const at = siblings.findIndex((s) => s.hash === child.hash);
-    if (at >= 0) {
-      const merged = mergeNodes(siblings[at]!, child);
-      outcome = strongerOutcome(outcome, merged.outcome);
-      if (merged.changed) {
-        out ??= existing.slice();
-        out[at] = merged.node;
-      }
-    } else {
-      out ??= existing.slice();
-      insertSorted(out, child);
-      outcome = 'new_branch';
-    }
-  }
-  return { children: out ?? existing, outcome, changed: out !== null };
+function closeFrame(f: MergeFrame): NodeMerge {
+  const { existing, deleted, available } = f;
+  const flagsChanged = deleted !== existing.deleted || available !== existing.available;
+  if (!flagsChanged && f.out === null) return { node: existing, outcome: f.outcome, changed: false };
+  const node: RevNode = { hash: existing.hash, deleted, available, children: f.out ?? existing.children };
+  return { node, outcome: f.outcome, changed: true };
 }
 
 function insertSorted(siblings: RevNode[], node: RevNode): void {
   let i = 0;
   while (i < siblings.length && siblings[i]!.hash < node.hash) i++;
   siblings.splice(i, 0, node);
-}
-
-function withChildren(node: RevNode, children: RevNode[]): RevNode {
-  return { hash: node.hash, deleted: node.deleted, available: node.available, children };
 }
 
 /** Orders branches by generation then root hash (lists:sort in couch_key_tree). Sorts in place. */

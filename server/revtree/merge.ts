@@ -37,12 +37,14 @@ function sameForest(a: RevTree, b: RevTree): boolean {
   return true;
 }
 
-function sameNode(a: RevNode, b: RevNode): boolean {
-  if (a === b) return true;
-  if (a.hash !== b.hash || a.deleted !== b.deleted || a.available !== b.available) return false;
-  if (a.children.length !== b.children.length) return false;
-  for (let i = 0; i < a.children.length; i++) {
-    if (!sameNode(a.children[i]!, b.children[i]!)) return false;
+function sameNode(first: RevNode, second: RevNode): boolean {
+  const pairs: [RevNode, RevNode][] = [[first, second]];
+  while (pairs.length > 0) {
+    const [a, b] = pairs.pop()!;
+    if (a === b) continue;
+    if (a.hash !== b.hash || a.deleted !== b.deleted || a.available !== b.available) return false;
+    if (a.children.length !== b.children.length) return false;
+    for (let i = 0; i < a.children.length; i++) pairs.push([a.children[i]!, b.children[i]!]);
   }
   return true;
 }

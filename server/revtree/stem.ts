@@ -7,6 +7,7 @@
 
 import { mergeBranch, sortBranches } from './merge-branch.js';
 import type { RevBranch, RevNode, RevTree } from './types.js';
+import { foldUp } from './walk.js';
 
 /** Keeps the newest `limit` revisions of every path. `limit` must be a positive integer (`_revs_limit`). */
 export function stem(tree: RevTree, limit: number): RevTree {
@@ -31,24 +32,26 @@ export function stem(tree: RevTree, limit: number): RevTree {
  * unchanged, null when dropped) and the distance to its nearest leaf. Surviving children of a
  * dropped node are pushed to `roots`.
  */
-function stemNode(node: RevNode, pos: number, limit: number, roots: RevBranch[]): { node: RevNode | null; leafDistance: number } {
-  const kids = node.children;
-  if (kids.length === 0) return { node, leafDistance: 0 };
-  let leafDistance = Number.POSITIVE_INFINITY;
-  let out: RevNode[] | null = null;
-  for (let i = 0; i < kids.length; i++) {
-    const kid = kids[i]!;
-    const kept = stemNode(kid, pos + 1, limit, roots);
-    leafDistance = Math.min(leafDistance, kept.leafDistance + 1);
-    if (out === null && kept.node !== kid) out = kids.slice(0, i);
-    if (out !== null && kept.node !== null) out.push(kept.node);
-  }
-  if (leafDistance < limit) {
-    if (out === null) return { node, leafDistance };
-    return { node: { hash: node.hash, deleted: node.deleted, available: node.available, children: out }, leafDistance };
-  }
-  for (const kid of out ?? kids) roots.push({ pos: pos + 1, node: kid });
-  return { node: null, leafDistance };
+function stemNode(root: RevNode, rootPos: number, limit: number, roots: RevBranch[]): { node: RevNode | null; leafDistance: number } {
+  return foldUp<{ node: RevNode | null; leafDistance: number }>(root, rootPos, (node, pos, results, from) => {
+    const kids = node.children;
+    if (kids.length === 0) return { node, leafDistance: 0 };
+    let leafDistance = Number.POSITIVE_INFINITY;
+    let out: RevNode[] | null = null;
+    for (let i = 0; i < kids.length; i++) {
+      const kid = kids[i]!;
+      const kept = results[from + i]!;
+      leafDistance = Math.min(leafDistance, kept.leafDistance + 1);
+      if (out === null && kept.node !== kid) out = kids.slice(0, i);
+      if (out !== null && kept.node !== null) out.push(kept.node);
+    }
+    if (leafDistance < limit) {
+      if (out === null) return { node, leafDistance };
+      return { node: { hash: node.hash, deleted: node.deleted, available: node.available, children: out }, leafDistance };
+    }
+    for (const kid of out ?? kids) roots.push({ pos: pos + 1, node: kid });
+    return { node: null, leafDistance };
+  });
 }
 
 /**

@@ -5,6 +5,7 @@
 
 import { formatRev } from './parse-rev.js';
 import type { Leaf, RevNode, RevTree } from './types.js';
+import { forEachNode } from './walk.js';
 
 /** Negative when `a` wins over `b`: sorting with this puts the winner first. */
 export function compareLeaves(a: Leaf, b: Leaf): number {
@@ -16,14 +17,9 @@ export function compareLeaves(a: Leaf, b: Leaf): number {
 /** The winning leaf. Throws RangeError for an empty tree (a document always has a revision). */
 export function winningRev(tree: RevTree): Leaf {
   let best: { pos: number; node: RevNode } | null = null;
-  const visit = (node: RevNode, pos: number): void => {
-    if (node.children.length === 0) {
-      if (best === null || beats(node, pos, best.node, best.pos)) best = { pos, node };
-      return;
-    }
-    for (const child of node.children) visit(child, pos + 1);
-  };
-  for (const branch of tree) visit(branch.node, branch.pos);
+  forEachNode(tree, (node, pos) => {
+    if (node.children.length === 0 && (best === null || beats(node, pos, best.node, best.pos))) best = { pos, node };
+  });
   if (best === null) throw new RangeError('an empty revision tree has no winner');
   const { pos, node } = best as { pos: number; node: RevNode };
   return { rev: formatRev(pos, node.hash), pos, hash: node.hash, deleted: node.deleted };

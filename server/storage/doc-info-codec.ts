@@ -11,7 +11,7 @@
 //   [string attachments-as-JSON when flag 2], then the JSON text to the end.
 //   string = u32 byte length + UTF-8 bytes.
 
-import type { RevNode, RevTree } from '../revtree/index.js';
+import { forEachNode, type RevNode, type RevTree } from '../revtree/index.js';
 import type { AttMap } from '../docs/attachments.js';
 import type { DocInfo } from './records.js';
 
@@ -100,31 +100,43 @@ export const docHeaderCodec = {
 };
 
 function treeBound(tree: RevTree): number {
-  let bytes = 0;
-  const visit = (node: RevNode): void => {
+  let bytes = 4 * tree.length;
+  forEachNode(tree, (node) => {
     bytes += 1 + 4 + node.hash.length * UTF8_BYTES_PER_UNIT_MAX + 4;
-    for (const child of node.children) visit(child);
-  };
-  for (const branch of tree) {
-    bytes += 4;
-    visit(branch.node);
-  }
+  });
   return bytes;
 }
 
-function writeNode(w: Writer, node: RevNode): void {
-  w.u8((node.deleted ? NODE_DELETED : 0) | (node.available ? NODE_AVAILABLE : 0));
-  w.string(node.hash);
-  w.u32(node.children.length);
-  for (const child of node.children) writeNode(w, child);
+/** A subtree in preorder, each node followed by its child count (iterative: trees can be deep). */
+function writeNode(w: Writer, root: RevNode): void {
+  const stack: RevNode[] = [root];
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    w.u8((node.deleted ? NODE_DELETED : 0) | (node.available ? NODE_AVAILABLE : 0));
+    w.string(node.hash);
+    w.u32(node.children.length);
+    for (let i = node.children.length - 1; i >= 0; i--) stack.push(node.children[i]!);
+  }
 }
 
 function readNode(r: Reader): RevNode {
-  const flags = r.u8();
-  const hash = r.string();
-  const children: RevNode[] = [];
-  for (let n = r.u32(); n > 0; n--) children.push(readNode(r));
-  return { hash, deleted: (flags & NODE_DELETED) !== 0, available: (flags & NODE_AVAILABLE) !== 0, children };
+  const readOne = (): { node: RevNode; count: number } => {
+    const flags = r.u8();
+    const hash = r.string();
+    const count = r.u32();
+    return { node: { hash, deleted: (flags & NODE_DELETED) !== 0, available: (flags & NODE_AVAILABLE) !== 0, children: [] }, count };
+  };
+  const root = readOne();
+  // Nodes whose children are still being read, with how many are left.
+  const open: { node: RevNode; left: number }[] = root.count > 0 ? [{ node: root.node, left: root.count }] : [];
+  while (open.length > 0) {
+    const parent = open[open.length - 1]!;
+    const child = readOne();
+    parent.node.children.push(child.node);
+    if (--parent.left === 0) open.pop();
+    if (child.count > 0) open.push({ node: child.node, left: child.count });
+  }
+  return root.node;
 }
 
 class Writer {

@@ -18,7 +18,7 @@
 // body inline in `docs`, other stored bodies in `bodies`, one `seqs` row per document).
 
 import { CouchError } from '../errors/catalog.js';
-import { formatRev, leaves, winningRev } from '../revtree/index.js';
+import { foldUp, formatRev, leaves, winningRev } from '../revtree/index.js';
 import type { RevNode, RevTree } from '../revtree/index.js';
 import type { Database } from './database.js';
 import type { Key } from './environment.js';
@@ -176,27 +176,28 @@ function purgeOne(db: Database, req: PurgeRequest): PurgeResult {
 export function removeLeaves(tree: RevTree, revs: ReadonlySet<string>): { tree: RevTree; purged: string[]; dropped: string[] } {
   const purged: string[] = [];
   const dropped: string[] = [];
-  const prune = (node: RevNode, pos: number): RevNode | null => {
-    const rev = formatRev(pos, node.hash);
-    if (node.children.length === 0) {
-      if (!revs.has(rev)) return node;
-      purged.push(rev);
-      dropped.push(rev);
-      return null;
-    }
-    let changed = false;
-    const kept: RevNode[] = [];
-    for (const child of node.children) {
-      const k = prune(child, pos + 1);
-      if (k !== child) changed = true;
-      if (k) kept.push(k);
-    }
-    if (kept.length === 0) {
-      dropped.push(rev);
-      return null;
-    }
-    return changed ? { ...node, children: kept } : node;
-  };
+  const prune = (root: RevNode, rootPos: number): RevNode | null =>
+    foldUp<RevNode | null>(root, rootPos, (node, pos, results, from) => {
+      const rev = formatRev(pos, node.hash);
+      if (node.children.length === 0) {
+        if (!revs.has(rev)) return node;
+        purged.push(rev);
+        dropped.push(rev);
+        return null;
+      }
+      let changed = false;
+      const kept: RevNode[] = [];
+      for (let i = 0; i < node.children.length; i++) {
+        const k = results[from + i]!;
+        if (k !== node.children[i]) changed = true;
+        if (k) kept.push(k);
+      }
+      if (kept.length === 0) {
+        dropped.push(rev);
+        return null;
+      }
+      return changed ? { ...node, children: kept } : node;
+    });
   const out: RevTree = [];
   for (const branch of tree) {
     const node = prune(branch.node, branch.pos);

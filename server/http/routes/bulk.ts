@@ -153,7 +153,7 @@ async function bulkDocs(ctx: Context, s: Services, db: Database, body: unknown, 
   const parsed: { id: string; doc: ParsedDoc }[] = docs.map((raw) => {
     const doc = parseDoc(raw);
     const id = doc.id === undefined ? (newEdits ? newUuid() : missingRev()) : validateDocId(doc.id);
-    if (!newEdits && doc.rev === undefined) missingRev();
+    if (!newEdits && doc.rev === undefined && doc.revisions === undefined) missingRev();
     if (doc.json.length > s.limits.maxDocumentBytes) throw new CouchError('document_too_large', id);
     return { id, doc };
   });

@@ -261,12 +261,13 @@ async function putDoc(ctx: Context, s: Services, rawId: string): Promise<void> {
   const rev = requestRev(ctx, doc.rev);
   if (rev !== undefined) doc.rev = rev;
   const newEdits = bool(q, 'new_edits', true);
-  if (!newEdits && doc.rev === undefined) {
+  if (!newEdits && doc.rev === undefined && doc.revisions === undefined) {
     throw new CouchError('bad_request', 'When `new_edits: false`, the document needs `_rev` or `_revisions` specified');
   }
   const [r] = await writeDocs(s, ctx, db, [{ id, doc }], newEdits);
   throwEditError(r as EditResult);
-  const newRev = r ? r.rev : (doc.rev as string);
+  // A replicated edit names its rev: `_revisions` wins over `_rev`, as in CouchDB.
+  const newRev = r ? r.rev : doc.revisions ? `${doc.revisions.start}-${doc.revisions.ids[0] as string}` : (doc.rev as string);
   ctx.set('Location', location(ctx, db.name, id));
   ctx.set('ETag', `"${newRev}"`);
   send(ctx, str(q, 'batch') === 'ok' ? 202 : 201, { ok: true, id, rev: newRev });
