@@ -17,6 +17,7 @@ export const ERRORS = {
   method_not_allowed: { status: 405, reason: 'Method not allowed.' },
   not_acceptable: { status: 406, reason: 'Not acceptable.' },
   conflict: { status: 409, reason: 'Document update conflict.' },
+  gone: { status: 410, reason: 'Gone.' },
   file_exists: { status: 412, reason: 'The database could not be created, the file already exists.' },
   missing_stub: { status: 412, reason: 'Invalid attachment stub.' },
   precondition_failed: { status: 412, reason: 'Precondition failed.' },
@@ -26,6 +27,7 @@ export const ERRORS = {
   too_long: { status: 414, reason: 'the request uri is too long' },
   bad_content_type: { status: 415, reason: 'Content-Type must be application/json' },
   requested_range_not_satisfiable: { status: 416, reason: 'Requested range not satisfiable' },
+  expectation_failed: { status: 417, reason: 'Expectation failed.' },
   unknown_error: { status: 500, reason: 'Internal server error.' },
   service_unavailable: { status: 503, error: 'service_unavailable', reason: 'Service unavailable.' },
 } as const satisfies Record<string, { status: number; error?: string; reason: string }>;

@@ -41,8 +41,13 @@ export function createApp(s: Services, ext: Extensions = {}): Koa {
   app.use(async (ctx, next) => {
     ctx.set('Server', `Chaise/${s.config.version} (Node.js ${process.version})`);
     ctx.set('X-Couch-Request-ID', requestId(ctx.get('x-couch-request-id')));
+    // Clients that can only POST name the method they mean (chttpd: POST only, listed methods only).
+    const override = ctx.req.headers['x-http-method-override'];
+    if (typeof override === 'string' && ctx.method === 'POST' && METHOD_OVERRIDES.has(override)) ctx.method = override;
     try {
       await next();
+      // koa strips every body header from a 304; CouchDB sends `Content-Length: 0`.
+      if (ctx.status === 304) notModified(ctx);
     } catch (e) {
       if (ctx.headerSent || !ctx.writable) {
         log('error after headers were sent: %o', e);
@@ -102,6 +107,20 @@ const CLIENT_REQUEST_ID_CHARS_MAX = 200;
 function requestId(sent: string): string {
   if (sent !== '' && sent.length <= CLIENT_REQUEST_ID_CHARS_MAX && /^[\x21-\x7e]+$/.test(sent)) return sent;
   return randomBytes(REQUEST_ID_BYTES).toString('hex');
+}
+
+/** The methods `X-HTTP-Method-Override` may name (chttpd:handle_request_int), exactly as spelled there. */
+const METHOD_OVERRIDES = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'TRACE', 'CONNECT', 'COPY']);
+
+/** Ends a 304 itself, with the headers set so far and an explicit empty length. */
+function notModified(ctx: Koa.Context): void {
+  ctx.respond = false;
+  const res = ctx.res;
+  if (res.headersSent) return;
+  res.statusCode = 304;
+  res.removeHeader('Content-Type');
+  res.setHeader('Content-Length', '0');
+  res.end();
 }
 
 function isHttpError(e: unknown): e is { status: number; message: string } {

@@ -1,9 +1,12 @@
 // Reading request bodies within the configured limits. A body over the limit is refused with 413
 // before it is fully buffered; malformed JSON is CouchDB's 400 "invalid UTF-8 JSON"; JSON nested
-// deeper than the limit is refused before any recursive code could exhaust the stack.
+// deeper than the limit is refused before any recursive code could exhaust the stack. A body sent
+// with `Content-Encoding: gzip` or `deflate` is decoded as it arrives (content-encoding.ts), and the
+// limit applies to its decoded size.
 
 import type { Context } from 'koa';
 import { CouchError } from '../errors/catalog.js';
+import { BodyError, bodyCoding, readDecoded } from './content-encoding.js';
 
 export interface BodyLimits {
   maxRequestBytes: number;
@@ -11,12 +14,15 @@ export interface BodyLimits {
 }
 
 export function readRaw(ctx: Context, limits: BodyLimits): Promise<Buffer> {
-  const declared = Number(ctx.get('content-length') || NaN);
   const req = ctx.req;
+  const declared = Number(req.headers['content-length'] ?? NaN);
   if (declared > limits.maxRequestBytes) {
     req.resume();
     return Promise.reject(new CouchError('too_large'));
   }
+  // Only a request that names a coding pays for decoding.
+  const coding = bodyCoding(req);
+  if (coding !== undefined) return readDecoded(req, coding, limits.maxRequestBytes).catch(toCouchError);
   if (req.readableEnded) return Promise.resolve(Buffer.alloc(0));
   // Plain listeners rather than an async iterator: a small body arrives in one chunk, and an
   // iterator costs a PUT several microseconds of promise and stream bookkeeping.
@@ -57,6 +63,22 @@ export function readRaw(ctx: Context, limits: BodyLimits): Promise<Buffer> {
     req.on('error', onError);
     req.on('close', onClose);
   });
+}
+
+/** CouchDB's answers for a body that cannot be decoded (chttpd:maybe_decompress). */
+function toCouchError(e: unknown): never {
+  if (!(e instanceof BodyError)) throw e;
+  const p = e.problem;
+  switch (p.kind) {
+    case 'too_large':
+      throw new CouchError('too_large');
+    case 'unsupported':
+      throw new CouchError('bad_content_type', `${p.encoding} is not a supported content encoding.`);
+    case 'corrupt':
+      throw new CouchError('bad_request', p.encoding === 'deflate' ? 'Request body is not properly deflated.' : 'Request body is not properly gzipped.');
+    case 'cut_short':
+      throw new CouchError('bad_request', 'the request body was cut short');
+  }
 }
 
 export function requireJsonType(ctx: Context): void {

@@ -3,6 +3,7 @@
 
 import type { Context } from 'koa';
 import { Readable } from 'node:stream';
+import { createHash } from 'node:crypto';
 
 /** A body that is already serialized JSON text (documents are stored serialized). */
 export class RawJson {
@@ -49,4 +50,32 @@ export function sendParts(ctx: Context, status: number, head: string, parts: str
     yield buf + tail + '\n';
   }
   ctx.body = Readable.from(chunks(), { objectMode: false });
+}
+
+/**
+ * Whether `If-None-Match` names this ETag, in its strong or weak (`W/`) form, alone or in a list
+ * (chttpd:etag_match). The caller answers 304 then; the outermost middleware finishes it.
+ */
+export function etagMatches(ctx: Context, etag: string): boolean {
+  const header = ctx.req.headers['if-none-match'];
+  if (header === undefined) return false;
+  for (const token of header.split(/[, ]+/)) {
+    if ((token.startsWith('W/') ? token.slice(2) : token) === etag) return true;
+  }
+  return false;
+}
+
+/** Answers 304 with this ETag when the client's copy is current; returns whether it did. */
+export function notModifiedIfCurrent(ctx: Context, etag: string): boolean {
+  ctx.set('ETag', etag);
+  if (!etagMatches(ctx, etag)) return false;
+  ctx.status = 304;
+  return true;
+}
+
+/** An ETag made from content, as chttpd:make_etag makes one: the md5 as a base-36 number, quoted. */
+export function makeEtag(...parts: (string | number)[]): string {
+  const h = createHash('md5');
+  for (const p of parts) h.update(String(p)).update('\0');
+  return '"' + BigInt('0x' + h.digest('hex')).toString(36).toUpperCase() + '"';
 }

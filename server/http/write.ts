@@ -65,3 +65,16 @@ function oldBody(db: Database, e: Edit): Record<string, unknown> | null {
   const doc = JSON.parse(body.json) as Record<string, unknown>;
   return { _id: e.id, _rev: rev, ...doc, ...(body.atts ? { _attachments: body.atts } : {}), ...(info.deleted && rev === info.rev ? { _deleted: true } : {}) };
 }
+
+/** Copies of a document a single node keeps (CouchDB's `n` for a database here). */
+const COPIES_PER_NODE = 1;
+
+/**
+ * The status of a successful write. A `w` above the copies this node can make cannot be met, so,
+ * like a CouchDB cluster short of its quorum, the write is applied and answered 202 (accepted).
+ */
+export function writeStatus(ctx: Context, ok: number, w: unknown = (ctx.query as Record<string, unknown>).w): number {
+  if (w === undefined) return ok;
+  const n = typeof w === 'number' ? w : Number(Array.isArray(w) ? w[w.length - 1] : w);
+  return Number.isInteger(n) && n > COPIES_PER_NODE ? 202 : ok;
+}

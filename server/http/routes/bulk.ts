@@ -15,10 +15,10 @@ import type { Database, Edit, EditResult } from '../../storage/database.js';
 import { parseJson, readJson, readRaw, requireJsonType } from '../body.js';
 import type { BulkHashes } from '../../storage/rev-hasher.js';
 import { bool, json, nonNegInt, type Query } from '../query.js';
-import { RawJson, send, sendParts } from '../respond.js';
+import { RawJson, makeEtag, notModifiedIfCurrent, send, sendParts } from '../respond.js';
 import type { Services } from '../services.js';
-import { writeDocs } from '../write.js';
-import { openDb, readOptions } from './documents.js';
+import { writeDocs, writeStatus } from '../write.js';
+import { openDb, readOptions, refuseLocalRevisions } from './documents.js';
 import { newUuid } from './server.js';
 
 /** `_bulk_docs` bodies from this size on (about 100 docs) have their rev hashes started on the worker as they arrive. */
@@ -32,30 +32,25 @@ export function registerBulk(router: Router, s: Services): void {
     // A large body: the other core starts on the rev hashes while this one parses.
     const early = raw.length >= EARLY_HASH_BYTES_MIN ? s.catalog.env.hasher.bulk(raw, s.limits.maxBulkDocs) : undefined;
     const body = parseJson(raw, s.limits.maxJsonDepth);
-    send(ctx, 201, await bulkDocs(ctx, s, db, body, early));
+    const answer = await bulkDocs(ctx, s, db, body, early);
+    if ('aborted' in answer) return send(ctx, 417, answer.aborted);
+    send(ctx, writeStatus(ctx, 201, (body as { w?: unknown }).w ?? (ctx.query as Query).w), answer.results);
   });
 
-  router.get('/:db/_all_docs', (ctx) => allDocs(ctx, openDb(s, ctx), ctx.query as Query, undefined));
-  router.post('/:db/_all_docs', async (ctx) => {
-    const db = openDb(s, ctx);
-    requireJsonType(ctx);
-    const body = (await readJson(ctx, s.limits)) as Record<string, unknown> | null;
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new CouchError('bad_request', 'Request body must be a JSON object');
-    const keys = body.keys;
-    if (keys !== undefined && !Array.isArray(keys)) throw new CouchError('bad_request', '`keys` body member must be an array.');
-    const { keys: _keys, ...params } = body;
-    allDocs(ctx, db, bodyParams(ctx.query as Query, params), keys as unknown[] | undefined);
-  });
-
-  // `_design_docs`: `_all_docs` restricted to design documents.
-  const designRange = (query: Query): Query => {
-    const q: Query = { ...query };
-    const desc = bool(q, 'descending');
-    if (q.startkey === undefined && q.start_key === undefined) q.startkey = JSON.stringify(desc ? '_design0' : '_design/');
-    if (q.endkey === undefined && q.end_key === undefined) q.endkey = JSON.stringify(desc ? '_design/' : '_design0');
-    return q;
-  };
-  router.get('/:db/_design_docs', (ctx) => allDocs(ctx, openDb(s, ctx), designRange(ctx.query as Query), undefined));
+  // `_all_docs`, and `_design_docs`: the same over design documents only (its total_rows too).
+  for (const [path, design] of [['/:db/_all_docs', false], ['/:db/_design_docs', true]] as const) {
+    router.get(path, (ctx) => allDocs(ctx, openDb(s, ctx), ctx.query as Query, undefined, design));
+    router.post(path, async (ctx) => {
+      const db = openDb(s, ctx);
+      requireJsonType(ctx);
+      const body = (await readJson(ctx, s.limits)) as Record<string, unknown> | null;
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new CouchError('bad_request', 'Request body must be a JSON object');
+      const keys = body.keys;
+      if (keys !== undefined && !Array.isArray(keys)) throw new CouchError('bad_request', '`keys` body member must be an array.');
+      const { keys: _keys, ...params } = body;
+      allDocs(ctx, db, bodyParams(ctx.query as Query, params), keys as unknown[] | undefined, design);
+    });
+  }
 
   // Several `_all_docs` (or `_design_docs`) queries in one request (CouchDB 2.2+): each member of
   // `queries` holds query parameters, over the URL's. Answered in order, or the request fails.
@@ -69,8 +64,8 @@ export function registerBulk(router: Router, s: Services): void {
       if (typeof member !== 'object' || member === null || Array.isArray(member)) throw new CouchError('bad_request', 'Each query must be a JSON object');
       const { keys, ...params } = member as Record<string, unknown>;
       if (keys !== undefined && !Array.isArray(keys)) throw new CouchError('bad_request', '`keys` member must be an array.');
-      const q = bodyParams(ctx.query as Query, params);
-      const a = allDocsAnswer(db, design ? designRange(q) : q, keys as unknown[] | undefined);
+      const q = bodyParams(ctx.query as Query, params, true);
+      const a = allDocsAnswer(db, q, keys as unknown[] | undefined, design);
       return a.head + a.rows.join(a.sep) + a.tail;
     });
     send(ctx, 200, new RawJson('{"results":[' + results.join(',\n') + ']}'));
@@ -142,12 +137,16 @@ export function registerBulk(router: Router, s: Services): void {
 
 // ---- _bulk_docs -----------------------------------------------------------------------------
 
-async function bulkDocs(ctx: Context, s: Services, db: Database, body: unknown, early?: BulkHashes): Promise<unknown[]> {
-  if (typeof body !== 'object' || body === null || Array.isArray(body) || !Array.isArray((body as { docs?: unknown }).docs)) {
-    throw new CouchError('bad_request', 'POST body must include `docs` parameter.');
-  }
-  const { docs, new_edits } = body as { docs: unknown[]; new_edits?: unknown };
+async function bulkDocs(ctx: Context, s: Services, db: Database, body: unknown, early?: BulkHashes): Promise<{ results: unknown[] } | { aborted: unknown[] }> {
+  // chttpd_db:db_req for _bulk_docs, check by check.
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new CouchError('bad_request', 'Request body must be a JSON object');
+  const { docs, new_edits, all_or_nothing } = body as { docs?: unknown; new_edits?: unknown; all_or_nothing?: unknown };
+  if (docs === undefined) throw new CouchError('bad_request', 'POST body must include `docs` parameter.');
+  if (!Array.isArray(docs)) throw new CouchError('bad_request', '`docs` parameter must be an array.');
   if (docs.length > s.limits.maxBulkDocs) throw new CouchError('too_large', `Number of documents exceeds the limit of ${s.limits.maxBulkDocs}`);
+  // CouchDB 3.5 fails a non-boolean `new_edits` with 500 function_clause; later CouchDB (and
+  // Chaise) answer this 400.
+  if (new_edits !== undefined && typeof new_edits !== 'boolean') throw new CouchError('bad_request', '`new_edits` parameter must be a boolean.');
   const newEdits = new_edits !== false;
   // Validate everything first: a malformed member fails the whole request, as in CouchDB.
   const parsed: { id: string; doc: ParsedDoc }[] = docs.map((raw) => {
@@ -157,6 +156,10 @@ async function bulkDocs(ctx: Context, s: Services, db: Database, body: unknown, 
     if (doc.json.length > s.limits.maxDocumentBytes) throw new CouchError('document_too_large', id);
     return { id, doc };
   });
+  if (newEdits && all_or_nothing === true) {
+    // CouchDB 2+ dropped all-or-nothing commits: nothing is written, every doc is refused with 417.
+    return { aborted: parsed.map((p) => ({ id: p.id, rev: p.doc.rev ?? '0-', error: 'not_implemented', reason: 'all_or_nothing is not supported' })) };
+  }
   if (newEdits) early?.fill(parsed.map((p) => p.doc));
   const admin = isDbAdmin(db.security, ctx.state.user);
   const results: EditResult[] = new Array(parsed.length).fill(null);
@@ -168,6 +171,7 @@ async function bulkDocs(ctx: Context, s: Services, db: Database, body: unknown, 
     if (kind === 'design' && !admin) {
       results[i] = { id: p.id, error: 'unauthorized', reason: 'You are not a db or server admin.' };
     } else if (kind === 'local') {
+      refuseLocalRevisions(docs[i]);
       const rev = await db.putLocal(p.id, p.doc);
       results[i] = { ok: true, id: p.id, rev };
     } else {
@@ -177,8 +181,8 @@ async function bulkDocs(ctx: Context, s: Services, db: Database, body: unknown, 
   }
   const written = edits.length > 0 ? await writeDocs(s, ctx, db, edits, newEdits) : [];
   written.forEach((r, j) => (results[slots[j] as number] = r));
-  if (!newEdits) return results.filter((r) => r !== null && 'error' in r);
-  return results;
+  if (!newEdits) return { results: results.filter((r) => r !== null && 'error' in r) };
+  return { results };
 }
 
 function missingRev(): never {
@@ -197,13 +201,21 @@ interface AllDocsAnswer {
   stream: boolean;
 }
 
-function allDocs(ctx: Context, db: Database, q: Query, bodyKeys: unknown[] | undefined): void {
-  const a = allDocsAnswer(db, q, bodyKeys);
+/** The first id past the design documents' range (`_design/` then `0`, the next byte after `/`). */
+const DESIGN_START = '_design/';
+const DESIGN_END = '_design0';
+
+function allDocs(ctx: Context, db: Database, q: Query, bodyKeys: unknown[] | undefined, design: boolean): void {
+  // chttpd's ETag of an _all_docs answer changes with the database and the query; a client holding
+  // a current copy gets 304 before any row is read.
+  const etag = makeEtag(db.name, db.record.created, db.updateSeq, JSON.stringify(q), bodyKeys === undefined ? '' : JSON.stringify(bodyKeys), design ? 'd' : 'a');
+  if (notModifiedIfCurrent(ctx, etag)) return;
+  const a = allDocsAnswer(db, q, bodyKeys, design);
   if (a.stream) sendParts(ctx, 200, a.head, a.rows, a.sep, a.tail);
   else send(ctx, 200, new RawJson(a.head + a.rows.join(a.sep) + a.tail));
 }
 
-function allDocsAnswer(db: Database, q: Query, bodyKeys: unknown[] | undefined): AllDocsAnswer {
+function allDocsAnswer(db: Database, q: Query, bodyKeys: unknown[] | undefined, design = false): AllDocsAnswer {
   const includeDocs = bool(q, 'include_docs');
   const descending = bool(q, 'descending');
   const inclusiveEnd = bool(q, 'inclusive_end', true);
@@ -211,9 +223,10 @@ function allDocsAnswer(db: Database, q: Query, bodyKeys: unknown[] | undefined):
   const skip = nonNegInt(q, 'skip') ?? 0;
   const readOpts: ReadOptions = { conflicts: bool(q, 'conflicts'), attachments: bool(q, 'attachments') };
   const updateSeq = bool(q, 'update_seq');
-  const total = db.counters.docCount;
+  const total = design ? countDesign(db) : db.counters.docCount;
   const keys = bodyKeys ?? (json(q, 'keys') as unknown[] | undefined);
-  const key = json(q, 'key');
+  // `key` is a one-key range (its offset counts the rows before it); `keys` wins over it.
+  const key = keys === undefined ? json(q, 'key') : undefined;
   const head = (offset: number | null) =>
     '{"total_rows":' + total + ',"offset":' + offset + (updateSeq ? ',"update_seq":' + db.updateSeq : '') + ',"rows":[';
 
@@ -228,13 +241,14 @@ function allDocsAnswer(db: Database, q: Query, bodyKeys: unknown[] | undefined):
     return info ? renderRevision(db, id, info, rev, readOpts) ?? 'null' : 'null';
   };
 
-  if (keys !== undefined || key !== undefined) {
+  if (keys !== undefined || (key !== undefined && typeof key !== 'string')) {
     const list = keys ?? [key];
     if (!Array.isArray(list)) throw new CouchError('bad_request', '`keys` parameter must be an array.');
-    const ordered = descending && keys === undefined ? [...list].reverse() : list;
+    // CouchDB answers `keys` in request order, reversed by `descending`.
+    const ordered = descending ? [...list].reverse() : list;
     const rows: string[] = [];
     for (const k of ordered) {
-      if (typeof k !== 'string') {
+      if (typeof k !== 'string' || (design && !k.startsWith(DESIGN_START))) {
         rows.push(JSON.stringify({ key: k, error: 'not_found' }));
         continue;
       }
@@ -251,9 +265,19 @@ function allDocsAnswer(db: Database, q: Query, bodyKeys: unknown[] | undefined):
     return { head: head(keys !== undefined ? null : 0), rows: sliced, sep: ',', tail: ']}', stream: false };
   }
 
-  const start = keyParam(q, 'startkey', 'start_key');
-  const end = keyParam(q, 'endkey', 'end_key');
-  const offset = Math.min(db.liveCountBefore(start, descending) + skip, total);
+  let start = key ?? keyParam(q, 'startkey', 'start_key');
+  let end = key ?? keyParam(q, 'endkey', 'end_key');
+  let offset: number;
+  if (design) {
+    // The design documents' range, narrowed by the query's own bounds.
+    const [low, high] = descending ? [end, start] : [start, end];
+    const lo = low === undefined || low < DESIGN_START ? DESIGN_START : low;
+    const hi = high === undefined || high > DESIGN_END ? DESIGN_END : high;
+    [start, end] = descending ? [hi, lo] : [lo, hi];
+    offset = Math.min(countDesign(db, start, descending) + skip, total);
+  } else {
+    offset = Math.min(db.liveCountBefore(start, descending) + skip, total);
+  }
   const parts: string[] = [];
   if (limit !== 0) {
     const range = db.liveRange({
@@ -274,11 +298,31 @@ function allDocsAnswer(db: Database, q: Query, bodyKeys: unknown[] | undefined):
   return { head: head(offset), rows: parts, sep: ',\n', tail: ']}', stream: true };
 }
 
-/** Body members act as query parameters over the URL's (CouchDB merges them); values are JSON. */
-function bodyParams(query: Query, members: Record<string, unknown>): Query {
+/**
+ * Body members act as query parameters; values are JSON. For a POSTed `_all_docs` the URL's
+ * parameter wins where both name one (couch_mrview_http:parse_body_and_query); each member of
+ * `queries` overrides the URL's.
+ */
+function bodyParams(query: Query, members: Record<string, unknown>, bodyWins = false): Query {
   const q: Query = { ...query };
-  for (const [k, v] of Object.entries(members)) q[k] = typeof v === 'string' && !k.endsWith('key') ? v : JSON.stringify(v);
+  for (const [k, v] of Object.entries(members)) {
+    if (!bodyWins && q[k] !== undefined) continue;
+    q[k] = typeof v === 'string' && !k.endsWith('key') ? v : JSON.stringify(v);
+  }
   return q;
+}
+
+/** Live design documents, or those before `from` in the walk's direction. */
+function countDesign(db: Database, from?: string, descending = false): number {
+  let n = 0;
+  for (const { id } of db.liveRange({ start: DESIGN_START, end: DESIGN_END, inclusiveEnd: false })) {
+    if (from !== undefined && (descending ? id <= from : id >= from)) {
+      if (!descending) break;
+      continue;
+    }
+    n++;
+  }
+  return n;
 }
 
 function keyParam(q: Query, a: string, b: string): string | undefined {

@@ -26,8 +26,10 @@ export function registerChanges(router: Router, s: Services): void {
   router.get('/:db/_changes', (ctx) => changes(ctx, s, undefined));
   router.post('/:db/_changes', async (ctx) => {
     openDb(s, ctx); // 404/401 before the body is read
-    const body = (ctx.get('content-length') === '0' ? {} : await readJson(ctx, s.limits)) as Record<string, unknown>;
-    await changes(ctx, s, typeof body === 'object' && body !== null ? body : {});
+    const body = ctx.get('content-length') === '0' ? {} : await readJson(ctx, s.limits);
+    // chttpd:json_body_obj
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new CouchError('bad_request', 'Request body must be a JSON object');
+    await changes(ctx, s, body as Record<string, unknown>);
   });
 }
 
@@ -54,7 +56,7 @@ async function changes(ctx: Context, s: Services, body: Record<string, unknown> 
   if (opts.descending && str(q, 'since') === undefined) since = 0;
   const limit = nonNegInt(q, 'limit');
   const hbParam = str(q, 'heartbeat');
-  const heartbeatMs = hbParam === undefined ? undefined : hbParam === 'true' ? DEFAULT_HEARTBEAT_MS : positive(int(q, 'heartbeat'));
+  const heartbeatMs = hbParam === undefined ? undefined : hbParam === 'true' ? DEFAULT_HEARTBEAT_MS : heartbeat(hbParam);
   const timeoutMs = heartbeatMs !== undefined ? undefined : int(q, 'timeout') ?? s.limits.changesTimeoutMs;
 
   ctx.respond = false;
@@ -119,8 +121,11 @@ async function changes(ctx: Context, s: Services, body: Record<string, unknown> 
   }
 }
 
-function positive(n: number | undefined): number | undefined {
-  if (n !== undefined && n <= 0) throw new CouchError('bad_request', 'heartbeat must be a positive integer');
+/** A `heartbeat` in milliseconds, with chttpd_db:parse_changes_query's two answers for a bad one. */
+function heartbeat(v: string): number {
+  if (!/^[-+]?\d+$/.test(v)) throw new CouchError('bad_request', 'Invalid heartbeat value. Expecting a positive integer value (in milliseconds).');
+  const n = Number(v);
+  if (!(n > 0)) throw new CouchError('bad_request', 'The heartbeat value should be a positive integer (in milliseconds).');
   return n;
 }
 

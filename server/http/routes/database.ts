@@ -48,10 +48,16 @@ export function registerDatabase(router: Router, s: Services): void {
     validateDbName(name);
     requireServerAdmin(ctx.state.user);
     if ((ctx.query as Record<string, unknown>).rev !== undefined) {
-      throw new CouchError('bad_request', 'You tried to DELETE a database with a ?rev= parameter. Did you mean to DELETE a document instead?');
+      throw new CouchError('bad_request', 'You tried to DELETE a database with a ?=rev parameter. Did you mean to DELETE a document instead?');
     }
     await s.catalog.delete(name);
     send(ctx, 200, { ok: true });
+  });
+
+  // Temporary views went with CouchDB 2.0 (chttpd_view:handle_temp_view_req).
+  router.all('/:db/_temp_view', (ctx) => {
+    openDb(s, ctx);
+    throw new CouchError('gone', 'Temporary views are not supported in CouchDB');
   });
 
   router.get('/:db/_revs_limit', (ctx) => send(ctx, 200, openDb(s, ctx).revsLimit));

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { CouchError } from '../../errors/catalog.js';
 import { requireServerAdmin } from '../../auth/access.js';
 import { bool, int, json, type Query } from '../query.js';
-import { send } from '../respond.js';
+import { makeEtag, send } from '../respond.js';
 import { readJson, requireJsonType } from '../body.js';
 import { dbInfo } from './database.js';
 import type { Services } from '../services.js';
@@ -44,7 +44,14 @@ export function registerServer(router: Router, s: Services): void {
     ctx.set('Cache-Control', 'no-cache');
     const uuids = Array.from({ length: count }, newUuid);
     send(ctx, 200, { uuids });
+    // chttpd_misc:handle_uuids_req: never cached, by HTTP/1.1 or 1.0 caches, and an ETag of the answer.
     ctx.set('Cache-Control', 'no-cache');
+    ctx.set('Pragma', 'no-cache');
+    ctx.set('Expires', 'Mon, 01 Jan 1990 00:00:00 GMT');
+    ctx.set('ETag', makeEtag(ctx.body as string));
+  });
+  router.all('/_uuids', () => {
+    throw new CouchError('method_not_allowed', 'Only GET allowed');
   });
 
   router.get('/_all_dbs', (ctx) => {
