@@ -28,7 +28,7 @@ test('Chaise answers every recorded CouchDB 3.5 API call the same way', async (t
   try {
     for (const step of fixture.steps) {
       await t.test(`${step.method} ${step.path} — ${step.note}`, async () => {
-        await replayStep(request, step, revs, { names: { db: 'transcript' }, deviations: DEVIATIONS, seqType: false, headers: false });
+        await replayStep(request, step, revs, { names: { db: 'transcript' }, deviations: DEVIATIONS, seqType: true, headers: false });
       });
     }
   } finally {

@@ -29,9 +29,9 @@ function send(method: string, path: string, body?: Buffer | string, headers: Rec
   });
 }
 
-async function dbState(): Promise<{ update_seq: number; doc_count: number }> {
+async function dbState(): Promise<{ update_seq: string; doc_count: number }> {
   const r = await send('GET', '/victim');
-  const info = JSON.parse(r.body) as { update_seq: number; doc_count: number };
+  const info = JSON.parse(r.body) as { update_seq: string; doc_count: number };
   return { update_seq: info.update_seq, doc_count: info.doc_count };
 }
 

@@ -45,7 +45,7 @@ describe('_changes feeds', () => {
     assert.equal(res.status, 200);
     assert.ok(at - started >= 150, 'it waited for the write');
     assert.ok(at - wrote < WAKE_BOUND_MS, `answered ${at - wrote} ms after the write`);
-    const body = JSON.parse(res.body as string) as { results: { id: string; changes: { rev: string }[] }[]; last_seq: number; pending: number };
+    const body = JSON.parse(res.body as string) as { results: { id: string; changes: { rev: string }[] }[]; last_seq: string; pending: number };
     assert.deepEqual(
       body.results.map((r) => [r.id, r.changes[0]?.rev]),
       [['longpoll-doc', rev]],
@@ -76,7 +76,7 @@ describe('_changes feeds', () => {
     assert.ok(Date.now() - started < WAKE_BOUND_MS, 'ended at the limit, not the timeout');
     const lines = (res.body as string).split('\n').filter((l) => l !== '');
     assert.equal(lines.length, 3, res.body as string);
-    const rows = lines.slice(0, 2).map((l) => JSON.parse(l) as { seq: number; id: string });
+    const rows = lines.slice(0, 2).map((l) => JSON.parse(l) as { seq: string; id: string });
     assert.deepEqual(
       rows.map((r) => r.id),
       ['a', 'b'],
@@ -98,7 +98,7 @@ describe('_changes feeds', () => {
     assert.ok(took >= 400 && took < 400 + WAKE_BOUND_MS, `ended after the timeout (${took} ms)`);
     const lines = (res.body as string).split('\n').filter((l) => l !== '');
     assert.equal(lines.length, 2, res.body as string);
-    const row = JSON.parse(lines[0] as string) as { id: string; changes: { rev: string }[]; seq: number };
+    const row = JSON.parse(lines[0] as string) as { id: string; changes: { rev: string }[]; seq: string };
     assert.equal(row.id, 'during-continuous');
     assert.equal(row.changes[0]?.rev, rev);
     assert.deepEqual(JSON.parse(lines[1] as string), { last_seq: row.seq, pending: 0 });
@@ -149,14 +149,14 @@ describe('_changes feeds', () => {
 
   test('eventsource resumes after Last-Event-ID', async () => {
     const all = await req.get('/feeds/_changes');
-    const rows = all.body.results as { seq: number; id: string }[];
-    const res = await text(req.get('/feeds/_changes?feed=eventsource&timeout=50').set('Last-Event-ID', String(rows[1]?.seq)));
+    const rows = all.body.results as { seq: string; id: string }[];
+    const res = await text(req.get('/feeds/_changes?feed=eventsource&timeout=50').set('Last-Event-ID', JSON.stringify(rows[1]?.seq)));
     const ids = [...(res.body as string).matchAll(/"id":"([^"]+)"/g)].map((m) => m[1]);
     assert.deepEqual(ids, rows.slice(2).map((r) => r.id));
   });
 
   test('descending lists newest first', async () => {
-    const asc = (await req.get('/feeds/_changes')).body.results as { seq: number; id: string }[];
+    const asc = (await req.get('/feeds/_changes')).body.results as { seq: string; id: string }[];
     const desc = await req.get('/feeds/_changes?descending=true');
     assert.equal(desc.status, 200);
     assert.deepEqual(

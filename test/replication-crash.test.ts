@@ -15,6 +15,9 @@ import assert from 'node:assert/strict';
 import { startChildNode, type ChildNode } from './helpers/child-node.js';
 import { json, ok, seeded, waitFor } from './helpers/replication.js';
 
+/** The N of a sequence string `N-<opaque>` (0 for anything else). */
+const seqNumber = (seq: unknown): number => (typeof seq === 'string' && /^\d+-/.test(seq) ? Number(seq.slice(0, seq.indexOf('-'))) : 0);
+
 /** The issue's figure: enough documents that the kill lands mid-replication. */
 const DOCS = 20_000;
 /** The issue's load: `_bulk_docs` in 1,000-document batches. */
@@ -86,11 +89,11 @@ test(`SIGKILL of the target mid-replication: the job resumes from its checkpoint
     async () => {
       const tasks = await ok<Record<string, any>[]>('GET', `${src.url}/_active_tasks`);
       const task = tasks.find((x) => x.doc_id === 'crash');
-      if (!task || typeof task.checkpointed_source_seq !== 'number' || task.checkpointed_source_seq <= 0) return undefined;
+      if (!task || seqNumber(task.checkpointed_source_seq) <= 0) return undefined;
       const info = await json('GET', `${tgt.url}/crash-tgt`);
       if (info.status !== 200) return undefined;
       assert.ok(info.body.doc_count < DOCS, `the replication finished (${info.body.doc_count} docs) before the kill could land; slow it down`);
-      return info.body.doc_count >= KILL_AFTER_DOCS ? { checkpointed: task.checkpointed_source_seq as number, docCount: info.body.doc_count as number } : undefined;
+      return info.body.doc_count >= KILL_AFTER_DOCS ? { checkpointed: task.checkpointed_source_seq as string, docCount: info.body.doc_count as number } : undefined;
     },
     PARTWAY_DEADLINE_MS,
   );
@@ -112,7 +115,7 @@ test(`SIGKILL of the target mid-replication: the job resumes from its checkpoint
   await tgt.restart();
   // Everything the checkpoint claims survived the kill: the changes up to it are the first
   // documents of the load (they were written in order), and they are all on the target.
-  const claimed = DOCS - (await ok<{ pending: number }>('GET', `${src.url}/crash-src/_changes?since=${partway.checkpointed}&limit=0`)).pending;
+  const claimed = DOCS - (await ok<{ pending: number }>('GET', `${src.url}/crash-src/_changes?since=${encodeURIComponent(partway.checkpointed)}&limit=0`)).pending;
   const survived = (await ok('GET', `${tgt.url}/crash-tgt`)).doc_count as number;
   assert.ok(claimed > 0 && survived >= claimed, `the target kept ${survived} docs; the checkpoint claims ${claimed}`);
   assert.equal((await json('GET', `${tgt.url}/crash-tgt/${docId(claimed - 1)}`)).status, 200);
@@ -142,10 +145,10 @@ test(`SIGKILL of the target mid-replication: the job resumes from its checkpoint
   assert.equal(last.session_id, onTarget.session_id);
   assert.ok(onTarget.history.length >= 2, 'the log holds the crashed session and the resumed one');
   assert.notEqual(onTarget.history[1].session_id, last.session_id);
-  assert.ok(typeof last.start_last_seq === 'number' && last.start_last_seq > 0, `the resumed session started at ${last.start_last_seq}, not 0`);
-  assert.ok(last.start_last_seq >= partway.checkpointed, `it started from the checkpoint seen before the kill (${last.start_last_seq} < ${partway.checkpointed})`);
+  assert.ok(typeof last.start_last_seq === 'string' && seqNumber(last.start_last_seq) > 0, `the resumed session started at ${last.start_last_seq}, not 0`);
+  assert.ok(seqNumber(last.start_last_seq) >= seqNumber(partway.checkpointed), `it started from the checkpoint seen before the kill (${last.start_last_seq} < ${partway.checkpointed})`);
   // It looked only at what came after its start: exactly the source's changes after that sequence.
-  const after = await ok<{ pending: number }>('GET', `${src.url}/crash-src/_changes?since=${last.start_last_seq}&limit=0`);
+  const after = await ok<{ pending: number }>('GET', `${src.url}/crash-src/_changes?since=${encodeURIComponent(last.start_last_seq)}&limit=0`);
   assert.equal(last.missing_checked, after.pending);
   assert.ok(last.docs_read <= after.pending && last.docs_read < DOCS, `the resumed session read ${last.docs_read} docs`);
   assert.equal(last.doc_write_failures, 0);

@@ -103,6 +103,7 @@ interface ShardInfo {
   doc_count?: number;
   doc_del_count?: number;
   update_seq?: unknown;
+  purge_seq?: unknown;
   sizes?: { file?: number; external?: number; active?: number };
   compact_running?: boolean;
   disk_format_version?: number;
@@ -132,7 +133,8 @@ export async function dbInfo(lounge: Lounge, db: string): Promise<Record<string,
   return {
     instance_start_time: String(entry.created),
     db_name: db,
-    purge_seq: 0,
+    // Strings like CouchDB 3's (typed clients break on a number): the shards' purge seqs as one token.
+    purge_seq: encodeSince(parts.map((p) => ({ range: p.range.name, node: p.node, seq: p.info.purge_seq ?? 0, uuid: p.uuid }))),
     update_seq: encodeSince(entries),
     sizes: { file: sum((i) => i.sizes?.file), external: sum((i) => i.sizes?.external), active: sum((i) => i.sizes?.active) },
     props: {},

@@ -2,7 +2,6 @@
 // It reads the by-sequence index (each document once, at its latest change) and knows nothing of
 // HTTP; routes/changes.ts streams what it yields as normal, longpoll, continuous or eventsource.
 
-import { CouchError } from '../errors/catalog.js';
 import { renderRevision } from '../docs/read.js';
 import { leaves } from '../revtree/index.js';
 import type { Database } from '../storage/database.js';
@@ -59,15 +58,9 @@ export interface FeedRow {
   text: string;
 }
 
-/** Parses `since`: a number, `now`, or the `N-…` / `"N"` forms other servers emit. */
+/** Parses `since`: `0`, `now`, a sequence this database handed out, or an old bare integer (see seq.ts). */
 export function parseSince(value: string | undefined, db: Database): number {
-  if (value === undefined || value === '' || value === '0') return 0;
-  if (value === 'now') return db.updateSeq;
-  let v = value;
-  if (v.startsWith('"') && v.endsWith('"')) v = v.slice(1, -1);
-  const m = /^(\d+)(?:-.*)?$/.exec(v);
-  if (!m) throw new CouchError('bad_request', "Malformed sequence supplied in 'since' parameter.");
-  return Number(m[1]);
+  return db.seq.parse(value, db.updateSeq);
 }
 
 /** Rows after `since`, in sequence order (or reverse), each rendered as JSON text. */
@@ -96,7 +89,7 @@ function* docIdRows(db: Database, since: number, ids: Set<string>): Generator<{ 
 
 export function renderRow(db: Database, seq: number, id: string, info: DocInfo, opts: FeedOptions): string {
   const revs = opts.style === 'all_docs' ? leaves(info.tree).map((l) => l.rev) : [info.rev];
-  let row = '{"seq":' + seq + ',"id":' + JSON.stringify(id) + ',"changes":[';
+  let row = '{"seq":' + db.seq.json(seq) + ',"id":' + JSON.stringify(id) + ',"changes":[';
   for (let i = 0; i < revs.length; i++) row += (i ? ',{"rev":"' : '{"rev":"') + revs[i] + '"}';
   row += ']';
   if (info.deleted) row += ',"deleted":true';
@@ -105,6 +98,11 @@ export function renderRow(db: Database, seq: number, id: string, info: DocInfo, 
     row += ',"doc":' + (text ?? 'null');
   }
   return row + '}';
+}
+
+/** A rendered row with its `seq` replaced by null (the rows between two `seq_interval` rows). */
+export function withoutSeq(db: Database, seq: number, text: string): string {
+  return '{"seq":null' + text.slice(7 + db.seq.json(seq).length);
 }
 
 /** Changes after `seq` still to come (CouchDB's `pending`). */

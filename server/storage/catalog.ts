@@ -3,12 +3,20 @@
 
 import { randomUUID } from 'node:crypto';
 import { CouchError } from '../errors/catalog.js';
-import { Environment, type DbRecord } from './environment.js';
-import { Database } from './database.js';
+import { Environment, type DbRecord, type Key } from './environment.js';
+import { Database, LEGACY_SEQ_MAX } from './database.js';
+import type { DbCounters } from './records.js';
 
 /** CouchDB's rule for database names (plus the system databases it allows). */
 const DB_NAME = /^[a-z][a-z0-9_$()+/-]*$/;
 const SYSTEM_DBS = new Set(['_users', '_replicator', '_global_changes']);
+/**
+ * `meta` key marking a data dir whose sequences are handed out as strings (`N-<opaque>`). A data
+ * dir without it was written by a version that handed out bare integers (see upgradeSeqFormat).
+ */
+const SEQ_FORMAT_KEY: Key = ['_node', 'seq_format'];
+const SEQ_FORMAT_STRINGS = 'strings';
+
 /** CouchDB refuses names longer than this (couch_db:validate_dbname). */
 const DB_NAME_LENGTH_MAX = 238;
 
@@ -38,6 +46,25 @@ export class Catalog {
     }
     this.uuid = uuid;
     this.nextId = (meta.get(['_node', 'next_db_id']) as number | undefined) ?? 1;
+    this.upgradeSeqFormat();
+  }
+
+  /**
+   * Once per data dir: a dir written when sequences were bare integers records, for each of its
+   * databases, the update seq it has now. Every integer an earlier version handed out for that
+   * database is at or below it, so checkpoints holding one (PouchDB's, the replicator's, the
+   * lounge's) still resume, while other bare integers get CouchDB 3's 400 (server/changes/seq.ts).
+   */
+  private upgradeSeqFormat(): void {
+    const { meta, dbs } = this.env.stores;
+    if (meta.get(SEQ_FORMAT_KEY) === SEQ_FORMAT_STRINGS) return;
+    this.env.root.transactionSync(() => {
+      for (const { value: record } of dbs.getRange()) {
+        const counters = meta.get([record.id, 'counters']) as DbCounters | undefined;
+        if (counters && counters.updateSeq > 0) meta.put([record.id, LEGACY_SEQ_MAX], counters.updateSeq);
+      }
+      meta.put(SEQ_FORMAT_KEY, SEQ_FORMAT_STRINGS);
+    });
   }
 
   onDbEvent(listener: (name: string, kind: 'created' | 'deleted', record?: DbRecord) => void): () => void {
@@ -50,7 +77,7 @@ export class Catalog {
     if (cached) return cached;
     const record = this.env.stores.dbs.get(name);
     if (!record) return undefined;
-    const db = new Database(this.env, name, record);
+    const db = new Database(this.env, name, record, this.uuid);
     this.open.set(name, db);
     return db;
   }
@@ -80,7 +107,7 @@ export class Catalog {
     });
     if (!created) throw new CouchError('file_exists');
     await this.env.durable();
-    const db = new Database(this.env, name, created);
+    const db = new Database(this.env, name, created, this.uuid);
     this.open.set(name, db);
     for (const l of this.createdListeners) l(name, 'created', created);
     return db;

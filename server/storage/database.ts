@@ -31,6 +31,7 @@ import {
   type SecurityObject,
   type StoredBody,
 } from './records.js';
+import { SeqCodec, seqSuffix } from '../changes/seq.js';
 
 /** The result of one edit, in `_bulk_docs` order. `null` = a replicated edit we already had. */
 export type EditResult = { ok: true; id: string; rev: string } | { id: string; rev?: string; error: string; reason: string } | null;
@@ -49,6 +50,12 @@ export interface ChangeRow {
 type Listener = (seq: number) => void;
 
 const SEQ_MAX = Number.MAX_SAFE_INTEGER;
+
+/**
+ * `meta` field: the update seq a database had when its node was upgraded from integer sequences
+ * (set once by Catalog at start-up); bare integers up to it are checkpoints an earlier version issued.
+ */
+export const LEGACY_SEQ_MAX = 'legacy_seq_max';
 
 /**
  * Edits per write transaction: a 1000-doc `_bulk_docs` is one transaction (each commit costs
@@ -102,8 +109,10 @@ export class Database {
   designVersion = 0;
   /** Set when the database is deleted, so lingering requests and feeds stop. */
   dropped = false;
+  /** How this database's sequences look on the wire (`N-<suffix>`) and how `since` is read back. */
+  readonly seq: SeqCodec;
 
-  constructor(env: Environment, name: string, record: DbRecord) {
+  constructor(env: Environment, name: string, record: DbRecord, nodeUuid: string) {
     this.env = env;
     this.name = name;
     this.record = record;
@@ -113,6 +122,7 @@ export class Database {
     this.committed = this.counters.updateSeq;
     this.revsLimit = (meta.get([this.dbId, 'revs_limit']) as number | undefined) ?? DEFAULT_REVS_LIMIT;
     this.security = (meta.get([this.dbId, 'security']) as SecurityObject | undefined) ?? DEFAULT_SECURITY;
+    this.seq = new SeqCodec(seqSuffix(nodeUuid, record.uuid), meta.get([this.dbId, LEGACY_SEQ_MAX]) as number | undefined);
   }
 
   /**

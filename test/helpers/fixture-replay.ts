@@ -2,7 +2,8 @@
 // status, key headers and body. Rev hashes, uuids, request ids and instance times are
 // implementation-specific: each CouchDB rev is mapped to the one Chaise produced (so later steps
 // that quote it use ours) and only generations must agree; sequences compare by their numeric
-// prefix and their JSON type. Shared by both fixture files' replays.
+// prefix and their JSON type, and each CouchDB sequence string is mapped to ours like a rev.
+// Shared by both fixture files' replays.
 
 import assert from 'node:assert/strict';
 import type supertest from 'supertest';
@@ -46,7 +47,9 @@ export function compare(expected: unknown, actual: unknown, where: string, revs:
   if (skip.has(where.replace(/^body\.?/, ''))) return;
   if (SEQ_KEYS.has(key) && expected !== null) {
     if (opts.seqType) assert.equal(typeof actual, typeof expected, `${where}: sequence type of ${JSON.stringify(actual)}`);
-    return assert.equal(seqNumber(actual), seqNumber(expected), `${where}: sequence`);
+    assert.equal(seqNumber(actual), seqNumber(expected), `${where}: sequence`);
+    if (typeof expected === 'string' && typeof actual === 'string') revs.noteSeq(expected, actual);
+    return;
   }
   if (SHAPE_ONLY.has(key)) return assert.equal(typeof actual, typeof expected, `${where}: type`);
   if (typeof expected === 'string' && REV.test(expected) && !/^\d+-([0-9a-f])\1{31}$/.test(expected)) {

@@ -24,6 +24,13 @@ export class RevMap {
     this.map.set(theirs, ours);
     this.map.set(theirs.slice(theirs.indexOf('-') + 1), ours.slice(ours.indexOf('-') + 1));
   }
+  /**
+   * A sequence string both servers handed out at the same position (their numeric prefixes were
+   * compared): later requests that quote CouchDB's (`since=…`) send ours.
+   */
+  noteSeq(theirs: string, ours: string): void {
+    if (theirs !== ours && !this.map.has(theirs)) this.map.set(theirs, ours);
+  }
   /** A bare hash, as in `_revisions.ids`. */
   compareHash(theirs: string, ours: string, where: string): void {
     const known = this.map.get(theirs);

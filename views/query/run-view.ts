@@ -32,7 +32,8 @@ export interface ReduceRow {
 export interface ViewResponse {
   total_rows?: number;
   offset?: number;
-  update_seq?: number;
+  /** The index's seq; the node answers it as its opaque string form. */
+  update_seq?: number | string;
   rows: (MapRow | ReduceRow)[];
 }
 

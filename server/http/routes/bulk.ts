@@ -228,7 +228,7 @@ function allDocsAnswer(db: Database, q: Query, bodyKeys: unknown[] | undefined, 
   // `key` is a one-key range (its offset counts the rows before it); `keys` wins over it.
   const key = keys === undefined ? json(q, 'key') : undefined;
   const head = (offset: number | null) =>
-    '{"total_rows":' + total + ',"offset":' + offset + (updateSeq ? ',"update_seq":' + db.updateSeq : '') + ',"rows":[';
+    '{"total_rows":' + total + ',"offset":' + offset + (updateSeq ? ',"update_seq":' + db.seq.json(db.updateSeq) : '') + ',"rows":[';
 
   const plain = !readOpts.conflicts && !readOpts.attachments;
   const docText = (id: string, rev: string) => {

@@ -6,7 +6,7 @@ import type { Context } from 'koa';
 import { compileSelector } from '../../../views/index.js';
 import { renderRevision } from '../../docs/read.js';
 import { CouchError } from '../../errors/catalog.js';
-import { changeRowsAsync, parseSince, pendingAfter, type FeedOptions } from '../../changes/feed.js';
+import { changeRowsAsync, parseSince, pendingAfter, withoutSeq, type FeedOptions } from '../../changes/feed.js';
 import type { Database } from '../../storage/database.js';
 import { readJson } from '../body.js';
 import { bool, int, json, nonNegInt, str, type Query } from '../query.js';
@@ -19,6 +19,11 @@ import { designDoc } from '../../design/design-docs.js';
 const DEFAULT_HEARTBEAT_MS = 60_000;
 /** Rows written per chunk of a normal feed, so huge feeds stream instead of buffering. */
 const ROWS_PER_CHUNK = 500;
+/**
+ * CouchDB's `limit` when none is given (couch_db.hrl, changes_args). `seq_interval` counts
+ * against it: a row shows its seq when the limit still left is a multiple of the interval.
+ */
+const DEFAULT_LIMIT = 1_000_000_000_000_000;
 
 type FeedKind = 'normal' | 'longpoll' | 'continuous' | 'eventsource';
 
@@ -52,9 +57,13 @@ async function changes(ctx: Context, s: Services, body: Record<string, unknown> 
   // `att_encoding_info` is accepted and ignored: no attachment is stored encoded (see readOptions).
   applyFilter(ctx, s, db, q, body, opts);
   const lastEventId = ctx.get('last-event-id') || undefined;
-  let since = parseSince(feed === 'eventsource' && lastEventId ? lastEventId : str(q, 'since'), db);
-  if (opts.descending && str(q, 'since') === undefined) since = 0;
+  // Descending feeds start at the end whatever `since` says (fabric_view_changes:get_start_seq).
+  const since = opts.descending ? 0 : parseSince(feed === 'eventsource' && lastEventId ? lastEventId : str(q, 'since'), db);
   const limit = nonNegInt(q, 'limit');
+  const seqInterval = interval(str(q, 'seq_interval'));
+  /** A row's text as sent: between `seq_interval` rows the seq is null (n = rows sent before it). */
+  const shown = (text: string, seq: number, n: number): string =>
+    seqInterval === undefined || ((limit ?? DEFAULT_LIMIT) - n) % seqInterval === 0 ? text : withoutSeq(db, seq, text);
   const hbParam = str(q, 'heartbeat');
   const heartbeatMs = hbParam === undefined ? undefined : hbParam === 'true' ? DEFAULT_HEARTBEAT_MS : heartbeat(hbParam);
   const timeoutMs = heartbeatMs !== undefined ? undefined : int(q, 'timeout') ?? s.limits.changesTimeoutMs;
@@ -87,18 +96,24 @@ async function changes(ctx: Context, s: Services, body: Record<string, unknown> 
         if (rows.last === undefined && cursor !== since) rows.last = cursor;
       }
       if (stream.closed) return;
-      const last = rows.last ?? (opts.descending ? 0 : Math.max(since, 0));
+      const last = rows.last ?? (opts.descending ? db.updateSeq : since);
+      if (seqInterval !== undefined) rows.texts = rows.texts.map((t, i) => shown(t, rows.seqs[i] as number, i));
       await stream.write('{"results":[\n');
       for (let i = 0; i < rows.texts.length; i += ROWS_PER_CHUNK) {
         await stream.write(rows.texts.slice(i, i + ROWS_PER_CHUNK).join(',\n') + (i + ROWS_PER_CHUNK < rows.texts.length ? ',\n' : ''));
       }
-      await stream.write('\n],\n"last_seq":' + last + ',"pending":' + (opts.descending ? 0 : pendingAfter(db, last)) + '}\n');
+      // Descending, CouchDB counts what is left below the last row (fabric_rpc:changes).
+      const pending = opts.descending ? Math.max(0, db.countChangesAfter(0) - rows.examined) : pendingAfter(db, last);
+      await stream.write('\n],\n"last_seq":' + db.seq.json(last) + ',"pending":' + pending + '}\n');
       return;
     }
     // continuous / eventsource
     const eventsource = feed === 'eventsource';
-    const emitRow = (text: string, seq: number) => (eventsource ? `data: ${text}\nid: ${seq}\n\n` : text + '\n');
     let sent = 0;
+    const emitRow = (text: string, seq: number) => {
+      const row = shown(text, seq, sent);
+      return eventsource ? `data: ${row}\nid: ${db.seq.json(seq)}\n\n` : row + '\n';
+    };
     let cursor = since;
     stream.startHeartbeat(heartbeatMs, eventsource ? 'event: heartbeat\ndata: \n\n' : '\n');
     for (;;) {
@@ -115,7 +130,7 @@ async function changes(ctx: Context, s: Services, body: Record<string, unknown> 
       if (!changed) break;
     }
     stream.stopHeartbeat();
-    if (!eventsource) await stream.write(JSON.stringify({ last_seq: cursor, pending: pendingAfter(db, cursor) }) + '\n');
+    if (!eventsource) await stream.write('{"last_seq":' + db.seq.json(cursor) + ',"pending":' + pendingAfter(db, cursor) + '}\n');
   } finally {
     stream.end();
   }
@@ -129,17 +144,36 @@ function heartbeat(v: string): number {
   return n;
 }
 
-async function collect(db: Database, since: number, opts: FeedOptions, limit: number | undefined): Promise<{ texts: string[]; last: number | undefined }> {
-  const texts: string[] = [];
-  let last: number | undefined;
-  if (limit === 0) return { texts, last };
+/** `seq_interval`: a positive integer (chttpd_db:parse_changes_query). */
+function interval(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = /^\d+$/.test(v) ? Number(v) : NaN;
+  if (!(n > 0) || !Number.isSafeInteger(n)) throw new CouchError('bad_request', 'invalid_seq_interval');
+  return n === 1 ? undefined : n;
+}
+
+interface Collected {
+  texts: string[];
+  /** Each text's seq (for `seq_interval`). */
+  seqs: number[];
+  /** The seq of the last row examined (shown or filtered out). */
+  last: number | undefined;
+  /** Rows examined, shown or not. */
+  examined: number;
+}
+
+async function collect(db: Database, since: number, opts: FeedOptions, limit: number | undefined): Promise<Collected> {
+  const out: Collected = { texts: [], seqs: [], last: undefined, examined: 0 };
+  if (limit === 0) return out;
   for await (const row of changeRowsAsync(db, since, opts)) {
-    last = row.examined;
+    out.last = row.examined;
+    out.examined++;
     if (row.text === '') continue;
-    texts.push(row.text);
-    if (limit !== undefined && texts.length >= limit) break;
+    out.texts.push(row.text);
+    out.seqs.push(row.seq);
+    if (limit !== undefined && out.texts.length >= limit) break;
   }
-  return { texts, last };
+  return out;
 }
 
 function applyFilter(ctx: Context, s: Services, db: Database, q: Query, body: Record<string, unknown> | undefined, opts: FeedOptions): void {
@@ -191,7 +225,7 @@ function applyFilter(ctx: Context, s: Services, db: Database, q: Query, body: Re
           body: body ?? 'undefined',
           userCtx: { db: db.name, name: ctx.state.user.name, roles: ctx.state.user.roles },
           secObj: db.security,
-          info: { db_name: db.name, update_seq: db.updateSeq },
+          info: { db_name: db.name, update_seq: db.seq.format(db.updateSeq) },
         };
         opts.batchFilter = (docs) => engine.runFilter(ddoc, fname, docs, req);
       }

@@ -17,8 +17,8 @@ export function dbInfo(db: Database): Record<string, unknown> {
   const c = db.counters;
   return {
     db_name: db.name,
-    purge_seq: purgeSeq(db),
-    update_seq: db.updateSeq,
+    purge_seq: db.seq.format(purgeSeq(db)),
+    update_seq: db.seq.format(db.updateSeq),
     sizes: { file: 0, external: 0, active: 0 },
     props: {},
     doc_del_count: c.delCount,

@@ -1,8 +1,7 @@
 // `GET /_db_updates`: the node's database events (created, updated, deleted) as a normal,
 // longpoll, continuous or eventsource feed, for server admins, after global_changes_httpd.erl.
 // Rows are `{"db_name","type","seq"}`; sequences are opaque strings `"N-<server uuid>"` as in
-// CouchDB 3 (only the number before the dash is read back from `since`), and `since=now` starts at
-// the latest event. The events themselves are kept by storage/db-updates.ts, one log per node.
+// CouchDB 3 (a `since` must be one of this node's), and `since=now` starts at the latest event. The events themselves are kept by storage/db-updates.ts, one log per node.
 
 import type Router from '@koa/router';
 import type { Context } from 'koa';
@@ -52,12 +51,19 @@ function nonNegative(q: Query, name: string): number | undefined {
   return Number(v);
 }
 
-function parseSince(v: string | undefined, log: DbUpdates): number {
+/**
+ * `since`: `0`, `now`, or a sequence this node handed out (`N-<server uuid>`, JSON-quoted too).
+ * Another node's sequence (a different uuid) starts over from 0, as CouchDB rewinds a sequence
+ * whose shard instance it does not hold; anything else, bare integers included, is CouchDB's 400.
+ */
+function parseSince(v: string | undefined, log: DbUpdates, uuid: string): number {
   if (v === undefined || v === '0') return 0;
   if (v === 'now') return log.lastSeq;
-  const m = /^(\d+)(-.*)?$/.exec(v);
+  const text = v.length >= 2 && v.startsWith('"') && v.endsWith('"') ? v.slice(1, -1) : v;
+  if (text === '0') return 0;
+  const m = /^(\d{1,16})-([0-9a-f]{32})$/.exec(text);
   if (!m || !Number.isSafeInteger(Number(m[1]))) throw new CouchError('bad_request', "Malformed sequence supplied in 'since' parameter.");
-  return Number(m[1]);
+  return m[2] === uuid ? Number(m[1]) : 0;
 }
 
 async function dbUpdates(ctx: Context, s: Services, log: DbUpdates): Promise<void> {
@@ -71,7 +77,7 @@ async function dbUpdates(ctx: Context, s: Services, log: DbUpdates): Promise<voi
   const descending = str(q, 'descending') === 'true';
   const feed = str(q, 'feed') ?? 'normal';
   if (!FEEDS.includes(feed)) throw new CouchError('bad_request', 'Supported `feed` types: normal, continuous, longpoll, eventsource');
-  const since = parseSince(str(q, 'since'), log);
+  const since = parseSince(str(q, 'since'), log, s.catalog.uuid);
   // As for `_changes`: a feed with a heartbeat runs until the client leaves.
   const timeoutMs = heartbeatMs !== undefined ? undefined : (timeoutParam ?? s.limits.changesTimeoutMs);
   const seqText = (n: number) => JSON.stringify(`${n}-${s.catalog.uuid}`);

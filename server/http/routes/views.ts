@@ -43,13 +43,19 @@ async function applyIndexChange(s: Services, ctx: Context, db: Database, change:
   throwEditError(r as EditResult);
 }
 
+/** `update_seq=true`: the index's seq as the database's opaque sequence string. */
+function opaqueSeq<T extends { update_seq?: number | string }>(db: Database, result: T): T {
+  if (typeof result.update_seq === 'number') result.update_seq = db.seq.format(result.update_seq);
+  return result;
+}
+
 export function registerViews(router: Router, s: Services): void {
   const engine = s.views;
 
   const view = async (ctx: Context, body: unknown) => {
     const db = openDb(s, ctx);
     const ddoc = requireDesign(db, ctx.params.ddoc as string);
-    const result = await engine.queryView(docSource(db), ddoc, ctx.params.view as string, queryMap(ctx), body);
+    const result = opaqueSeq(db, await engine.queryView(docSource(db), ddoc, ctx.params.view as string, queryMap(ctx), body));
     if (result.rows.length < STREAM_ROWS_MIN) return send(ctx, 200, result);
     const { rows, ...head } = result;
     const headText = JSON.stringify(head).slice(0, -1) + (Object.keys(head).length > 0 ? ',' : '') + '"rows":[\n';
@@ -62,7 +68,7 @@ export function registerViews(router: Router, s: Services): void {
     const db = openDb(s, ctx);
     const ddoc = requireDesign(db, ctx.params.ddoc as string);
     const results: unknown[] = [];
-    for (const q of queries) results.push(await engine.queryView(docSource(db), ddoc, ctx.params.view as string, queryMap(ctx), q));
+    for (const q of queries) results.push(opaqueSeq(db, await engine.queryView(docSource(db), ddoc, ctx.params.view as string, queryMap(ctx), q)));
     send(ctx, 200, { results });
   };
   router.get('/:db/_design/:ddoc/_view/:view', (ctx) => view(ctx, undefined));
