@@ -60,7 +60,7 @@ export function steps(current: () => Req) {
       return { winner, loser, root };
     },
 
-    async dbInfo(db: string, r: Req = current()): Promise<{ doc_count: number; doc_del_count: number; update_seq: number; purge_seq: number }> {
+    async dbInfo(db: string, r: Req = current()): Promise<{ doc_count: number; doc_del_count: number; update_seq: string; purge_seq: string }> {
       const res = await r.get(`/${db}`);
       assert.equal(res.status, 200);
       return res.body;

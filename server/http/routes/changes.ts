@@ -122,7 +122,8 @@ async function changes(ctx: Context, s: Services, body: Record<string, unknown> 
         if (row.text === '') continue;
         await stream.write(emitRow(row.text, row.seq));
         if (stream.closed) return;
-        if (limit !== undefined && ++sent >= limit) break;
+        sent++;
+        if (limit !== undefined && sent >= limit) break;
       }
       if ((limit !== undefined && sent >= limit) || opts.descending || db.dropped) break;
       const changed = await stream.waitForChange(timeoutMs);
