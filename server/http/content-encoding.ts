@@ -45,8 +45,8 @@ export function isSupportedCoding(coding: string): boolean {
  */
 export function readDecoded(req: IncomingMessage, coding: string, maxBytes: number): Promise<Buffer> {
   if (!isSupportedCoding(coding)) {
-    req.resume();
-    return Promise.reject(new BodyError({ kind: 'unsupported', encoding: coding }));
+    const e = new BodyError({ kind: 'unsupported', encoding: coding });
+    return drain(req, maxBytes).then(() => Promise.reject(e));
   }
   const inflater: Gunzip | Inflate = coding === 'deflate' ? createInflate({ chunkSize: INFLATE_CHUNK_BYTES }) : createGunzip({ chunkSize: INFLATE_CHUNK_BYTES });
   return new Promise((resolve, reject) => {
@@ -88,23 +88,24 @@ export function readDecoded(req: IncomingMessage, coding: string, maxBytes: numb
     const onClose = () => {
       if (!req.complete) finish(new BodyError({ kind: 'cut_short' }));
     };
+    // A refusal waits for the rest of the compressed body (already known to be within the limit)
+    // to be drained unread: answering before the client has finished sending would make Node
+    // close the connection under it, and the client would see a reset instead of the answer.
+    const refuseAfterDrain = (e: BodyError) => {
+      req.off('data', onRaw);
+      req.off('end', onRawEnd);
+      inflater.off('data', onDecoded);
+      chunks.length = 0;
+      void drain(req, maxBytes - raw).then(() => finish(e));
+    };
     const onDecoded = (chunk: Buffer) => {
       decoded += chunk.length;
-      if (decoded > maxBytes) {
-        // A bomb: the little that is left of the compressed body is drained, unread, so the 413
-        // can still be answered on this connection.
-        req.off('data', onRaw);
-        req.resume();
-        return finish(new BodyError({ kind: 'too_large' }));
-      }
+      // A bomb: refused once it has inflated past the limit, however much more it holds.
+      if (decoded > maxBytes) return refuseAfterDrain(new BodyError({ kind: 'too_large' }));
       chunks.push(chunk);
     };
     const onDecodedEnd = () => finish(null, chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, decoded));
-    const onInflateError = () => {
-      req.off('data', onRaw);
-      req.resume();
-      finish(new BodyError({ kind: 'corrupt', encoding: coding }));
-    };
+    const onInflateError = () => refuseAfterDrain(new BodyError({ kind: 'corrupt', encoding: coding }));
     inflater.on('data', onDecoded);
     inflater.on('end', onDecodedEnd);
     inflater.on('error', onInflateError);
@@ -113,5 +114,35 @@ export function readDecoded(req: IncomingMessage, coding: string, maxBytes: numb
     req.on('error', onReqError);
     req.on('close', onClose);
     if (req.readableEnded) inflater.end();
+  });
+}
+
+/**
+ * Reads and drops the rest of a request body, so an error can be answered on a connection the
+ * client has finished writing to. Past `budget` more bytes the request is destroyed instead.
+ */
+function drain(req: IncomingMessage, budget: number): Promise<void> {
+  if (req.complete || req.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    let left = budget;
+    const onData = (chunk: Buffer) => {
+      left -= chunk.length;
+      if (left < 0) {
+        done();
+        req.destroy();
+      }
+    };
+    const done = () => {
+      req.off('data', onData);
+      req.off('end', done);
+      req.off('close', done);
+      req.off('error', done);
+      resolve();
+    };
+    req.on('data', onData);
+    req.on('end', done);
+    req.on('close', done);
+    req.on('error', done);
+    req.resume();
   });
 }
