@@ -10,6 +10,8 @@ export interface Limits {
   maxAttachmentBytes: number;
   /** Most docs in one `_bulk_docs`/`_bulk_get` (CouchDB: [couchdb] max_bulk_docs_count). */
   maxBulkDocs: number;
+  /** A partition holding this many external bytes takes no more growth (CouchDB: [couchdb] max_partition_size, 10 GiB). */
+  maxPartitionBytes: number;
   /** Deepest JSON nesting accepted; deeper input is refused before it can exhaust the stack. */
   maxJsonDepth: number;
   /** Default and largest `_uuids?count` (CouchDB: [uuids] max_count). */
@@ -27,6 +29,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxDocumentBytes: 8_000_000,
   maxAttachmentBytes: 64 * 1024 * 1024,
   maxBulkDocs: 10_000,
+  maxPartitionBytes: 10 * 1024 * 1024 * 1024,
   maxJsonDepth: 500,
   maxUuids: 1000,
   changesTimeoutMs: 60_000,

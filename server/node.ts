@@ -66,6 +66,9 @@ export interface OpenedNode {
 export async function openNode(opts: NodeOptions, ext: Extensions | ((s: Services) => Extensions) = {}): Promise<OpenedNode> {
   const env = Environment.open({ ...(opts.dir !== undefined ? { dir: opts.dir } : {}), ...(opts.inMemory ? { inMemory: true } : {}) });
   const catalog = new Catalog(env);
+  const limits: Limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  // Databases read the partition size limit from the node's limits object, so a change applies at once.
+  catalog.settings = limits;
   await catalog.resumePurges();
   const auth = new Authenticator();
   for (const a of opts.admins ?? []) auth.addAdmin(a.name, a.password);
@@ -77,7 +80,7 @@ export async function openNode(opts: NodeOptions, ext: Extensions | ((s: Service
     views,
     catalog,
     auth,
-    limits: { ...DEFAULT_LIMITS, ...opts.limits },
+    limits,
     config,
     closing: closing.signal,
     guards: [],

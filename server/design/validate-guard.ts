@@ -8,6 +8,7 @@ import type { Database, EditResult } from '../storage/database.js';
 import type { UserCtx } from '../auth/access.js';
 import type { GuardedEdit, WriteGuard } from '../http/write.js';
 import { designDocs } from './design-docs.js';
+import { CouchError } from '../errors/catalog.js';
 
 function newDocOf(e: GuardedEdit): Record<string, unknown> {
   const doc: Record<string, unknown> = { _id: e.id, ...(e.doc.rev !== undefined ? { _rev: e.doc.rev } : {}), ...e.doc.body };
@@ -22,8 +23,18 @@ function newDocOf(e: GuardedEdit): Record<string, unknown> {
 }
 
 function asResult(id: string, e: unknown): EditResult {
-  if (isCouchError(e)) return { id, error: e.error, reason: e.reason };
+  if (isCouchError(e) || e instanceof CouchError) return { id, error: e.error, reason: e.reason };
   return { id, error: 'forbidden', reason: e instanceof Error ? e.message : String(e) };
+}
+
+/** couch_mrview:validate: `options.partitioned` is a boolean, and true only in a partitioned database. */
+function checkPartitionedOption(db: Database, body: Record<string, unknown>): void {
+  const options = body.options;
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) return;
+  const partitioned = (options as Record<string, unknown>).partitioned;
+  if (partitioned === undefined) return;
+  if (typeof partitioned !== 'boolean') throw new CouchError('invalid_design_doc', '`options.partitioned` field must have boolean type');
+  if (partitioned && !db.partitioned) throw new CouchError('invalid_design_doc', 'partitioned option cannot be true in a non-partitioned database.');
 }
 
 export function validateGuard(engine: ViewEngine): WriteGuard {
@@ -42,6 +53,7 @@ async function validate(engine: ViewEngine, db: Database, validators: DesignDoc[
     if (e.id.startsWith('_design/')) {
       if (e.doc.deleted) continue;
       try {
+        checkPartitionedOption(db, e.doc.body);
         await engine.validateDesignDoc({ _id: e.id, ...e.doc.body });
       } catch (err) {
         out[i] = asResult(e.id, err);

@@ -21,6 +21,7 @@ import { registerReplication } from './routes/replication.js';
 import { registerDbUpdates } from './routes/db-updates.js';
 import { registerPurge } from './routes/purge.js';
 import { registerCopy } from './routes/copy.js';
+import { registerPartitions } from './routes/partitions.js';
 import { routeIndex } from './route-index.js';
 
 const log = debuglog('chaise:http');
@@ -85,6 +86,7 @@ export function routesOf(s: Services, ext: Extensions = {}): Router {
   registerDbUpdates(router, s);
   registerPurge(router, s);
   registerCopy(router, s);
+  registerPartitions(router, s);
   registerViews(router, s);
   registerReplication(router, s);
   registerDatabase(router, s);

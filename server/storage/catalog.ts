@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { CouchError } from '../errors/catalog.js';
 import { Environment, type DbRecord, type Key } from './environment.js';
-import { Database, LEGACY_SEQ_MAX } from './database.js';
+import { Database, DEFAULT_MAX_PARTITION_BYTES, LEGACY_SEQ_MAX, type StoreSettings } from './database.js';
 import type { DbCounters } from './records.js';
 
 /** CouchDB's rule for database names (plus the system databases it allows). */
@@ -34,6 +34,8 @@ export class Catalog {
   private readonly open = new Map<string, Database>();
   private nextId: number;
   private readonly background = new Set<Promise<unknown>>();
+  /** Node settings every database's writes obey (the node points this at its limits). */
+  settings: StoreSettings = { maxPartitionBytes: DEFAULT_MAX_PARTITION_BYTES };
   private readonly createdListeners = new Set<(name: string, kind: 'created' | 'deleted', record?: DbRecord) => void>();
 
   constructor(env: Environment) {
@@ -77,7 +79,7 @@ export class Catalog {
     if (cached) return cached;
     const record = this.env.stores.dbs.get(name);
     if (!record) return undefined;
-    const db = new Database(this.env, name, record, this.uuid);
+    const db = new Database(this.env, name, record, this.uuid, this.settings);
     this.open.set(name, db);
     return db;
   }
@@ -96,18 +98,21 @@ export class Catalog {
     return [...this.env.stores.dbs.getKeys()];
   }
 
-  async create(name: string): Promise<Database> {
+  async create(name: string, opts: { partitioned?: boolean } = {}): Promise<Database> {
     validateDbName(name);
+    if (opts.partitioned === true && (SYSTEM_DBS.has(name) || /(^|\/)(_users|_replicator)$/.test(name))) {
+      throw new CouchError('bad_request', 'Cannot partition a system database');
+    }
     const created = await this.env.root.transaction(() => {
       if (this.env.stores.dbs.doesExist(name)) return undefined;
-      const record: DbRecord = Database.newRecord(this.nextId++);
+      const record: DbRecord = Database.newRecord(this.nextId++, opts.partitioned === true);
       this.env.stores.meta.put(['_node', 'next_db_id'], this.nextId);
       this.env.stores.dbs.put(name, record);
       return record;
     });
     if (!created) throw new CouchError('file_exists');
     await this.env.durable();
-    const db = new Database(this.env, name, created, this.uuid);
+    const db = new Database(this.env, name, created, this.uuid, this.settings);
     this.open.set(name, db);
     for (const l of this.createdListeners) l(name, 'created', created);
     return db;

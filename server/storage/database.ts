@@ -22,11 +22,13 @@ import type { ParsedDoc } from '../docs/parse-doc.js';
 import type { AttMap, AttStub } from '../docs/attachments.js';
 import type { Environment, DbRecord, Key } from './environment.js';
 import { hasAttachments, likelyHashOf, type HashJob } from './rev-hasher.js';
+import { partitionOf, validatePartitionedDocId } from '../partitions/partition.js';
 import {
   DEFAULT_REVS_LIMIT,
   DEFAULT_SECURITY,
   type DbCounters,
   type DocInfo,
+  type PartitionStats,
   type LocalDoc,
   type SecurityObject,
   type StoredBody,
@@ -48,6 +50,15 @@ export interface ChangeRow {
 }
 
 type Listener = (seq: number) => void;
+
+/** Settings of the node that a database's writes obey; the node keeps one object, so changes apply at once. */
+export interface StoreSettings {
+  /** CouchDB's `[couchdb] max_partition_size`: a partition at this many external bytes takes no growth. */
+  maxPartitionBytes: number;
+}
+
+/** CouchDB's default `max_partition_size`: 10 GiB. */
+export const DEFAULT_MAX_PARTITION_BYTES = 10 * 1024 * 1024 * 1024;
 
 const SEQ_MAX = Number.MAX_SAFE_INTEGER;
 
@@ -112,10 +123,18 @@ export class Database {
   /** How this database's sequences look on the wire (`N-<suffix>`) and how `since` is read back. */
   readonly seq: SeqCodec;
 
-  constructor(env: Environment, name: string, record: DbRecord, nodeUuid: string) {
+  /** Every document id is `partition:id`; partition counters are kept (CouchDB's partitioned database). */
+  readonly partitioned: boolean;
+  private readonly settings: StoreSettings;
+  /** Partition counters changed by the transaction being applied, written at its end. */
+  private partitionsTouched: Map<string, PartitionStats> | null = null;
+
+  constructor(env: Environment, name: string, record: DbRecord, nodeUuid: string, settings: StoreSettings = { maxPartitionBytes: DEFAULT_MAX_PARTITION_BYTES }) {
     this.env = env;
     this.name = name;
     this.record = record;
+    this.partitioned = record.partitioned === true;
+    this.settings = settings;
     this.dbId = record.id;
     const meta = env.stores.meta;
     this.counters = (meta.get([this.dbId, 'counters']) as DbCounters | undefined) ?? { updateSeq: 0, docCount: 0, delCount: 0 };
@@ -227,6 +246,13 @@ export class Database {
     }
   }
 
+  /** How many live documents have ids in [from, to) (raw order): a walk over those rows' headers. */
+  liveCountBetween(from: string, to: string): number {
+    let n = 0;
+    for (const { value } of this.env.stores.docHeaders.getRange({ start: [this.dbId, from], end: [this.dbId, to] })) if (!value.deleted) n++;
+    return n;
+  }
+
   /** How many live documents sort before `id` (CouchDB's `offset`): a walk over row headers. */
   liveCountBefore(id: string | undefined, descending: boolean): number {
     const p = this.dbId;
@@ -250,6 +276,8 @@ export class Database {
    */
   async write(edits: Edit[], newEdits: boolean): Promise<EditResult[]> {
     this.assertLive();
+    // CouchDB checks every id before any edit is applied: one bad id fails the whole request.
+    if (this.partitioned) for (const e of edits) validatePartitionedDocId(e.id);
     const seqBefore = this.counters.updateSeq;
     const results: EditResult[] = [];
     // Large writes whose hashes were not started ahead (`_bulk_docs` starts them) hash on both
@@ -321,10 +349,74 @@ export class Database {
         absent?.delete(edit.id);
       }
       this.env.stores.meta.put([this.dbId, 'counters'], this.counters);
+      this.flushPartitionStats();
     } catch (e) {
       this.counters = before;
+      this.discardPartitionStats();
       throw e;
     }
+  }
+
+  // ---- partitions -------------------------------------------------------------------------
+
+  /** A partition's counters as of the transaction being applied (or the last commit, outside one). */
+  partitionStats(partition: string): PartitionStats {
+    const touched = this.partitionsTouched?.get(partition);
+    if (touched) return touched;
+    const stored = this.env.stores.meta.get([this.dbId, 'partition', partition]) as PartitionStats | undefined;
+    return stored ? { ...stored } : { docCount: 0, delCount: 0, external: 0 };
+  }
+
+  /**
+   * Moves a document's contribution to its partition's counters from `old` to `next` (either may
+   * be absent). Runs inside a write transaction; flushPartitionStats() writes the result.
+   */
+  notePartitionChange(id: string, old: DocInfo | undefined, next: DocInfo | undefined): void {
+    if (!this.partitioned) return;
+    const p = partitionOf(id);
+    if (p === undefined) return;
+    const stats = this.partitionStats(p);
+    if (old) {
+      if (old.deleted) stats.delCount--;
+      else stats.docCount--;
+      stats.external -= externalSize(old);
+    }
+    if (next) {
+      if (next.deleted) stats.delCount++;
+      else stats.docCount++;
+      stats.external += externalSize(next);
+    }
+    (this.partitionsTouched ??= new Map()).set(p, stats);
+  }
+
+  /** Writes the partition counters the current transaction changed. */
+  flushPartitionStats(): void {
+    const touched = this.partitionsTouched;
+    if (!touched) return;
+    this.partitionsTouched = null;
+    for (const [p, stats] of touched) {
+      if (stats.docCount === 0 && stats.delCount === 0) this.env.stores.meta.remove([this.dbId, 'partition', p]);
+      else this.env.stores.meta.put([this.dbId, 'partition', p], stats);
+    }
+  }
+
+  /** Forgets the partition counters of a transaction that failed. */
+  discardPartitionStats(): void {
+    this.partitionsTouched = null;
+  }
+
+  /**
+   * CouchDB's partition size limit: a partition already holding `max_partition_size` external
+   * bytes refuses edits that would make it bigger (deletes and shrinking updates still pass, as
+   * do replicated edits and design documents).
+   */
+  private partitionOverflow(id: string, old: DocInfo | undefined, doc: ParsedDoc): boolean {
+    const p = partitionOf(id);
+    if (p === undefined) return false;
+    const stats = this.partitionStats(p);
+    if (stats.external < this.settings.maxPartitionBytes) return false;
+    const grows = (doc.deleted ? 0 : doc.json.length) > (old && !old.deleted ? old.json.length : 0);
+    return grows;
   }
 
   /**
@@ -373,6 +465,9 @@ export class Database {
     let parentRev: string | null = null;
 
     if (newEdits) {
+      if (this.partitioned && this.partitionOverflow(id, info, doc)) {
+        return { id, error: 'partition_overflow', reason: `Partition limit exceeded due to update on '${id}'` };
+      }
       let parent: { pos: number; hash: string } | null = null;
       if (doc.rev !== undefined) {
         const r = parseRev(doc.rev);
@@ -504,6 +599,7 @@ export class Database {
     const info: DocInfo = { tree, rev: win.rev, deleted: win.deleted, seq, json: inline?.json ?? '{}' };
     if (inline?.atts) info.atts = inline.atts;
     stores.docs.put(key, info);
+    if (this.partitioned) this.notePartitionChange(id, old, info);
     if (old) stores.seqs.remove([this.dbId, old.seq]);
     stores.seqs.put([this.dbId, seq], id);
     if (old) {
@@ -656,7 +752,17 @@ export class Database {
     if (this.dropped) throw new CouchError('db_not_found');
   }
 
-  static newRecord(id: number): DbRecord {
-    return { id, created: Math.floor(Date.now() / 1000), uuid: randomUUID().replace(/-/g, '') };
+  static newRecord(id: number, partitioned = false): DbRecord {
+    const record: DbRecord = { id, created: Math.floor(Date.now() / 1000), uuid: randomUUID().replace(/-/g, '') };
+    if (partitioned) record.partitioned = true;
+    return record;
   }
+}
+
+/** What a document adds to its partition's `sizes.external`: the winner's JSON and attachment bytes, when live. */
+function externalSize(info: DocInfo): number {
+  if (info.deleted) return 0;
+  let n = info.json.length;
+  if (info.atts) for (const name in info.atts) n += (info.atts[name] as AttStub).length;
+  return n;
 }

@@ -50,6 +50,8 @@ export interface DbRecord {
   created: number;
   /** Random id of this incarnation of the database (a deleted and re-created db gets a new one). */
   uuid: string;
+  /** Created with `?partitioned=true`: every doc id is `partition:id` (fixed for the database's life). */
+  partitioned?: boolean;
 }
 
 export class Environment {

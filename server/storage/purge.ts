@@ -92,10 +92,12 @@ export async function purgeDocs(db: Database, requests: readonly PurgeRequest[])
       if (db.counters.updateSeq === seqAtStart) db.counters.updateSeq++;
       stores.meta.put(metaKey(db, 'counters'), db.counters);
       recordInfos(db, requests);
+      db.flushPartitionStats();
       seqAfter = db.counters.updateSeq;
       return out;
     } catch (e) {
       db.counters = before;
+      db.discardPartitionStats();
       throw e;
     }
   });
@@ -136,6 +138,7 @@ function purgeOne(db: Database, req: PurgeRequest): PurgeResult {
     }
     if (info.deleted) db.counters.delCount--;
     else db.counters.docCount--;
+    db.notePartitionChange(req.id, info, undefined);
     return { id: req.id, purged: cut.purged, removed: true };
   }
 
@@ -154,6 +157,7 @@ function purgeOne(db: Database, req: PurgeRequest): PurgeResult {
   const next: DocInfo = { tree: cut.tree, rev: win.rev, deleted: win.deleted, seq: db.counters.updateSeq, json: inline?.json ?? '{}' };
   if (inline?.atts) next.atts = inline.atts;
   stores.docs.put(key, next);
+  db.notePartitionChange(req.id, info, next);
   stores.seqs.put([dbId, next.seq], req.id);
   if (info.deleted !== next.deleted) {
     if (next.deleted) {

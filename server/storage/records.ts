@@ -51,3 +51,14 @@ export const DEFAULT_SECURITY: SecurityObject = { members: { roles: ['_admin'] }
 
 /** CouchDB's default `_revs_limit`. */
 export const DEFAULT_REVS_LIMIT = 1000;
+
+/**
+ * Per-partition counters of a partitioned database (`GET /db/_partition/p`, and the size limit),
+ * kept in `meta` under `[dbId, 'partition', p]` and updated in the transaction of every write.
+ * `external` is the winners' JSON plus attachment bytes of the partition's live documents.
+ */
+export interface PartitionStats {
+  docCount: number;
+  delCount: number;
+  external: number;
+}

@@ -19,7 +19,7 @@ import { parseViewArgs, validateViewArgs } from '../query/params.js';
 import { runMapQuery, runReduceQuery, type ViewResponse } from '../query/run-view.js';
 import type { DesignDoc, SandboxOptions } from '../sandbox/design-sandbox.js';
 import { SandboxPool } from '../sandbox/sandbox-pool.js';
-import { explainFind, runFind, type FindResponse } from '../mango/find.js';
+import { explainFind, runFind, type FindResponse, type FindScope } from '../mango/find.js';
 import { createIndex, deleteIndex, listIndexesResponse } from '../mango/index-def.js';
 
 const debug = debuglog('chaise:views');
@@ -101,6 +101,13 @@ export class ViewEngine {
     if (vi < 0) throw notFound('missing_named_view');
     const view = group.def.views[vi]!;
     const q = validateViewArgs(args, view.reduce !== null, (a, b) => group.orders[vi]!.cmpBounds(a, b));
+    // couch_mrview_util:validate_args/2: a partitioned view answers partition queries only, and a global one none.
+    if (group.def.partitioned && q.partition === undefined) {
+      throw new CouchError(400, 'query_parse_error', '`partition` parameter is mandatory for queries to this view.');
+    }
+    if (!group.def.partitioned && q.partition !== undefined) {
+      throw new CouchError(400, 'query_parse_error', '`partition` parameter is not supported in this design doc');
+    }
     if (q.update === 'true') await group.update(source);
     const snap = group.snapshot();
     try {
@@ -257,13 +264,13 @@ export class ViewEngine {
    * POST /db/_find. `ddocs` are the database's current design documents (Mango
    * JSON indexes are those with `language: "query"`).
    */
-  find(source: DocSource, ddocs: readonly DesignDoc[], body: unknown): Promise<FindResponse> {
-    return runFind(this, source, ddocs, body);
+  find(source: DocSource, ddocs: readonly DesignDoc[], body: unknown, scope: FindScope = {}): Promise<FindResponse> {
+    return runFind(this, source, ddocs, body, scope);
   }
 
   /** POST /db/_explain. */
-  explain(dbName: string, ddocs: readonly DesignDoc[], body: unknown): Record<string, unknown> {
-    return explainFind(dbName, ddocs, body);
+  explain(dbName: string, ddocs: readonly DesignDoc[], body: unknown, scope: FindScope = {}): Record<string, unknown> {
+    return explainFind(dbName, ddocs, body, scope);
   }
 
   /** GET /db/_index. */
@@ -275,8 +282,8 @@ export class ViewEngine {
    * POST /db/_index. The server saves `save` (when not null) and answers
    * `response` (status 200).
    */
-  createIndex(ddocs: readonly DesignDoc[], body: unknown): ReturnType<typeof createIndex> {
-    return createIndex(ddocs, body);
+  createIndex(ddocs: readonly DesignDoc[], body: unknown, dbPartitioned = false): ReturnType<typeof createIndex> {
+    return createIndex(ddocs, body, dbPartitioned);
   }
 
   /** DELETE /db/_index/{ddoc}/{type}/{name}: save `save` or delete `remove`, answer `response`. */

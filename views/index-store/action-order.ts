@@ -12,10 +12,11 @@
 // Pure: no I/O.
 
 import { compareIds } from '../collation/raw-order.js';
-import type { Action, RowOrder } from './btree.js';
+import { comparePartitions, type Action, type RowOrder } from './btree.js';
 
 /** `acts` in row order, removals first within a row; a new array, `acts` is left as it was. */
 export function sortActions(acts: readonly Action[], order: RowOrder): Action[] {
+  if (order.partitioned) return sortPartitioned(acts, order);
   const { ranks, count } = keyRanks(acts, order);
   // Which keys' actions did not arrive in docid order? Usually none: changes mostly come in docid
   // order. Checked in arrival order, which is also the actions' order in memory; the same check
@@ -50,6 +51,21 @@ export function sortActions(acts: readonly Action[], order: RowOrder): Action[] 
     for (let i = 0; i < group.length; i++) out[from + i] = group[i] as Action;
   }
   return out;
+}
+
+/**
+ * A partitioned view's order: partition (of the docid) first, then key, then docid. Keys are
+ * still collated once per distinct key (their ranks), the rest is a comparison sort.
+ */
+function sortPartitioned(acts: readonly Action[], order: RowOrder): Action[] {
+  const { ranks } = keyRanks(acts, order);
+  const idx = Array.from(acts.keys());
+  idx.sort((i, j) => {
+    const a = acts[i] as Action;
+    const b = acts[j] as Action;
+    return comparePartitions(a.id, b.id) || (ranks[i] as number) - (ranks[j] as number) || byIdRemovalFirst(a, b);
+  });
+  return idx.map((i) => acts[i] as Action);
 }
 
 function byIdRemovalFirst(a: Action, b: Action): number {

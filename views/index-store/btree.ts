@@ -59,9 +59,15 @@ export const MAX_ID: unique symbol = Symbol('max-docid');
 /** A docid bound below every real docid (CouchDB's <<>>). */
 export const MIN_ID = '';
 export type BoundId = string | typeof MAX_ID;
+/** A bound key below every key of its partition (a partitioned index's open start). */
+export const LOW_KEY: unique symbol = Symbol('low-key');
+/** A bound key above every key of its partition (a partitioned index's open end). */
+export const HIGH_KEY: unique symbol = Symbol('high-key');
 export interface Bound {
   key: unknown;
   id: BoundId;
+  /** In a partitioned index: the partition the bound lies in (rows of other partitions are wholly before or after it). */
+  partition?: string;
 }
 
 /**
@@ -135,6 +141,9 @@ export function decodeNode(s: string): TreeNode {
 
 /** Row order: key by the view's collation, then docid by raw bytes (couch_ejson_compare:less_json_ids). */
 export class RowOrder {
+  /** Rows are grouped by the partition of their docid first (see PartitionedRowOrder). */
+  readonly partitioned: boolean = false;
+
   constructor(readonly cmpKey: KeyCmp) {}
 
   cmp(aKey: unknown, aId: string, bKey: unknown, bId: string): number {
@@ -155,6 +164,76 @@ export class RowOrder {
     if (a.id === MAX_ID) return b.id === MAX_ID ? 0 : 1;
     if (b.id === MAX_ID) return -1;
     return compareIds(a.id, b.id);
+  }
+}
+
+/** End of a docid's partition part: its first `:`, or its length when it has none. */
+function partitionEnd(id: string): number {
+  const c = id.indexOf(':');
+  return c < 0 ? id.length : c;
+}
+
+/** Compares code units i of two strings as UTF-8 bytes would (see compareIds). */
+function cmpUnit(ca: number, cb: number): number {
+  const sa = ca >= 0xd800 && ca <= 0xdfff;
+  const sb = cb >= 0xd800 && cb <= 0xdfff;
+  if (sa !== sb) return sa ? 1 : -1;
+  return ca - cb;
+}
+
+/** Raw (UTF-8 byte) order of the partitions of two docids, without slicing them out. */
+export function comparePartitions(aId: string, bId: string): number {
+  const ea = partitionEnd(aId);
+  const eb = partitionEnd(bId);
+  const n = Math.min(ea, eb);
+  for (let i = 0; i < n; i++) {
+    const ca = aId.charCodeAt(i);
+    const cb = bId.charCodeAt(i);
+    if (ca !== cb) return cmpUnit(ca, cb);
+  }
+  return ea - eb;
+}
+
+/** Raw order of a docid's partition against a partition name. */
+function comparePartitionTo(id: string, partition: string): number {
+  const e = partitionEnd(id);
+  const n = Math.min(e, partition.length);
+  for (let i = 0; i < n; i++) {
+    const ca = id.charCodeAt(i);
+    const cb = partition.charCodeAt(i);
+    if (ca !== cb) return cmpUnit(ca, cb);
+  }
+  return e - partition.length;
+}
+
+/**
+ * The row order of a partitioned view (CouchDB keys those rows `{p, Partition, Key}`): the
+ * partition of the docid first, then the key by the view's collation, then the docid. So one
+ * partition's rows are one contiguous stretch of the tree, and a partition query costs the
+ * partition's size: its bounds are found by rank walks, and its reductions come from the stored
+ * subtree reductions inside that stretch. Keys stay the user's keys (reduce functions and the
+ * answer see them unchanged); the partition is read from the docid.
+ */
+export class PartitionedRowOrder extends RowOrder {
+  override readonly partitioned = true;
+
+  override cmp(aKey: unknown, aId: string, bKey: unknown, bId: string): number {
+    return comparePartitions(aId, bId) || this.cmpKey(aKey, bKey) || compareIds(aId, bId);
+  }
+
+  override cmpBound(key: unknown, id: string, b: Bound): number {
+    if (b.partition !== undefined) {
+      const p = comparePartitionTo(id, b.partition);
+      if (p !== 0) return p;
+    }
+    if (b.key === LOW_KEY) return 1;
+    if (b.key === HIGH_KEY) return -1;
+    return super.cmpBound(key, id, b);
+  }
+
+  override cmpBounds(a: Bound, b: Bound): number {
+    if (a.partition !== undefined && b.partition !== undefined && a.partition !== b.partition) return compareIds(a.partition, b.partition);
+    return super.cmpBounds(a, b);
   }
 }
 

@@ -39,6 +39,11 @@ export interface ViewGroupDef {
   includeDesign: boolean;
   /** options.local_seq: give map functions doc._local_seq. */
   localSeq: boolean;
+  /**
+   * options.partitioned: rows are ordered by partition first and queried one partition at a time
+   * (the server sets it on every design doc of a partitioned database that does not say false).
+   */
+  partitioned: boolean;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -82,5 +87,6 @@ export function viewGroupDef(ddoc: DesignDoc): ViewGroupDef {
     signature,
     includeDesign: designOptions['include_design'] === true,
     localSeq: designOptions['local_seq'] === true,
+    partitioned: designOptions['partitioned'] === true,
   };
 }

@@ -38,6 +38,7 @@ import {
   modifyTree,
   rowsOf,
   RowOrder,
+  PartitionedRowOrder,
   type Action,
   type Entry,
   type NewNode,
@@ -139,7 +140,10 @@ export class ViewGroup {
     this.ddoc = ddoc;
     this.def = viewGroupDef(ddoc);
     this.cacheGroup = ctx.cache.newGroup();
-    this.orders = this.def.views.map((v) => new RowOrder(v.raw ? rawCollate : collate));
+    this.orders = this.def.views.map((v) => {
+      const cmp = v.raw ? rawCollate : collate;
+      return this.def.partitioned ? new PartitionedRowOrder(cmp) : new RowOrder(cmp);
+    });
     this.reducers = this.def.views.map((v) =>
       v.reduce === null ? null : makeReducer(v.reduce, v.name, () => this.ctx.pool.get(this.ddoc)),
     );
@@ -398,7 +402,8 @@ export class ViewGroup {
     const slots: number[] = [];
     const mango = this.def.language === 'query';
     for (const ch of changes) {
-      if (ch.id.startsWith('_design/') && !this.def.includeDesign) continue;
+      // Design documents belong to no partition, so a partitioned view never maps them.
+      if (ch.id.startsWith('_design/') && (!this.def.includeDesign || this.def.partitioned)) continue;
       out.ids.push(ch.id);
       out.seqs.push(ch.seq);
       out.perDoc.push(null);

@@ -257,9 +257,19 @@ function matchesUseIndex(idx: MangoIndex, useIndex: readonly string[]): boolean 
   return idx.ddoc === id && (name === undefined || idx.name === name);
 }
 
-function planFind(ddocs: readonly DesignDoc[], req: FindRequest): Plan {
+/** Where a query runs: the whole database, or one partition of a partitioned one. */
+export interface FindScope {
+  /** Set for `/_partition/{p}/_find`: only that partition's documents, only partitioned indexes. */
+  partition?: string;
+  /** The database is partitioned (changes the "no index for this sort" text). */
+  dbPartitioned?: boolean;
+}
+
+function planFind(ddocs: readonly DesignDoc[], req: FindRequest, scope: FindScope = {}): Plan {
   const all = listIndexes(ddocs);
-  const json = all.filter((i) => i.type === 'json');
+  // mango_idx:filter_partition_indexes: partition queries use partitioned indexes, global ones the others.
+  const wantPartitioned = scope.partition !== undefined;
+  const json = all.filter((i) => i.type === 'json' && i.partitioned === wantPartitioned);
   const warnings: string[] = [];
   // Partial indexes only serve queries that name them.
   let usable = json.filter((i) => usableJson(i, req) && (i.partialFilter === null || req.useIndex.length > 0));
@@ -289,7 +299,8 @@ function planFind(ddocs: readonly DesignDoc[], req: FindRequest): Plan {
   }
   // _all_docs can only sort by _id.
   if (req.sort.some((s) => s.field !== '_id')) {
-    throw err(400, 'no_usable_index', 'No index exists for this sort, try indexing by the sort fields.');
+    const kind = scope.dbPartitioned !== true ? '' : wantPartitioned ? 'partitioned ' : 'global ';
+    throw err(400, 'no_usable_index', `No ${kind}index exists for this sort, try indexing by the sort fields.`);
   }
   return { index: all[0] as MangoIndex, warnings };
 }
@@ -393,16 +404,17 @@ export async function runFind(
   source: DocSource,
   ddocs: readonly DesignDoc[],
   body: unknown,
+  scope: FindScope = {},
 ): Promise<FindResponse> {
   const started = performance.now();
   const req = parseFind(body);
-  const plan = planFind(ddocs, req);
+  const plan = planFind(ddocs, req, scope);
   const stats = { keys: 0, docs: 0 };
   const docs: Record<string, unknown>[] = [];
   let last: unknown = undefined;
   if (!isNoop(req.selector)) {
-    if (plan.index.type === 'json') last = await scanJsonIndex(access, source, plan.index, req, docs, stats);
-    else last = scanAllDocs(source, req, docs, stats);
+    if (plan.index.type === 'json') last = await scanJsonIndex(access, source, plan.index, req, docs, stats, scope.partition);
+    else last = scanAllDocs(source, req, docs, stats, scope.partition);
   }
   const warnings = [...plan.warnings];
   if (plan.index.type === 'special') warnings.push(NO_INDEX_WARNING);
@@ -429,6 +441,7 @@ async function scanJsonIndex(
   req: FindRequest,
   out: Record<string, unknown>[],
   stats: { keys: number; docs: number },
+  partition: string | undefined,
 ): Promise<unknown> {
   const design = idx.design as DesignDoc;
   const group = access.group(source.dbKey, design);
@@ -439,14 +452,16 @@ async function scanJsonIndex(
     const order = group.orders[vi]!;
     const root = snap.roots[vi] ?? null;
     const range = indexRange(idx, req.selector);
-    let lo = rank(group.nodes, root, order, { key: range.lo, id: MIN_ID }, false);
-    let hi = rank(group.nodes, root, order, { key: range.hi, id: MAX_ID }, true);
+    // A partitioned index keeps each partition's rows together: every bound lies in the partition.
+    const part = partition === undefined ? {} : { partition };
+    let lo = rank(group.nodes, root, order, { key: range.lo, id: MIN_ID, ...part }, false);
+    let hi = rank(group.nodes, root, order, { key: range.hi, id: MAX_ID, ...part }, true);
     const desc = req.sort.length > 0 && (req.sort[0] as SortField).dir === 'desc';
     if (req.bookmark !== null) {
       const bm = decodeBookmark(req.bookmark, (v) => Array.isArray(v) && v.length === 2 && typeof v[1] === 'string') as [unknown, string];
       // Resume strictly after (fwd) / before (rev) the last row returned.
-      if (!desc) lo = Math.max(lo, rank(group.nodes, root, order, { key: bm[0], id: bm[1] }, true));
-      else hi = Math.min(hi, rank(group.nodes, root, order, { key: bm[0], id: bm[1] }, false));
+      if (!desc) lo = Math.max(lo, rank(group.nodes, root, order, { key: bm[0], id: bm[1], ...part }, true));
+      else hi = Math.min(hi, rank(group.nodes, root, order, { key: bm[0], id: bm[1], ...part }, false));
     }
     let skip = req.skip;
     let last: unknown = undefined;
@@ -481,10 +496,15 @@ function scanAllDocs(
   req: FindRequest,
   out: Record<string, unknown>[],
   stats: { keys: number; docs: number },
+  partition: string | undefined,
 ): unknown {
   const desc = req.sort.length > 0 && (req.sort[0] as SortField).dir === 'desc';
   const after =
     req.bookmark === null ? null : (decodeBookmark(req.bookmark, (v) => typeof v === 'string') as string);
+  // A partition's ids are the raw range [p:, p;): the scan starts there and stops at its end.
+  const pStart = partition === undefined ? null : partition + ':';
+  const pEnd = partition === undefined ? null : partition + ';';
+  const inPartition = (id: string): boolean => pStart === null || (compareIds(id, pStart) > 0 && compareIds(id, pEnd as string) < 0);
   const keep = (doc: Record<string, unknown>): boolean => {
     stats.keys++;
     stats.docs++;
@@ -493,7 +513,7 @@ function scanAllDocs(
   const byId = source as Partial<DocsById>;
   if (!desc && typeof byId.docsById === 'function') {
     // Stream in _id order and stop as soon as the page is full.
-    let cursor = after;
+    let cursor = pStart !== null && (after === null || compareIds(after, pStart) < 0) ? pStart : after;
     let skip = req.skip;
     let last: unknown = undefined;
     for (;;) {
@@ -501,6 +521,7 @@ function scanAllDocs(
       if (chunk.length === 0) return last;
       for (const ch of chunk) {
         cursor = ch.id;
+        if (pEnd !== null && compareIds(ch.id, pEnd) >= 0) return last;
         if (ch.deleted || ch.doc === null || !keep(ch.doc)) continue;
         if (skip > 0) {
           skip--;
@@ -519,7 +540,7 @@ function scanAllDocs(
     const chunk = source.changesSince(since, SCAN_CHANGES_CHUNK);
     if (chunk.length === 0) break;
     for (const ch of chunk) {
-      if (ch.deleted || ch.doc === null) continue;
+      if (ch.deleted || ch.doc === null || !inPartition(ch.id)) continue;
       if (after !== null && (desc ? compareIds(ch.id, after) >= 0 : compareIds(ch.id, after) <= 0)) continue;
       if (keep(ch.doc)) matches.push(ch.doc);
     }
@@ -533,10 +554,11 @@ function scanAllDocs(
 }
 
 /** POST /db/_explain: the plan CouchDB would run, without running it. */
-export function explainFind(dbName: string, ddocs: readonly DesignDoc[], body: unknown): Record<string, unknown> {
+export function explainFind(dbName: string, ddocs: readonly DesignDoc[], body: unknown, scope: FindScope = {}): Record<string, unknown> {
   const req = parseFind(body);
-  const plan = planFind(ddocs, req);
+  const plan = planFind(ddocs, req, scope);
   const idx = plan.index;
+  const partition = scope.partition ?? null;
   const opts = {
     use_index: req.useIndex,
     bookmark: req.bookmark ?? 'nil',
@@ -544,7 +566,7 @@ export function explainFind(dbName: string, ddocs: readonly DesignDoc[], body: u
     skip: req.skip,
     sort: Object.fromEntries(req.sort.map((s) => [s.field, s.dir])),
     fields: req.fields ?? [],
-    partition: '',
+    partition: partition ?? '',
     r: req.r,
     conflicts: req.conflicts,
     stale: false,
@@ -562,12 +584,12 @@ export function explainFind(dbName: string, ddocs: readonly DesignDoc[], body: u
       include_docs: true,
       view_type: 'map',
       reduce: false,
-      partition: null,
+      partition,
       start_key: toJson(desc ? range.hi : range.lo),
       end_key: toJson(desc ? range.lo : range.hi),
       direction: desc ? 'rev' : 'fwd',
       stable: req.stable,
-      update: String(req.update),
+      update: req.update,
       conflicts: 'undefined',
     };
   } else {
@@ -575,25 +597,53 @@ export function explainFind(dbName: string, ddocs: readonly DesignDoc[], body: u
       include_docs: true,
       view_type: 'map',
       reduce: false,
-      partition: null,
+      partition,
       start_key: null,
       end_key: '<MAX>',
       direction: desc ? 'rev' : 'fwd',
       stable: req.stable,
-      update: String(req.update),
+      update: req.update,
       conflicts: 'undefined',
     };
   }
   return {
     dbname: dbName,
     index: indexJson(idx),
-    partitioned: false,
+    partitioned: idx.partitioned,
     selector: req.selector,
     opts,
     limit: req.limit,
     skip: req.skip,
     fields: req.fields ?? [],
+    index_candidates: indexCandidates(ddocs, req, idx, partition !== null),
+    selector_hints: [{ type: 'json', indexable_fields: [...new Set(topConditions(req.selector).map(([f]) => f))].sort(), unindexable_fields: [] }],
     mrargs,
     covering: false,
   };
+}
+
+/**
+ * The indexes `_explain` considered and did not choose (CouchDB 3.5's `index_candidates`): the
+ * special index is always usable but unfavoured; JSON indexes of this query's scope are usable
+ * or not for its fields. Indexes of the other scope (partitioned or global) are not candidates.
+ */
+function indexCandidates(ddocs: readonly DesignDoc[], req: FindRequest, chosen: MangoIndex, partitioned: boolean): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  let ranking = 1;
+  for (const i of listIndexes(ddocs)) {
+    if (i === chosen || (i.ddoc === chosen.ddoc && i.name === chosen.name)) continue;
+    if (i.type === 'special') {
+      out.push({ index: indexJson(i), analysis: { usable: true, reasons: [{ name: 'unfavored_type' }], ranking: ranking++, covering: null } });
+      continue;
+    }
+    if (i.partitioned !== partitioned) continue;
+    const usable = usableJson(i, req);
+    out.push({
+      index: indexJson(i),
+      analysis: usable
+        ? { usable: true, reasons: [{ name: 'less_overlap' }], ranking: ranking++, covering: false }
+        : { usable: false, reasons: [{ name: 'field_mismatch' }], ranking: 0, covering: false },
+    });
+  }
+  return out;
 }

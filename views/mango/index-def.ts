@@ -32,6 +32,8 @@ export interface MangoIndex {
   partialFilter: Record<string, unknown> | null;
   /** The design document holding a JSON index. */
   design: DesignDoc | null;
+  /** Serves partition queries only (its design doc's `options.partitioned`); the special index serves both. */
+  partitioned: boolean;
 }
 
 export const ALL_DOCS_INDEX: MangoIndex = {
@@ -41,6 +43,7 @@ export const ALL_DOCS_INDEX: MangoIndex = {
   fields: [{ field: '_id', dir: 'asc' }],
   partialFilter: null,
   design: null,
+  partitioned: false,
 };
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -86,7 +89,8 @@ export function listIndexes(ddocs: readonly DesignDoc[]): MangoIndex[] {
       const fieldsDef = isObject(map['fields']) ? map['fields'] : {};
       const fields = Object.entries(fieldsDef).map(([field, dir]) => ({ field, dir: dir === 'desc' ? ('desc' as const) : ('asc' as const) }));
       const pfs = isObject(map['partial_filter_selector']) && Object.keys(map['partial_filter_selector']).length > 0 ? map['partial_filter_selector'] : null;
-      out.push({ ddoc: d._id, name, type: 'json', fields, partialFilter: pfs, design: d });
+      const partitioned = isObject(d.options) && d.options['partitioned'] === true;
+      out.push({ ddoc: d._id, name, type: 'json', fields, partialFilter: pfs, design: d, partitioned });
     }
   }
   out.sort((a, b) => ((a.ddoc as string) < (b.ddoc as string) ? -1 : (a.ddoc as string) > (b.ddoc as string) ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -98,7 +102,7 @@ export function indexJson(idx: MangoIndex): Record<string, unknown> {
   const def: Record<string, unknown> = { fields: idx.fields.map((f) => ({ [f.field]: f.dir })) };
   if (idx.partialFilter !== null) def['partial_filter_selector'] = idx.partialFilter;
   if (idx.type === 'special') return { ddoc: null, name: idx.name, type: 'special', def };
-  return { ddoc: idx.ddoc, name: idx.name, type: 'json', partitioned: false, def };
+  return { ddoc: idx.ddoc, name: idx.name, type: 'json', partitioned: idx.partitioned, def };
 }
 
 /** Body of GET /db/_index. */
@@ -127,6 +131,7 @@ function sha1Hex(v: unknown): string {
 export function createIndex(
   ddocs: readonly DesignDoc[],
   body: unknown,
+  dbPartitioned = false,
 ): IndexChange & { response: { result: 'created' | 'exists'; id: string; name: string } } {
   if (!isObject(body)) throw mangoError(400, 'bad_request', 'Request body must be a JSON object');
   for (const k of Object.keys(body)) {
@@ -150,6 +155,14 @@ export function createIndex(
       throw mangoError(400, 'invalid_index_name', `Invalid index name: ${erlangFormat(body[k])}`);
     }
   }
+  // `partitioned` absent: the database's default, left unsaid in the design doc (mango_idx).
+  const partitioned = body['partitioned'];
+  if (partitioned !== undefined && typeof partitioned !== 'boolean') {
+    throw mangoError(400, 'invalid_boolean', `Invalid boolean value: ${erlangFormat(partitioned)}`);
+  }
+  if (partitioned === true && !dbPartitioned) {
+    throw mangoError(400, 'invalid_design_doc', 'partitioned option cannot be true in a non-partitioned database.');
+  }
   const hash = sha1Hex([index, type]);
   const ddocParam = body['ddoc'] as string | undefined;
   const id = ddocParam === undefined ? `_design/${hash}` : ddocParam.startsWith('_design/') ? ddocParam : `_design/${ddocParam}`;
@@ -167,12 +180,18 @@ export function createIndex(
     throw mangoError(400, 'invalid_ddoc_lang', `Existing design doc has an invalid language: ${erlangFormat(existing.language ?? null)}`);
   }
   const views = existing !== undefined && isObject(existing.views) ? existing.views : {};
+  const existingOptions = existing !== undefined && isObject(existing.options) ? existing.options : undefined;
+  // mango_idx:set_ddoc_partitioned: a new design doc takes the option; an existing one must agree.
+  if (partitioned !== undefined && existingOptions?.['partitioned'] !== partitioned && existing !== undefined) {
+    throw mangoError(400, 'invalid_partitioned_option', `Requested partitioned option does not match existing value on design document ${id}`);
+  }
   const response = { result: 'created' as 'created' | 'exists', id, name };
   if (JSON.stringify(views[name]) === JSON.stringify(view)) {
     response.result = 'exists';
     return { save: null, remove: null, response };
   }
   const save: DesignDoc = { ...(existing ?? { _id: id }), language: 'query', views: { ...views, [name]: view } };
+  if (existing === undefined && partitioned !== undefined) save.options = { partitioned };
   return { save, remove: null, response };
 }
 

@@ -8,7 +8,7 @@
 // text where CouchDB expects JSON (`key`, `keys`, `startkey`, ...); POST body
 // members are already decoded and are applied after the query string.
 
-import { badRequest, queryParseError } from '../errors/couch-error.js';
+import { badRequest, CouchError, queryParseError } from '../errors/couch-error.js';
 import { MAX_ID, MIN_ID, type Bound, type BoundId } from '../index-store/btree.js';
 
 /** A parameter value as present: JSON text from the query string, or a decoded body member. */
@@ -36,6 +36,8 @@ export interface ViewArgs {
   update: UpdateMode;
   updateSeq: boolean;
   sorted: boolean;
+  /** `partition` (or the `/_partition/{p}/` path the server turns into it). */
+  partition: string | undefined;
 }
 
 /** Args validated against a view: what the query engine runs. */
@@ -56,6 +58,8 @@ export interface ViewQuery {
   conflicts: boolean;
   update: UpdateMode;
   updateSeq: boolean;
+  /** Set for a partition query: only rows of documents `partition:…` are seen. */
+  partition: string | undefined;
 }
 
 function defaults(): ViewArgs {
@@ -77,6 +81,7 @@ function defaults(): ViewArgs {
     update: 'true',
     updateSeq: false,
     sorted: true,
+    partition: undefined,
   };
 }
 
@@ -205,10 +210,22 @@ function applyParam(args: ViewArgs, name: string, raw: Raw): void {
     case 'sorted':
       args.sorted = parseBoolean(raw);
       return;
+    case 'partition':
+      args.partition = validatePartition(str(raw));
+      return;
     default:
-      // callback, partition and unknown parameters are accepted and ignored, as CouchDB does.
+      // callback and unknown parameters are accepted and ignored, as CouchDB does.
       return;
   }
+}
+
+/** couch_partition:validate_partition, with its texts. */
+function validatePartition(p: string): string {
+  const bad = (reason: string) => new CouchError(400, 'illegal_partition', reason);
+  if (p === '') throw bad('Partition must not be empty');
+  if (p.startsWith('_')) throw bad('Partition must not start with an underscore');
+  if (p.includes(':')) throw bad('Partition must not contain a colon');
+  return p;
 }
 
 /**
@@ -310,6 +327,7 @@ export function validateViewArgs(
     conflicts: args.conflicts === true,
     update: args.update,
     updateSeq: args.updateSeq,
+    partition: args.partition,
   };
 }
 

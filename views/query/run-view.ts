@@ -11,7 +11,7 @@
 //   reduce: {"update_seq"?, "rows":[{"key","value"}]}
 
 import { compareIds } from '../collation/raw-order.js';
-import { foldGroups, MAX_ID, MIN_ID, rank, reduceParts, rowsAt, type Bound, type BoundId, type Group } from '../index-store/btree.js';
+import { foldGroups, HIGH_KEY, LOW_KEY, MAX_ID, MIN_ID, rank, reduceParts, rowsAt, type Bound, type BoundId, type Group } from '../index-store/btree.js';
 import type { DocSource } from '../index-store/doc-source.js';
 import type { Snapshot, ViewGroup } from '../index-store/view-group.js';
 import { finalReduceMany, finalReduceSync, type Reducer } from '../reduce/reducer.js';
@@ -48,45 +48,62 @@ interface Range {
   hi: number;
 }
 
-/** Row-index range of [start, end] under CouchDB's bound rules (couch_mrview_util:key_opts). */
+/**
+ * The rows a query may see: the whole view, or for a partition query the partition's stretch of
+ * a partitioned view (two rank walks, so its cost does not grow with the other partitions).
+ */
+function spanOf(group: ViewGroup, vi: number, snap: Snapshot, q: ViewQuery): Range {
+  const total = snap.counts[vi] ?? 0;
+  if (q.partition === undefined) return { lo: 0, hi: total };
+  const root = snap.roots[vi] ?? null;
+  const order = group.orders[vi]!;
+  const lo = rank(group.nodes, root, order, { partition: q.partition, key: LOW_KEY, id: MIN_ID }, false);
+  const hi = rank(group.nodes, root, order, { partition: q.partition, key: HIGH_KEY, id: MAX_ID }, true);
+  return { lo, hi: Math.max(lo, hi) };
+}
+
+/** Row-index range of [start, end] under CouchDB's bound rules (couch_mrview_util:key_opts), within `span`. */
 function rangeFor(
   group: ViewGroup,
   vi: number,
   snap: Snapshot,
   q: ViewQuery,
+  span: Range,
   start: { value: unknown } | undefined,
   end: { value: unknown } | undefined,
 ): Range {
   const src = group.nodes;
   const order = group.orders[vi]!;
   const root = snap.roots[vi] ?? null;
-  const total = snap.counts[vi] ?? 0;
-  const r = (b: Bound, inclusive: boolean): number => rank(src, root, order, b, inclusive);
+  const part = q.partition === undefined ? {} : { partition: q.partition };
+  const r = (b: Bound, inclusive: boolean): number => rank(src, root, order, { ...b, ...part }, inclusive);
   let lo: number;
   let hi: number;
   if (!q.descending) {
-    lo = start ? r({ key: start.value, id: q.startKeyDocId }, false) : 0;
+    lo = start ? r({ key: start.value, id: q.startKeyDocId }, false) : span.lo;
     hi = end
       ? q.inclusiveEnd
         ? r({ key: end.value, id: q.endKeyDocId }, true)
         : r({ key: end.value, id: reverseDefault(q.endKeyDocId) }, false)
-      : total;
+      : span.hi;
   } else {
-    hi = start ? r({ key: start.value, id: q.startKeyDocId }, true) : total;
+    hi = start ? r({ key: start.value, id: q.startKeyDocId }, true) : span.hi;
     lo = end
       ? q.inclusiveEnd
         ? r({ key: end.value, id: q.endKeyDocId }, false)
         : r({ key: end.value, id: reverseDefault(q.endKeyDocId) }, true)
-      : 0;
+      : span.lo;
   }
+  lo = Math.max(lo, span.lo);
+  hi = Math.min(hi, span.hi);
   return { lo, hi: Math.max(lo, hi) };
 }
 
-function ranges(group: ViewGroup, vi: number, snap: Snapshot, q: ViewQuery): Range[] {
+function ranges(group: ViewGroup, vi: number, snap: Snapshot, q: ViewQuery, span: Range): Range[] {
   if (q.keys !== undefined) {
-    return q.keys.map((k) => rangeFor(group, vi, snap, q, { value: k }, { value: k }));
+    return q.keys.map((k) => rangeFor(group, vi, snap, q, span, { value: k }, { value: k }));
   }
-  return [rangeFor(group, vi, snap, q, q.startKey, q.endKey)];
+  return [rangeFor(group, vi, snap, q, span, q.startKey, q.endKey)];
 }
 
 function linkedId(row: { id: string; value: unknown }): string {
@@ -105,17 +122,19 @@ export function runMapQuery(
   snap: Snapshot,
   source: DocSource,
 ): ViewResponse {
-  const total = snap.counts[vi] ?? 0;
+  // A partition query counts total_rows and offset within its partition.
+  const span = spanOf(group, vi, snap, q);
+  const total = span.hi - span.lo;
   const root = snap.roots[vi] ?? null;
   const fwd = !q.descending;
   const limit = q.limit ?? Infinity;
   const rows: MapRow[] = [];
   let offset: number | undefined;
-  const rs = ranges(group, vi, snap, q);
+  const rs = ranges(group, vi, snap, q, span);
   if (q.keys === undefined) {
     const { lo, hi } = rs[0] as Range;
     const n = hi - lo;
-    offset = fwd ? Math.min(lo + q.skip, hi) : total - Math.max(hi - q.skip, lo);
+    offset = fwd ? Math.min(lo + q.skip, hi) - span.lo : span.hi - Math.max(hi - q.skip, lo);
     const take = Math.min(limit, n - q.skip);
     if (take > 0) {
       const got = rowsAt(group.nodes, root, fwd ? lo + q.skip : hi - 1 - q.skip, take, fwd ? 1 : -1, fwd ? hi : lo);
@@ -130,7 +149,7 @@ export function runMapQuery(
     const all: { row: MapRow; pos: number }[] = [];
     rs.forEach(({ lo, hi }, i) => {
       if (hi <= lo) return;
-      offset ??= fwd ? lo : total - hi;
+      offset ??= fwd ? lo - span.lo : span.hi - hi;
       const pos = lastPos.get(JSON.stringify(q.keys![i])) ?? i;
       const got = rowsAt(group.nodes, root, fwd ? lo : hi - 1, hi - lo, fwd ? 1 : -1, fwd ? hi : lo);
       for (const r of got) all.push({ row: { id: r.id, key: r.key, value: r.value }, pos });
@@ -140,7 +159,7 @@ export function runMapQuery(
     for (const { row } of all.slice(q.skip, q.skip + Math.min(limit, all.length))) rows.push(row);
     if (offset === undefined) {
       const first = rs[0];
-      offset = first === undefined ? 0 : fwd ? first.lo : total - first.hi;
+      offset = first === undefined ? 0 : fwd ? first.lo - span.lo : span.hi - first.hi;
     }
     offset = Math.min(offset + q.skip, total);
   }
@@ -218,7 +237,7 @@ export async function runReduceQuery(
   const limit = q.limit ?? Infinity;
   const out: ViewResponse = { rows: [] };
   if (q.updateSeq) out.update_seq = snap.seq;
-  const rs = ranges(group, vi, snap, q);
+  const rs = ranges(group, vi, snap, q, spanOf(group, vi, snap, q));
 
   if (q.groupLevel === 0) {
     const { lo, hi } = rs[0] as Range;

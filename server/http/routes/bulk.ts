@@ -6,6 +6,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { CouchError } from '../../errors/catalog.js';
 import { docKind, validateDocId } from '../../docs/doc-id.js';
+import { partitionEnd, partitionOf, partitionStart, validatePartitionedDocId } from '../../partitions/partition.js';
 import { parseDoc, type ParsedDoc } from '../../docs/parse-doc.js';
 import { renderRevision, type ReadOptions } from '../../docs/read.js';
 import { renderDoc, renderLocal } from '../../docs/render.js';
@@ -205,17 +206,22 @@ interface AllDocsAnswer {
 const DESIGN_START = '_design/';
 const DESIGN_END = '_design0';
 
-function allDocs(ctx: Context, db: Database, q: Query, bodyKeys: unknown[] | undefined, design: boolean): void {
+export function allDocs(ctx: Context, db: Database, q: Query, bodyKeys: unknown[] | undefined, design: boolean, partition?: string): void {
   // chttpd's ETag of an _all_docs answer changes with the database and the query; a client holding
   // a current copy gets 304 before any row is read.
-  const etag = makeEtag(db.name, db.record.created, db.updateSeq, JSON.stringify(q), bodyKeys === undefined ? '' : JSON.stringify(bodyKeys), design ? 'd' : 'a');
+  const etag = makeEtag(db.name, db.record.created, db.updateSeq, JSON.stringify(q), bodyKeys === undefined ? '' : JSON.stringify(bodyKeys), design ? 'd' : partition === undefined ? 'a' : 'p:' + partition);
   if (notModifiedIfCurrent(ctx, etag)) return;
-  const a = allDocsAnswer(db, q, bodyKeys, design);
+  const a = allDocsAnswer(db, q, bodyKeys, design, partition);
   if (a.stream) sendParts(ctx, 200, a.head, a.rows, a.sep, a.tail);
   else send(ctx, 200, new RawJson(a.head + a.rows.join(a.sep) + a.tail));
 }
 
-function allDocsAnswer(db: Database, q: Query, bodyKeys: unknown[] | undefined, design = false): AllDocsAnswer {
+/**
+ * `_all_docs`, or with `partition` `/_partition/{p}/_all_docs`: one partition's ids are the raw
+ * range [`p:`, `p;`), so the range is clamped to it and the walk reads that partition's rows only;
+ * `total_rows` is the partition's doc count and `offset` counts from its start.
+ */
+function allDocsAnswer(db: Database, q: Query, bodyKeys: unknown[] | undefined, design = false, partition?: string): AllDocsAnswer {
   const includeDocs = bool(q, 'include_docs');
   const descending = bool(q, 'descending');
   const inclusiveEnd = bool(q, 'inclusive_end', true);
@@ -223,7 +229,7 @@ function allDocsAnswer(db: Database, q: Query, bodyKeys: unknown[] | undefined, 
   const skip = nonNegInt(q, 'skip') ?? 0;
   const readOpts: ReadOptions = { conflicts: bool(q, 'conflicts'), attachments: bool(q, 'attachments') };
   const updateSeq = bool(q, 'update_seq');
-  const total = design ? countDesign(db) : db.counters.docCount;
+  const total = design ? countDesign(db) : partition === undefined ? db.counters.docCount : db.partitionStats(partition).docCount;
   const keys = bodyKeys ?? (json(q, 'keys') as unknown[] | undefined);
   // `key` is a one-key range (its offset counts the rows before it); `keys` wins over it.
   const key = keys === undefined ? json(q, 'key') : undefined;
@@ -248,7 +254,7 @@ function allDocsAnswer(db: Database, q: Query, bodyKeys: unknown[] | undefined, 
     const ordered = descending ? [...list].reverse() : list;
     const rows: string[] = [];
     for (const k of ordered) {
-      if (typeof k !== 'string' || (design && !k.startsWith(DESIGN_START))) {
+      if (typeof k !== 'string' || (design && !k.startsWith(DESIGN_START)) || (partition !== undefined && partitionOf(k) !== partition)) {
         rows.push(JSON.stringify({ key: k, error: 'not_found' }));
         continue;
       }
@@ -267,6 +273,7 @@ function allDocsAnswer(db: Database, q: Query, bodyKeys: unknown[] | undefined, 
 
   let start = key ?? keyParam(q, 'startkey', 'start_key');
   let end = key ?? keyParam(q, 'endkey', 'end_key');
+  let inclusive = inclusiveEnd;
   let offset: number;
   if (design) {
     // The design documents' range, narrowed by the query's own bounds.
@@ -275,16 +282,31 @@ function allDocsAnswer(db: Database, q: Query, bodyKeys: unknown[] | undefined, 
     const hi = high === undefined || high > DESIGN_END ? DESIGN_END : high;
     [start, end] = descending ? [hi, lo] : [lo, hi];
     offset = Math.min(countDesign(db, start, descending) + skip, total);
+  } else if (partition !== undefined) {
+    // Clamp the range to the partition: neither bound may leave [p:, p;). Neither `p:` nor `p;`
+    // can be a document of a partitioned database, so inclusive or not they add no row.
+    const low = partitionStart(partition);
+    const high = partitionEnd(partition);
+    if (!descending) {
+      if (start === undefined || start < low) start = low;
+      if (end === undefined || end >= high) [end, inclusive] = [high, false];
+    } else {
+      if (start === undefined || start > high) start = high;
+      if (end === undefined || end < low) [end, inclusive] = [low, true];
+    }
+    const before = descending ? db.liveCountBetween(start + '\u0000', high) : db.liveCountBetween(low, start);
+    offset = Math.min(before + skip, total);
   } else {
     offset = Math.min(db.liveCountBefore(start, descending) + skip, total);
   }
   const parts: string[] = [];
-  if (limit !== 0) {
+  const empty = partition !== undefined && start !== undefined && end !== undefined && (descending ? start < end : start > end);
+  if (limit !== 0 && !empty) {
     const range = db.liveRange({
       ...(start !== undefined ? { start } : {}),
       ...(end !== undefined ? { end } : {}),
       descending,
-      inclusiveEnd,
+      inclusiveEnd: inclusive,
       offset: skip,
     });
     for (const { id, rev } of range) {
@@ -303,7 +325,7 @@ function allDocsAnswer(db: Database, q: Query, bodyKeys: unknown[] | undefined, 
  * parameter wins where both name one (couch_mrview_http:parse_body_and_query); each member of
  * `queries` overrides the URL's.
  */
-function bodyParams(query: Query, members: Record<string, unknown>, bodyWins = false): Query {
+export function bodyParams(query: Query, members: Record<string, unknown>, bodyWins = false): Query {
   const q: Query = { ...query };
   for (const [k, v] of Object.entries(members)) {
     if (!bodyWins && q[k] !== undefined) continue;
@@ -334,14 +356,30 @@ function keyParam(q: Query, a: string, b: string): string | undefined {
 
 // ---- _bulk_get ------------------------------------------------------------------------------
 
+/** Why an id cannot name a document of a partitioned database, or undefined if it can. */
+function partitionedIdError(id: string): { error: string; reason: string } | undefined {
+  try {
+    validatePartitionedDocId(id);
+    return undefined;
+  } catch (e) {
+    if (e instanceof CouchError) return { error: e.error, reason: e.reason };
+    throw e;
+  }
+}
+
 function bulkGet(db: Database, requests: unknown[], opts: ReadOptions, latest: boolean): string {
   const results: string[] = [];
   for (const r of requests) {
     const req = (typeof r === 'object' && r !== null ? r : {}) as { id?: unknown; rev?: unknown; atts_since?: unknown };
     const id = typeof req.id === 'string' ? req.id : undefined;
-    const err = (rev: string, error = 'not_found', reason = 'missing') =>
+    const err = (rev: string | null, error = 'not_found', reason = 'missing') =>
       '{"error":' + JSON.stringify({ id: id ?? null, rev, error, reason }) + '}';
     const docs: string[] = [];
+    const badId = id !== undefined && db.partitioned ? partitionedIdError(id) : undefined;
+    if (badId) {
+      results.push('{"id":' + JSON.stringify(id) + ',"docs":[' + err(null, badId.error, badId.reason) + ']}');
+      continue;
+    }
     const info = id === undefined ? undefined : db.docInfo(id);
     const ropts: ReadOptions = Array.isArray(req.atts_since) ? { ...opts, attsSince: req.atts_since.filter((x): x is string => typeof x === 'string') } : opts;
     if (id === undefined) {

@@ -20,7 +20,7 @@ export function dbInfo(db: Database): Record<string, unknown> {
     purge_seq: db.seq.format(purgeSeq(db)),
     update_seq: db.seq.format(db.updateSeq),
     sizes: { file: 0, external: 0, active: 0 },
-    props: {},
+    props: db.partitioned ? { partitioned: true } : {},
     doc_del_count: c.delCount,
     doc_count: c.docCount,
     disk_format_version: 8,
@@ -35,7 +35,7 @@ export function registerDatabase(router: Router, s: Services): void {
     const name = ctx.params.db as string;
     validateDbName(name);
     requireServerAdmin(ctx.state.user);
-    await s.catalog.create(name);
+    await s.catalog.create(name, { partitioned: partitionedParam(ctx.query.partitioned) });
     ctx.set('Location', `${ctx.protocol}://${ctx.host}/${encodeURIComponent(name)}`);
     send(ctx, 201, { ok: true });
   });
@@ -95,6 +95,15 @@ export function registerDatabase(router: Router, s: Services): void {
     const db = openDb(s, ctx);
     send(ctx, 201, { ok: true, instance_start_time: String(db.record.created) });
   });
+}
+
+/** chttpd_db:parse_partitioned_opt: `?partitioned=true|false`, anything else is refused. */
+function partitionedParam(v: unknown): boolean {
+  if (v === undefined) return false;
+  const value = Array.isArray(v) ? v[v.length - 1] : v;
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  throw new CouchError('bad_request', 'Invalid `partitioned` parameter');
 }
 
 function validateSecurity(sec: unknown): asserts sec is SecurityObject {

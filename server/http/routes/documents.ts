@@ -66,8 +66,21 @@ export function checkDocWrite(db: Database, ctx: Context, id: string): void {
 }
 
 export function location(ctx: Context, db: string, id: string): string {
-  const encId = id.startsWith('_design/') ? '_design/' + encodeURIComponent(id.slice(8)) : encodeURIComponent(id);
-  return `${ctx.protocol}://${ctx.host}/${encodeURIComponent(db)}/${encId}`;
+  return `${ctx.protocol}://${ctx.host}/${couchUrlEncode(db)}/${couchUrlEncode(id)}`;
+}
+
+/**
+ * couch_util:url_encode: letters, digits and `_.-:` stay, every other UTF-8 byte becomes `%XX`
+ * (so `_design/d` is `_design%2Fd` and `p:id` stays `p:id` in a `Location`).
+ */
+export function couchUrlEncode(s: string): string {
+  if (/^[A-Za-z0-9_.:-]*$/.test(s)) return s;
+  let out = '';
+  for (const byte of Buffer.from(s, 'utf8')) {
+    const c = String.fromCharCode(byte);
+    out += /[A-Za-z0-9_.\-:]/.test(c) ? c : '%' + byte.toString(16).toUpperCase().padStart(2, '0');
+  }
+  return out;
 }
 
 /** Throws the CouchError for a failed single-document edit. */
@@ -86,6 +99,7 @@ export function statusOf(error: string): number {
     case 'missing_stub':
       return 412;
     case 'forbidden':
+    case 'partition_overflow':
       return 403;
     case 'unauthorized':
       return 401;

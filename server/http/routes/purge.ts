@@ -7,6 +7,7 @@ import { CouchError } from '../../errors/catalog.js';
 import { requireServerAdmin } from '../../auth/access.js';
 import { USER_PREFIX, USERS_DB } from '../../auth/users.js';
 import { parseRev } from '../../revtree/index.js';
+import { validatePartitionedDocId } from '../../partitions/partition.js';
 import { purgeDocs, purgedInfosLimit, setPurgedInfosLimit, type PurgeRequest } from '../../storage/purge.js';
 import { readJson, requireJsonType } from '../body.js';
 import { send } from '../respond.js';
@@ -23,6 +24,7 @@ export function registerPurge(router: Router, s: Services): void {
     const db = s.catalog.require(ctx.params.db as string);
     requireJsonType(ctx);
     const requests = parsePurgeBody(await readJson(ctx, s.limits));
+    if (db.partitioned) for (const r of requests) validatePartitionedDocId(r.id);
     // View indexes replay the purge log at their next update (see views/index-store/view-group.ts).
     const results = await purgeDocs(db, requests);
     // A purged user document must stop authenticating now, not when its cache entry ages out.

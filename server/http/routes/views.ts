@@ -7,7 +7,7 @@ import type { Context } from 'koa';
 import type { DesignDoc } from '../../../views/index.js';
 import { CouchError } from '../../errors/catalog.js';
 import { requireDbAdmin } from '../../auth/access.js';
-import { designDoc, designDocs } from '../../design/design-docs.js';
+import { designDoc, designDocs, queryDesign, queryDesignDocs } from '../../design/design-docs.js';
 import { docSource } from '../../design/doc-source.js';
 import { parseDoc } from '../../docs/parse-doc.js';
 import type { Database, EditResult } from '../../storage/database.js';
@@ -26,10 +26,11 @@ function queryMap(ctx: Context): Record<string, string> {
   return out;
 }
 
+/** The design document as the view engine indexes it (partitioned by default in a partitioned db), or 404. */
 function requireDesign(db: Database, name: string): DesignDoc {
   const ddoc = designDoc(db, name);
   if (!ddoc) throw new CouchError('not_found', 'missing');
-  return ddoc;
+  return queryDesign(db, ddoc);
 }
 
 /** Saves what a Mango index change asks for, as the caller (a db admin). */
@@ -49,18 +50,26 @@ function opaqueSeq<T extends { update_seq?: number | string }>(db: Database, res
   return result;
 }
 
+/**
+ * A view query: `/{db}/_design/{d}/_view/{v}`, or with `partition` `/{db}/_partition/{p}/_design/…`
+ * (the partition travels as the `partition` parameter, as chttpd passes it on).
+ */
+export async function queryViewRoute(s: Services, ctx: Context, body: unknown, partition?: string): Promise<void> {
+  const db = openDb(s, ctx);
+  const ddoc = requireDesign(db, ctx.params.ddoc as string);
+  const query = queryMap(ctx);
+  if (partition !== undefined) query.partition = partition;
+  const result = opaqueSeq(db, await s.views.queryView(docSource(db), ddoc, ctx.params.view as string, query, body));
+  if (result.rows.length < STREAM_ROWS_MIN) return send(ctx, 200, result);
+  const { rows, ...head } = result;
+  const headText = JSON.stringify(head).slice(0, -1) + (Object.keys(head).length > 0 ? ',' : '') + '"rows":[\n';
+  sendParts(ctx, 200, headText, rows.map((r) => JSON.stringify(r)), ',\n', '\n]}');
+}
+
 export function registerViews(router: Router, s: Services): void {
   const engine = s.views;
 
-  const view = async (ctx: Context, body: unknown) => {
-    const db = openDb(s, ctx);
-    const ddoc = requireDesign(db, ctx.params.ddoc as string);
-    const result = opaqueSeq(db, await engine.queryView(docSource(db), ddoc, ctx.params.view as string, queryMap(ctx), body));
-    if (result.rows.length < STREAM_ROWS_MIN) return send(ctx, 200, result);
-    const { rows, ...head } = result;
-    const headText = JSON.stringify(head).slice(0, -1) + (Object.keys(head).length > 0 ? ',' : '') + '"rows":[\n';
-    sendParts(ctx, 200, headText, rows.map((r) => JSON.stringify(r)), ',\n', '\n]}');
-  };
+  const view = (ctx: Context, body: unknown) => queryViewRoute(s, ctx, body);
   // Several queries of one view in one request (CouchDB 2.2+): each member of `queries` is a set
   // of query parameters over the URL's. All are answered, in order, or the request fails.
   const multiQuery = async (ctx: Context, queries: unknown) => {
@@ -106,7 +115,7 @@ export function registerViews(router: Router, s: Services): void {
     const db = openDb(s, ctx);
     requireDbAdmin(db.security, ctx.state.user);
     requireJsonType(ctx);
-    await engine.cleanup(db.record.uuid, designDocs(db));
+    await engine.cleanup(db.record.uuid, queryDesignDocs(db));
     send(ctx, 202, { ok: true });
   });
 
@@ -114,22 +123,22 @@ export function registerViews(router: Router, s: Services): void {
     const db = openDb(s, ctx);
     requireJsonType(ctx);
     const body = await readJson(ctx, s.limits);
-    send(ctx, 200, await engine.find(docSource(db), designDocs(db), body));
+    send(ctx, 200, await engine.find(docSource(db), queryDesignDocs(db), body, { dbPartitioned: db.partitioned }));
   });
 
   router.post('/:db/_explain', async (ctx) => {
     const db = openDb(s, ctx);
     requireJsonType(ctx);
     const body = await readJson(ctx, s.limits);
-    send(ctx, 200, engine.explain(db.name, designDocs(db), body));
+    send(ctx, 200, engine.explain(db.name, queryDesignDocs(db), body, { dbPartitioned: db.partitioned }));
   });
 
-  router.get('/:db/_index', (ctx) => send(ctx, 200, engine.listIndexes(designDocs(openDb(s, ctx)))));
+  router.get('/:db/_index', (ctx) => send(ctx, 200, engine.listIndexes(queryDesignDocs(openDb(s, ctx)))));
   router.post('/:db/_index', async (ctx) => {
     const db = openDb(s, ctx);
     requireDbAdmin(db.security, ctx.state.user);
     requireJsonType(ctx);
-    const change = engine.createIndex(designDocs(db), await readJson(ctx, s.limits));
+    const change = engine.createIndex(designDocs(db), await readJson(ctx, s.limits), db.partitioned);
     await applyIndexChange(s, ctx, db, change);
     send(ctx, 200, change.response);
   });
