@@ -14,6 +14,9 @@ import { PBKDF2_ITERATIONS } from './auth/password.js';
 import { SESSION_TIMEOUT_SECONDS } from './auth/session.js';
 import { loadSecret } from './auth/sessions-http.js';
 import { lookupUser, usersGuard, USERS_DB, type UsersConfig } from './auth/users.js';
+import { AUTH_DDOC_BODY, AUTH_DDOC_ID, AUTH_DDOC_VALIDATE } from './auth/auth-ddoc.js';
+import { parseDoc } from './docs/parse-doc.js';
+import type { Database } from './storage/database.js';
 import { startPeruser, type PeruserConfig } from './auth/peruser.js';
 import { ViewEngine } from '../views/index.js';
 import { ReplicationService } from '../replicator/index.js';
@@ -88,8 +91,10 @@ export async function openNode(opts: NodeOptions, ext: Extensions | ((s: Service
     session: { timeoutSeconds: opts.auth?.sessionTimeoutSeconds ?? SESSION_TIMEOUT_SECONDS, secret: '' },
   };
   services.session.secret = loadSecret(services);
+  catalog.onCreateInit(ensureAuthDdoc);
   // The system databases CouchDB 3 asks an operator to create; a node makes them itself.
   for (const name of SYSTEM_DATABASES) if (!catalog.get(name)) await catalog.create(name);
+  await ensureAuthDdoc(catalog.require(USERS_DB));
   auth.userLookup = (name) => lookupUser(catalog.get(USERS_DB), name);
   services.guards.push(usersGuard(users, (name) => auth.forget(name)));
   services.guards.push(validateGuard(views));
@@ -158,4 +163,20 @@ export async function startNode(opts: NodeOptions, ext: Extensions | ((s: Servic
       return closed;
     },
   };
+}
+
+/**
+ * couch_users_db:ensure_auth_ddoc_exists/2: `_users` always has CouchDB's `_design/_auth`; a
+ * missing or deleted one is written, one with another validate function is brought up to date.
+ */
+async function ensureAuthDdoc(db: Database): Promise<void> {
+  if (db.name !== USERS_DB) return;
+  const info = db.docInfo(AUTH_DDOC_ID);
+  const body: Record<string, unknown> = { ...AUTH_DDOC_BODY };
+  if (info && !info.deleted) {
+    const current = JSON.parse(info.json) as Record<string, unknown>;
+    if (current.validate_doc_update === AUTH_DDOC_VALIDATE) return;
+    Object.assign(body, current, { validate_doc_update: AUTH_DDOC_VALIDATE, _rev: info.rev });
+  }
+  await db.write([{ id: AUTH_DDOC_ID, doc: parseDoc(body) }], true);
 }

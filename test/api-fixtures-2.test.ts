@@ -49,7 +49,7 @@ const PENDING_NODE_API: number[] = [127, 128, 129, 130, 131, 132, 133, 134, 135,
 
 const PENDING_HTTP: number[] = [];
 
-const PENDING_ATTACHMENTS_AND_HISTORY: number[] = [53, 54, 59, 62, 63, 64, 65, 165, 166];
+const PENDING_ATTACHMENTS_AND_HISTORY: number[] = [65, 166];
 
 const PENDING_DESIGN_FUNCTIONS: number[] = [66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 83, 84, 85, 86, 87, 88, 89, 90, 91, 92, 93, 94, 95, 96, 97, 98];
 

@@ -14,6 +14,8 @@ export interface FeedOptions {
   includeDocs: boolean;
   conflicts: boolean;
   attachments: boolean;
+  /** `att_encoding_info=true` on included docs. */
+  attEncodingInfo?: boolean;
   descending: boolean;
   filter?: DocFilter;
   /** For `_doc_ids`: read only these documents instead of scanning the whole index. */
@@ -94,7 +96,7 @@ export function renderRow(db: Database, seq: number, id: string, info: DocInfo, 
   row += ']';
   if (info.deleted) row += ',"deleted":true';
   if (opts.includeDocs) {
-    const text = renderRevision(db, id, info, info.rev, { conflicts: opts.conflicts, attachments: opts.attachments });
+    const text = renderRevision(db, id, info, info.rev, { conflicts: opts.conflicts, attachments: opts.attachments, attEncodingInfo: opts.attEncodingInfo === true });
     row += ',"doc":' + (text ?? 'null');
   }
   return row + '}';

@@ -6,13 +6,13 @@ import { conflicts } from '../revtree/index.js';
 import type { Database } from '../storage/database.js';
 import type { DocInfo } from '../storage/records.js';
 import { purgeInfosSince, purgeSeq } from '../storage/purge.js';
-import { renderDoc } from '../docs/render.js';
+import { publicStubs, renderDoc } from '../docs/render.js';
 
 /** The winner of a document as views and filters see it: with `_conflicts` when there are any. */
 export function winnerDoc(id: string, info: DocInfo): Record<string, unknown> {
   const doc: Record<string, unknown> = { _id: id, _rev: info.rev, ...(JSON.parse(info.json) as Record<string, unknown>) };
   if (info.deleted) doc._deleted = true;
-  if (info.atts) doc._attachments = info.atts;
+  if (info.atts) doc._attachments = publicStubs(info.atts);
   if (info.tree.length > 1 || (info.tree[0]?.node.children.length ?? 0) > 1) {
     const c = conflicts(info.tree);
     if (c.length > 0) doc._conflicts = c;

@@ -1,25 +1,44 @@
 // Attachment metadata as CouchDB shows it in stubs, and the helpers that turn incoming
-// `_attachments` entries (inline base64, stubs) into stored metadata plus bytes to keep.
-// Bytes are stored once per digest per database, so identical attachments cost nothing extra.
+// `_attachments` entries (inline base64, multipart parts, stubs) into stored metadata plus bytes
+// to keep. Bytes are stored once per digest per database, so identical attachments cost nothing extra.
+//
+// Stored as CouchDB stores them (couch_db:with_stream/3): an attachment of a compressible type
+// (CouchDB's default `[attachments] compressible_types`) is kept gzip-compressed at CouchDB's
+// `compression_level` 8, whatever its size, and its digest is the md5 of those stored bytes. The
+// gzip is pako's, a port of stock zlib, because it produces zlib's bytes exactly (Node's bundled
+// zlib is Chromium's fork, whose match finder emits different bytes for the same input); so the
+// same bytes get the same digest as in CouchDB however they arrive: inline base64, a standalone
+// PUT, a multipart part or a replicated write. Everything else is stored as it came.
 
 import { createHash } from 'node:crypto';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync } from 'node:zlib';
+import pako from 'pako';
 import { CouchError } from '../errors/catalog.js';
 
 export interface AttStub {
   content_type: string;
   revpos: number;
   digest: string;
+  /** The attachment's own length (identity). */
   length: number;
   stub: true;
+  /** Stored gzip-compressed; absent when stored as it came. Shown with `att_encoding_info=true`. */
+  encoding?: 'gzip';
+  /** The stored (compressed) length, with `encoding`. */
+  encoded_length?: number;
 }
 
 export type AttMap = Record<string, AttStub>;
 
-/** An incoming attachment after parsing: new bytes, or a reference to one we must already have. */
+/**
+ * An incoming attachment after parsing: new bytes (`bytes` as stored, `length` the identity
+ * length), or a reference to one we must already have.
+ */
 export type AttInput =
-  | { kind: 'data'; name: string; contentType: string; bytes: Buffer; digest: string; revpos?: number }
+  | { kind: 'data'; name: string; contentType: string; bytes: Buffer; digest: string; length: number; encoding: AttEncoding; revpos?: number }
   | { kind: 'stub'; name: string; digest?: string; contentType?: string; length?: number; revpos?: number };
+
+export type AttEncoding = 'identity' | 'gzip';
 
 /** A stored revision's attachments as edit input that carries each one forward by its stub. */
 export function stubInputs(atts: AttMap | undefined): AttInput[] {
@@ -37,18 +56,57 @@ export function md5Digest(bytes: Buffer): string {
   return 'md5-' + createHash('md5').update(bytes).digest('base64');
 }
 
-/** CouchDB's default `[attachments] compressible_types`. */
-const COMPRESSIBLE = /^(text\/.*|application\/(javascript|json|xml))(\s*;.*)?$/i;
+/** CouchDB's default `[attachments] compressible_types` ("text/*, application/javascript, application/json, application/xml"). */
+const COMPRESSIBLE = /^\s*(text\/.*|application\/(javascript|json|xml))(\s*;.*?)?\s*$/i;
 /** CouchDB's default `[attachments] compression_level`. */
 const COMPRESSION_LEVEL = 8;
 
+export function isCompressible(contentType: string): boolean {
+  return COMPRESSIBLE.test(contentType);
+}
+
+/** Bytes as stored: what `storedForm` makes of an attachment, and the digest of those bytes. */
+export interface StoredForm {
+  bytes: Buffer;
+  encoding: AttEncoding;
+  digest: string;
+  /** The identity length. */
+  length: number;
+}
+
+/** How CouchDB stores an attachment that arrives as plain (identity) bytes. */
+export function storedForm(identity: Buffer, contentType: string): StoredForm {
+  if (!isCompressible(contentType)) return { bytes: identity, encoding: 'identity', digest: md5Digest(identity), length: identity.length };
+  const gz = gzipLikeZlib(identity);
+  return { bytes: gz, encoding: 'gzip', digest: md5Digest(gz), length: identity.length };
+}
+
+/** Stock zlib's gzip at CouchDB's level (windowBits 15 + 16, memLevel 8, default strategy). */
+export function gzipLikeZlib(bytes: Uint8Array): Buffer {
+  const out = pako.gzip(bytes, { level: COMPRESSION_LEVEL });
+  return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+}
+
 /**
- * The digest CouchDB shows for an attachment: it gzips compressible types (level 8) and takes the
- * md5 of the stored, encoded bytes; other types are digested as they are. Matching it keeps our
- * stubs identical to CouchDB's for the same bytes (see the fixture "doc with stub").
+ * An attachment that arrives already gzipped (a multipart part with `"encoding": "gzip"`, as
+ * CouchDB's replicator pushes them): stored as it is, its identity length taken from the JSON or
+ * else measured. Bytes that are not gzip are a bad request.
  */
-export function attachmentDigest(bytes: Buffer, contentType: string): string {
-  return md5Digest(COMPRESSIBLE.test(contentType) ? gzipSync(bytes, { level: COMPRESSION_LEVEL }) : bytes);
+export function encodedForm(gz: Buffer, length: number | undefined, name: string): StoredForm {
+  let identityLength = length;
+  if (identityLength === undefined) {
+    try {
+      identityLength = gunzipSync(gz).length;
+    } catch {
+      throw new CouchError('bad_request', `Attachment ${name} is not valid gzip data`);
+    }
+  }
+  return { bytes: gz, encoding: 'gzip', digest: md5Digest(gz), length: identityLength };
+}
+
+/** The attachment's own bytes from its stored form. */
+export function identityBytes(stored: Buffer, stub: AttStub): Buffer {
+  return stub.encoding === 'gzip' ? gunzipSync(stored) : stored;
 }
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -86,6 +144,18 @@ export function parseAttachments(value: unknown): AttInput[] {
       out.push(stub);
       continue;
     }
+    if (Buffer.isBuffer(att.data)) {
+      // A multipart part (http/multipart.ts); JSON never yields a Buffer. CouchDB stores a part
+      // marked `"encoding": "gzip"` as it came, and compresses an identity part like any data.
+      const contentType = typeof att.content_type === 'string' ? att.content_type : 'application/octet-stream';
+      validateContentType(contentType, name);
+      const length = typeof att.length === 'number' && Number.isSafeInteger(att.length) && att.length >= 0 ? att.length : undefined;
+      const form = att.encoding === 'gzip' ? encodedForm(att.data, length, name) : storedForm(att.data, contentType);
+      const input: AttInput = { kind: 'data', name, contentType, ...form };
+      if (typeof att.revpos === 'number' && Number.isInteger(att.revpos) && att.revpos > 0) input.revpos = att.revpos;
+      out.push(input);
+      continue;
+    }
     if (typeof att.data !== 'string') {
       if (att.follows === true) throw new CouchError('bad_request', `Attachment ${name} has follows:true outside a multipart request`);
       throw new CouchError('bad_request', `Invalid attachment data for ${name}`);
@@ -97,7 +167,8 @@ export function parseAttachments(value: unknown): AttInput[] {
     const bytes = Buffer.from(data, 'base64');
     const contentType = typeof att.content_type === 'string' ? att.content_type : 'application/octet-stream';
     validateContentType(contentType, name);
-    const input: AttInput = { kind: 'data', name, contentType, bytes, digest: attachmentDigest(bytes, contentType) };
+    // Inline data is always the attachment's own bytes (couch_att:inline_from_json ignores `encoding`).
+    const input: AttInput = { kind: 'data', name, contentType, ...storedForm(bytes, contentType) };
     // A replicated write keeps the generation the attachment came from.
     if (typeof att.revpos === 'number' && Number.isInteger(att.revpos) && att.revpos > 0) input.revpos = att.revpos;
     out.push(input);

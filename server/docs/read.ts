@@ -14,6 +14,8 @@ export interface ReadOptions {
   localSeq?: boolean;
   attachments?: boolean;
   attsSince?: string[];
+  /** `att_encoding_info=true`. */
+  attEncodingInfo?: boolean;
 }
 
 /** Renders revision `rev` of a document, or undefined when that revision's body is not stored. */
@@ -34,8 +36,8 @@ export function renderRevision(db: Database, id: string, info: DocInfo, rev: str
     if (opts.localSeq) extras.localSeq = info.seq;
   }
   let mode: AttachmentMode | undefined;
-  if (body.atts && (opts.attachments || opts.attsSince)) {
-    mode = { inline: true, read: (digest) => db.attachment(digest) };
+  if (body.atts && (opts.attachments || opts.attsSince || opts.attEncodingInfo)) {
+    mode = { inline: opts.attachments === true || opts.attsSince !== undefined, read: (stub) => db.attachmentData(stub), showEncoding: opts.attEncodingInfo === true };
     if (opts.attsSince) {
       const history = new Set(ancestry(info.tree, parsed).map((h, i) => `${parsed.pos - i}-${h}`));
       let since = 0;

@@ -2,7 +2,7 @@
 // body is already serialized, so `_id`/`_rev` and the meta members are spliced around it. Member
 // order follows couch_doc:to_json_obj/2: _id, _rev, body, _deleted, _revisions, meta, _attachments.
 
-import type { AttMap } from './attachments.js';
+import type { AttMap, AttStub } from './attachments.js';
 
 export interface RenderExtras {
   revisions?: { start: number; ids: string[] };
@@ -17,8 +17,10 @@ export interface AttachmentMode {
   inline: boolean;
   /** With `atts_since`: only attachments with revpos above this get their data. */
   sincePos?: number;
-  /** Reads attachment bytes by digest when inlining. */
-  read: (digest: string) => Buffer | undefined;
+  /** Reads an attachment's own (identity) bytes when inlining. */
+  read: (stub: AttStub) => Buffer | undefined;
+  /** `att_encoding_info=true`: show `encoding` and `encoded_length` of compressed attachments. */
+  showEncoding?: boolean;
 }
 
 export function renderDoc(
@@ -46,19 +48,37 @@ export function renderDoc(
   return out + '}';
 }
 
+/**
+ * couch_att:to_json/4: a stub, or inline data (always the identity bytes, base64); `encoding` and
+ * `encoded_length` follow only with `att_encoding_info=true` and only for compressed attachments.
+ */
 function renderAttachments(atts: AttMap, mode: AttachmentMode | undefined): string {
-  if (!mode || !mode.inline) return JSON.stringify(atts);
+  const showEncoding = mode?.showEncoding === true;
   const out: Record<string, unknown> = {};
-  for (const [name, stub] of Object.entries(atts)) {
-    const wanted = mode.sincePos === undefined || stub.revpos > mode.sincePos;
-    const bytes = wanted ? mode.read(stub.digest) : undefined;
-    if (bytes) {
-      out[name] = { content_type: stub.content_type, revpos: stub.revpos, digest: stub.digest, data: bytes.toString('base64') };
-    } else {
-      out[name] = stub;
+  for (const name in atts) {
+    const stub = atts[name] as AttStub;
+    const wanted = mode !== undefined && mode.inline && (mode.sincePos === undefined || stub.revpos > mode.sincePos);
+    const bytes = wanted ? mode.read(stub) : undefined;
+    const shown: Record<string, unknown> = bytes
+      ? { content_type: stub.content_type, revpos: stub.revpos, digest: stub.digest, data: bytes.toString('base64') }
+      : { content_type: stub.content_type, revpos: stub.revpos, digest: stub.digest, length: stub.length, stub: true };
+    if (showEncoding && stub.encoding !== undefined) {
+      shown.encoding = stub.encoding;
+      shown.encoded_length = stub.encoded_length;
     }
+    out[name] = shown;
   }
   return JSON.stringify(out);
+}
+
+/** A stored stub as clients see it without `att_encoding_info` (validate functions, design docs). */
+export function publicStubs(atts: AttMap): AttMap {
+  const out: AttMap = {};
+  for (const name in atts) {
+    const s = atts[name] as AttStub;
+    out[name] = { content_type: s.content_type, revpos: s.revpos, digest: s.digest, length: s.length, stub: true };
+  }
+  return out;
 }
 
 export function renderLocal(id: string, rev: number, json: string): string {

@@ -15,37 +15,58 @@ export function boundaryOf(contentType: string): string | undefined {
   return m ? (m[1] ?? m[2]) : undefined;
 }
 
+/**
+ * Splits a multipart body as RFC 2046 lays it out: a delimiter is CRLF "--" boundary (the first
+ * may open the body without the CRLF), the CRLF before a delimiter belongs to it and not to the
+ * part, and a part is its header lines, an empty line, then its body. A part with no headers
+ * starts with that empty line. So a body holding CRLFs, blank lines or "--" keeps every byte.
+ */
 export function parseMultipart(body: Buffer, boundary: string): Part[] {
-  const delimiter = Buffer.from('--' + boundary);
+  const delimiter = Buffer.from('\r\n--' + boundary);
   const parts: Part[] = [];
-  let pos = body.indexOf(delimiter);
-  if (pos < 0) throw new CouchError('bad_request', 'multipart body without its boundary');
+  // The first delimiter: at the very start (without its CRLF), or after a preamble.
+  let pos: number;
+  if (body.subarray(0, delimiter.length - 2).equals(delimiter.subarray(2))) pos = delimiter.length - 2;
+  else {
+    const at = body.indexOf(delimiter);
+    if (at < 0) throw new CouchError('bad_request', 'multipart body without its boundary');
+    pos = at + delimiter.length;
+  }
   for (;;) {
-    pos += delimiter.length;
-    if (body[pos] === 0x2d && body[pos + 1] === 0x2d) break; // closing "--"
-    if (body[pos] === 0x0d && body[pos + 1] === 0x0a) pos += 2;
+    if (body[pos] === 0x2d && body[pos + 1] === 0x2d) break; // the close delimiter, "--"
+    // Transport padding (spaces, tabs) may follow a delimiter before its CRLF.
+    while (body[pos] === 0x20 || body[pos] === 0x09) pos++;
+    if (body[pos] !== 0x0d || body[pos + 1] !== 0x0a) throw new CouchError('bad_request', 'malformed multipart delimiter');
+    pos += 2;
     const next = body.indexOf(delimiter, pos);
     if (next < 0) throw new CouchError('bad_request', 'multipart body is truncated');
-    let end = next;
-    if (body[end - 2] === 0x0d && body[end - 1] === 0x0a) end -= 2;
-    const chunk = body.subarray(pos, end);
-    const split = chunk.indexOf('\r\n\r\n');
-    const headerText = split < 0 ? '' : chunk.subarray(0, split).toString('latin1');
+    const chunk = body.subarray(pos, next);
+    let headerText = '';
+    let content: Buffer;
+    if (chunk[0] === 0x0d && chunk[1] === 0x0a) content = chunk.subarray(2); // no header lines
+    else {
+      const split = chunk.indexOf('\r\n\r\n');
+      if (split < 0) throw new CouchError('bad_request', 'multipart part without the empty line after its headers');
+      headerText = chunk.subarray(0, split).toString('latin1');
+      content = chunk.subarray(split + 4);
+    }
     const headers: Record<string, string> = {};
     for (const line of headerText.split('\r\n')) {
       const i = line.indexOf(':');
       if (i > 0) headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
     }
-    parts.push({ headers, body: split < 0 ? chunk : chunk.subarray(split + 4) });
-    pos = next;
+    parts.push({ headers, body: content });
+    pos = next + delimiter.length;
   }
   return parts;
 }
 
 /**
- * Turns a multipart/related document upload into the JSON document with inline base64 data, so
- * the ordinary write path handles it. Attachments with `follows: true` take the following parts in
- * order (matched by filename when the part names one).
+ * Turns a multipart/related document upload into the JSON document, each `follows: true`
+ * attachment given its part's bytes as a Buffer in `data` (which JSON can never produce, so
+ * docs/attachments.ts knows them from inline base64: a part marked `"encoding": "gzip"` is
+ * stored as it came). Attachments take the following parts in order (matched by filename when
+ * the part names one).
  */
 export function documentFromMultipart(body: Buffer, contentType: string, parseJson: (b: Buffer) => unknown): unknown {
   const boundary = boundaryOf(contentType);
@@ -68,10 +89,9 @@ export function documentFromMultipart(body: Buffer, contentType: string, parseJs
     if (att.follows !== true) continue;
     const part = byName.get(name) ?? unnamed.shift();
     if (!part) throw new CouchError('bad_request', `attachment ${name} has follows:true but no part`);
-    const { follows: _f, length: _l, ...rest } = att;
+    const { follows: _f, ...rest } = att;
     void _f;
-    void _l;
-    atts[name] = { ...rest, data: part.body.toString('base64') };
+    atts[name] = { ...rest, data: part.body };
   }
   return doc;
 }

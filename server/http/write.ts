@@ -3,6 +3,7 @@
 // its error in the result list and is not written; the others are, in one transaction.
 
 import type { Context } from 'koa';
+import { publicStubs } from '../docs/render.js';
 import type { Database, Edit, EditResult } from '../storage/database.js';
 import type { UserCtx } from '../auth/access.js';
 import type { Services } from './services.js';
@@ -63,7 +64,7 @@ function oldBody(db: Database, e: Edit): Record<string, unknown> | null {
   const body = db.body(e.id, rev) ?? db.body(e.id, info.rev);
   if (!body) return null;
   const doc = JSON.parse(body.json) as Record<string, unknown>;
-  return { _id: e.id, _rev: rev, ...doc, ...(body.atts ? { _attachments: body.atts } : {}), ...(info.deleted && rev === info.rev ? { _deleted: true } : {}) };
+  return { _id: e.id, _rev: rev, ...doc, ...(body.atts ? { _attachments: publicStubs(body.atts) } : {}), ...(info.deleted && rev === info.rev ? { _deleted: true } : {}) };
 }
 
 /** Copies of a document a single node keeps (CouchDB's `n` for a database here). */

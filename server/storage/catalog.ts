@@ -37,6 +37,8 @@ export class Catalog {
   /** Node settings every database's writes obey (the node points this at its limits). */
   settings: StoreSettings = { maxPartitionBytes: DEFAULT_MAX_PARTITION_BYTES };
   private readonly createdListeners = new Set<(name: string, kind: 'created' | 'deleted', record?: DbRecord) => void>();
+  /** Work a new database gets before its creation is answered (`_users` gets `_design/_auth`). */
+  private readonly initializers: ((db: Database) => Promise<void>)[] = [];
 
   constructor(env: Environment) {
     this.env = env;
@@ -67,6 +69,11 @@ export class Catalog {
       }
       meta.put(SEQ_FORMAT_KEY, SEQ_FORMAT_STRINGS);
     });
+  }
+
+  /** Runs `init` on every database created from now on, before `create` resolves. */
+  onCreateInit(init: (db: Database) => Promise<void>): void {
+    this.initializers.push(init);
   }
 
   onDbEvent(listener: (name: string, kind: 'created' | 'deleted', record?: DbRecord) => void): () => void {
@@ -114,6 +121,7 @@ export class Catalog {
     await this.env.durable();
     const db = new Database(this.env, name, created, this.uuid, this.settings);
     this.open.set(name, db);
+    for (const init of this.initializers) await init(db);
     for (const l of this.createdListeners) l(name, 'created', created);
     return db;
   }

@@ -6,6 +6,7 @@
 // listeners woken. Reads are synchronous memory-mapped lookups and never block writers.
 
 import { randomUUID } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
 import { CouchError } from '../errors/catalog.js';
 import {
   merge,
@@ -19,7 +20,7 @@ import {
 } from '../revtree/index.js';
 import type { RevPath, RevTree } from '../revtree/index.js';
 import type { ParsedDoc } from '../docs/parse-doc.js';
-import type { AttMap, AttStub } from '../docs/attachments.js';
+import { identityBytes, type AttEncoding, type AttMap, type AttStub } from '../docs/attachments.js';
 import type { Environment, DbRecord, Key } from './environment.js';
 import { hasAttachments, likelyHashOf, type HashJob } from './rev-hasher.js';
 import { partitionOf, validatePartitionedDocId } from '../partitions/partition.js';
@@ -106,6 +107,21 @@ function hashJob(edit: Edit): HashJob {
   return { parentRev: edit.doc.rev ?? null, deleted: edit.doc.deleted, json: edit.doc.json };
 }
 
+/** Where an attachment's bytes live: identity bytes under their digest, gzipped ones apart. */
+function attKey(dbId: number, digest: string, encoding: AttEncoding | undefined): Key {
+  return encoding === 'gzip' ? [dbId, digest, 'gzip'] : [dbId, digest];
+}
+
+/** A stub in CouchDB's member order. */
+function makeStub(contentType: string, revpos: number, digest: string, length: number, encoding: AttEncoding, encodedLength: number): AttStub {
+  const stub: AttStub = { content_type: contentType, revpos, digest, length, stub: true };
+  if (encoding === 'gzip') {
+    stub.encoding = 'gzip';
+    stub.encoded_length = encodedLength;
+  }
+  return stub;
+}
+
 export class Database {
   readonly name: string;
   readonly record: DbRecord;
@@ -188,8 +204,21 @@ export class Database {
     return this.env.stores.bodies.get([this.dbId, id, rev]) as StoredBody | undefined;
   }
 
+  /** The stored bytes of a digest, in whichever form they are kept (for maintenance and tests). */
   attachment(digest: string): Buffer | undefined {
-    return this.env.stores.atts.get([this.dbId, digest]);
+    const { atts } = this.env.stores;
+    return atts.get([this.dbId, digest]) ?? atts.get([this.dbId, digest, 'gzip']);
+  }
+
+  /** An attachment's bytes as stored: gzip when `stub.encoding` says so. */
+  storedAttachment(stub: AttStub): Buffer | undefined {
+    return this.env.stores.atts.get(attKey(this.dbId, stub.digest, stub.encoding));
+  }
+
+  /** An attachment's own (identity) bytes. */
+  attachmentData(stub: AttStub): Buffer | undefined {
+    const stored = this.storedAttachment(stub);
+    return stored && identityBytes(stored, stub);
   }
 
   /** Rows of the by-sequence index after `since`, each document once at its latest change. */
@@ -551,10 +580,10 @@ export class Database {
     }
     for (const att of doc.attachments) {
       if (att.kind === 'data') {
-        const k: Key = [this.dbId, att.digest];
+        const k = attKey(this.dbId, att.digest, att.encoding);
         if (!atts.doesExist(k)) atts.put(k, att.bytes);
         const revpos = replicated && att.revpos !== undefined && att.revpos <= newPos ? att.revpos : newPos;
-        map[att.name] = { content_type: att.contentType, revpos, digest: att.digest, length: att.bytes.length, stub: true };
+        map[att.name] = makeStub(att.contentType, revpos, att.digest, att.length, att.encoding, att.bytes.length);
         continue;
       }
       const prev = parentAtts?.[att.name];
@@ -562,15 +591,12 @@ export class Database {
         map[att.name] = prev;
         continue;
       }
-      if (att.digest !== undefined && atts.doesExist([this.dbId, att.digest])) {
-        const stub: AttStub = {
-          content_type: att.contentType ?? 'application/octet-stream',
-          revpos: att.revpos ?? newPos,
-          digest: att.digest,
-          length: att.length ?? (atts.get([this.dbId, att.digest])?.length ?? 0),
-          stub: true,
-        };
-        map[att.name] = stub;
+      // A stub naming bytes this database holds (under either form) by digest.
+      const encoding = att.digest === undefined ? undefined : atts.doesExist([this.dbId, att.digest]) ? 'identity' : atts.doesExist(attKey(this.dbId, att.digest, 'gzip')) ? 'gzip' : undefined;
+      if (att.digest !== undefined && encoding !== undefined) {
+        const stored = atts.get(attKey(this.dbId, att.digest, encoding)) as Buffer;
+        const length = att.length ?? (encoding === 'gzip' ? gunzipSync(stored).length : stored.length);
+        map[att.name] = makeStub(att.contentType ?? 'application/octet-stream', att.revpos ?? newPos, att.digest, length, encoding, stored.length);
         continue;
       }
       return { error: { id, error: 'missing_stub', reason: `Invalid attachment stub in ${id} for ${att.name}` } };

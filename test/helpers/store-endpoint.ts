@@ -207,7 +207,7 @@ export class StoreEndpoint implements Endpoint {
   getAttachment(docId: string, name: string, rev: string, signal?: AbortSignal): Promise<Buffer> {
     return this.call('GET', `${docId}/${name}`, signal, () => {
       const stub = this.db.body(docId, rev)?.atts?.[name];
-      const data = stub ? this.db.attachment(stub.digest) : undefined;
+      const data = stub ? this.db.attachmentData(stub) : undefined;
       if (!data) throw new PeerError({ status: 404, error: 'not_found', reason: 'Document is missing attachment', method: 'GET', url: `${this.label}/${docId}/${name}` });
       return Buffer.from(data);
     });

@@ -52,9 +52,9 @@ async function changes(ctx: Context, s: Services, body: Record<string, unknown> 
     includeDocs: bool(q, 'include_docs'),
     conflicts: bool(q, 'conflicts'),
     attachments: bool(q, 'attachments'),
+    attEncodingInfo: bool(q, 'att_encoding_info'),
     descending: bool(q, 'descending'),
   };
-  // `att_encoding_info` is accepted and ignored: no attachment is stored encoded (see readOptions).
   applyFilter(ctx, s, db, q, body, opts);
   const lastEventId = ctx.get('last-event-id') || undefined;
   // Descending feeds start at the end whatever `since` says (fabric_view_changes:get_start_seq).

@@ -25,11 +25,8 @@ import { newUuid } from './server.js';
 const DOC_METHODS = 'DELETE,GET,HEAD,POST,PUT,COPY';
 
 /**
- * Read options shared by GET /db/doc and `_bulk_get`. `att_encoding_info=true` is accepted and
- * changes nothing, on purpose: CouchDB adds `encoding`/`encoded_length` only to attachments it
- * stored compressed, and Chaise stores every attachment exactly as it arrived (compressible types
- * are gzipped only to compute CouchDB's digest, then the gzip is thrown away), so there is never
- * an encoding to report; answering as CouchDB does for an identity attachment is exact for ours.
+ * Read options shared by GET /db/doc and `_bulk_get`. `att_encoding_info=true` adds `encoding` and
+ * `encoded_length` to attachments stored compressed (docs/attachments.ts), as CouchDB does.
  */
 export function readOptions(q: Query): ReadOptions {
   const meta = bool(q, 'meta');
@@ -40,6 +37,7 @@ export function readOptions(q: Query): ReadOptions {
     deletedConflicts: meta || bool(q, 'deleted_conflicts'),
     localSeq: bool(q, 'local_seq'),
     attachments: bool(q, 'attachments'),
+    attEncodingInfo: bool(q, 'att_encoding_info'),
   };
   const since = json(q, 'atts_since');
   if (since !== undefined) {
