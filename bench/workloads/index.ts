@@ -8,6 +8,7 @@ import { changes } from './changes.js';
 import { getDoc } from './get-doc.js';
 import { putDoc } from './put-doc.js';
 import { reduce1m } from './reduce-1m.js';
+import { partitionQuery } from './partition-query.js';
 import { replicate } from './replicate.js';
 import { replicateDelay } from './replicate-delay.js';
 import { rss } from './rss.js';
@@ -33,6 +34,7 @@ export const workloads: readonly Workload[] = [
   viewBuild,
   viewUpdateLatency,
   reduce1m,
+  partitionQuery,
   replicate,
   replicateDelay,
   ...loungeWorkloads,
