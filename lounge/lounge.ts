@@ -64,6 +64,7 @@ export class Lounge {
     this.client = new NodeClient(config, this.health);
     this.reader = new ReplicaReader(this.map, this.client);
     this.registry = new Registry(this.client, nodeIds);
+    this.map.partitionedOf = (db) => this.registry.get(db)?.partitioned === true;
     this.designs = new DesignCache(this.map, this.reader);
     this.designCopies = new DesignCopies(this);
     this.security = new SecurityCache(this.map, this.reader);

@@ -93,15 +93,15 @@ export class ChangesFeeds {
 
   /** Runs one `_changes` request to completion, writing to `out`. Throws (before writing) for errors a range answered. */
   async run(req: ChangesRequest, out: FeedWriter): Promise<void> {
-    const ranges = req.docIds ? this.rangesOwning(req.docIds) : [...this.map.ranges];
+    const ranges = req.docIds ? this.rangesOwning(req.db, req.docIds) : [...this.map.ranges];
     const cursors = this.cursors(req, ranges);
     const vector = new SeqVector(this.initialEntries(req, cursors));
     if (req.feed === 'continuous' || req.feed === 'eventsource') return this.continuous(req, cursors, vector, out);
     return this.normal(req, cursors, vector, out);
   }
 
-  private rangesOwning(ids: readonly string[]): Range[] {
-    const names = new Set(ids.map((id) => this.map.rangeOf(id).name));
+  private rangesOwning(db: string, ids: readonly string[]): Range[] {
+    const names = new Set(ids.map((id) => this.map.rangeOf(id, db).name));
     return this.map.ranges.filter((r) => names.has(r.name));
   }
 

@@ -56,21 +56,23 @@ async function shardCall(lounge: Lounge, node: string, method: string, path: str
 }
 
 /** Creates one shard replica; a leftover from an earlier database of the same name is replaced. */
-async function createShard(lounge: Lounge, node: string, shard: string): Promise<boolean> {
+async function createShard(lounge: Lounge, node: string, shard: string, partitioned: boolean): Promise<boolean> {
   const path = dbPath(shard);
-  let status = await shardCall(lounge, node, 'PUT', path);
+  const create = partitioned ? `${path}?partitioned=true` : path;
+  let status = await shardCall(lounge, node, 'PUT', create);
   if (status === 412) {
     await shardCall(lounge, node, 'DELETE', path);
-    status = await shardCall(lounge, node, 'PUT', path);
+    status = await shardCall(lounge, node, 'PUT', create);
   }
   return status === 201 || status === 202;
 }
 
-export async function createDb(lounge: Lounge, db: string): Promise<number> {
+export async function createDb(lounge: Lounge, db: string, partitioned = false): Promise<number> {
   validateDbName(db);
+  if (partitioned && (SYSTEM_DBS.has(db) || /(^|\/)(_users|_replicator)$/.test(db))) throw new LoungeError(400, 'bad_request', 'Cannot partition a system database');
   if (lounge.registry.get(db) || (await lounge.registry.refreshOne(db))) throw fileExists();
   const all = replicas(lounge);
-  const made = await Promise.all(all.map(({ range, node }) => (lounge.client.isUp(node) ? createShard(lounge, node, shardName(range, db)) : Promise.resolve(false))));
+  const made = await Promise.all(all.map(({ range, node }) => (lounge.client.isUp(node) ? createShard(lounge, node, shardName(range, db), partitioned) : Promise.resolve(false))));
   const perRange = new Map<string, number>();
   all.forEach(({ range }, i) => perRange.set(range.name, (perRange.get(range.name) ?? 0) + (made[i] ? 1 : 0)));
   const dead = lounge.map.ranges.find((r) => (perRange.get(r.name) ?? 0) === 0);
@@ -79,7 +81,7 @@ export async function createDb(lounge: Lounge, db: string): Promise<number> {
     throw unavailable(`range ${dead.name}`);
   }
   lounge.instances.forgetDb(db);
-  await lounge.registry.create(db);
+  await lounge.registry.create(db, partitioned);
   all.forEach(({ range, node }, i) => {
     if (!made[i]) lounge.hints.missed(db, range, node);
   });
@@ -137,7 +139,7 @@ export async function dbInfo(lounge: Lounge, db: string): Promise<Record<string,
     purge_seq: encodeSince(parts.map((p) => ({ range: p.range.name, node: p.node, seq: p.info.purge_seq ?? 0, uuid: p.uuid }))),
     update_seq: encodeSince(entries),
     sizes: { file: sum((i) => i.sizes?.file), external: sum((i) => i.sizes?.external), active: sum((i) => i.sizes?.active) },
-    props: {},
+    props: entry.partitioned === true ? { partitioned: true } : {},
     doc_del_count: sum((i) => i.doc_del_count),
     doc_count: sum((i) => i.doc_count) - parts.reduce((a, p) => a + p.foreign, 0),
     disk_format_version: parts[0]?.info.disk_format_version ?? 8,

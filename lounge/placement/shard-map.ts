@@ -3,7 +3,9 @@
 //
 // It guarantees:
 // - a document id lands in exactly one range (`crc32(utf8(id))` on the ring), so every
-//   proxy loading the same map routes every request the same way;
+//   proxy loading the same map routes every request the same way; in a partitioned database
+//   only the partition of `partition:id` is hashed (CouchDB's couch_partition:hash), so all of
+//   a partition lives on one range;
 // - a range's replicas are listed in the config's order rotated by `crc32(db + range)`,
 //   as CouchDB's `mem3:owners` rotates by `{DbName, Range}`, so the first replica ("write
 //   leader") differs between databases and ranges and no node is hot;
@@ -27,6 +29,8 @@ export class ShardMap {
   /** Ranges sorted by their first hash value. */
   readonly ranges: readonly Range[];
   private readonly owners: ReadonlyMap<string, readonly string[]>;
+  /** Whether a database is partitioned (the lounge answers from its registry); none is by default. */
+  partitionedOf: (db: string) => boolean = () => false;
 
   constructor(assignments: readonly RangeAssignment[]) {
     const sorted = [...assignments].sort((a, b) => a.range.begin - b.range.begin);
@@ -34,9 +38,21 @@ export class ShardMap {
     this.owners = new Map(sorted.map((a) => [a.range.name, [...a.nodes]]));
   }
 
-  /** The range that owns a document id (`_design/x` and `_local/x` hash their full id). */
-  rangeOf(docId: string): Range {
+  /**
+   * The range that owns a document id (`_design/x` and `_local/x` hash their full id). Given the
+   * database, a partitioned one's `partition:id` is placed by its partition alone.
+   */
+  rangeOf(docId: string, db?: string): Range {
+    if (db !== undefined && !docId.startsWith('_') && this.partitionedOf(db)) {
+      const colon = docId.indexOf(':');
+      if (colon >= 0) return this.rangeOfPartition(docId.slice(0, colon));
+    }
     return this.ranges[findRangeIndex(this.ranges, crc32(docId))] as Range;
+  }
+
+  /** The one range holding every document of a partition (of a partitioned database). */
+  rangeOfPartition(partition: string): Range {
+    return this.ranges[findRangeIndex(this.ranges, crc32(partition))] as Range;
   }
 
   /** The nodes of a range in config order. */

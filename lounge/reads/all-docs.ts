@@ -116,7 +116,7 @@ async function keyed(lounge: Lounge, db: string, kind: AllDocsKind, keys: unknow
   const groups = new Map<string, { range: Range; keys: string[]; at: number[] }>();
   keys.forEach((k, i) => {
     if (typeof k !== 'string') return;
-    const range = lounge.map.rangeOf(k);
+    const range = lounge.map.rangeOf(k, db);
     let g = groups.get(range.name);
     if (!g) groups.set(range.name, (g = { range, keys: [], at: [] }));
     g.keys.push(k);

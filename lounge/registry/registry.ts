@@ -27,6 +27,8 @@ export interface RegistryEntry {
   created: number;
   /** The database's `_security` as last set through a lounge: what the syncer restores on shards. */
   security?: Record<string, unknown>;
+  /** Created with `?partitioned=true`: placement hashes partitions, shards are partitioned. */
+  partitioned?: boolean;
 }
 
 interface RegistryDoc {
@@ -35,6 +37,7 @@ interface RegistryDoc {
   _deleted?: boolean;
   created?: number;
   security?: Record<string, unknown>;
+  partitioned?: boolean;
 }
 
 /** CouchDB's winner rule on two leaf revisions: not deleted first, then higher pos, then higher hash. */
@@ -99,11 +102,12 @@ export class Registry {
   }
 
   /** Records a new database; returns its entry. */
-  async create(name: string): Promise<RegistryEntry> {
+  async create(name: string, partitioned = false): Promise<RegistryEntry> {
     await this.refreshOne(name);
     const parent = this.entries.get(name);
     const created = Math.floor(Date.now() / 1000);
-    const entry: RegistryEntry = { name, deleted: false, created, rev: nextRev(parent?.rev, { created }) };
+    const entry: RegistryEntry = { name, deleted: false, created, rev: nextRev(parent?.rev, partitioned ? { created, partitioned } : { created }) };
+    if (partitioned) entry.partitioned = true;
     await this.writeAll([toDoc(entry, parent)]);
     this.entries.set(name, entry);
     return entry;
@@ -210,6 +214,7 @@ export class Registry {
 function fromDoc(d: RegistryDoc): RegistryEntry {
   const e: RegistryEntry = { name: d._id.slice(ID_PREFIX.length), rev: d._rev, deleted: d._deleted === true, created: typeof d.created === 'number' ? d.created : 0 };
   if (typeof d.security === 'object' && d.security !== null) e.security = d.security;
+  if (d.partitioned === true) e.partitioned = true;
   return e;
 }
 
@@ -221,7 +226,7 @@ function toDoc(e: RegistryEntry, parent?: RegistryEntry): RegistryDoc & { _revis
     const [ppos, phash] = splitRev(parent.rev);
     if (ppos === pos - 1) ids.push(phash);
   }
-  const body = e.deleted ? { _deleted: true } : { created: e.created, ...(e.security ? { security: e.security } : {}) };
+  const body = e.deleted ? { _deleted: true } : { created: e.created, ...(e.security ? { security: e.security } : {}), ...(e.partitioned ? { partitioned: true } : {}) };
   return { _id: ID_PREFIX + e.name, _rev: e.rev, ...body, _revisions: { start: pos, ids } };
 }
 

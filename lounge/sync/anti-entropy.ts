@@ -222,7 +222,8 @@ export class AntiEntropy {
     const shard = shardName(job.range, job.db);
     const report = this.report(job);
     try {
-      const put = await client.request(job.target, { method: 'PUT', path: dbPath(shard) });
+      const partitioned = lounge.registry.get(job.db)?.partitioned === true;
+      const put = await client.request(job.target, { method: 'PUT', path: partitioned ? `${dbPath(shard)}?partitioned=true` : dbPath(shard) });
       put.discard();
       if (put.status >= 400 && put.status !== 412) throw new UpstreamError(job.target, put.status, 'sync', `cannot create ${shard}`);
       const peer = (node: string) => {

@@ -154,7 +154,7 @@ async function fixLinked(lounge: Lounge, db: string, r: ViewRow, conflicts: bool
   const doc = r.row.doc as { _id?: unknown } | null | undefined;
   if (doc && doc._id === v._id) return r.text;
   const id = v._id;
-  const range = lounge.map.rangeOf(id);
+  const range = lounge.map.rangeOf(id, db);
   const search = new URLSearchParams();
   if (typeof v._rev === 'string') search.set('rev', v._rev);
   if (conflicts) search.set('conflicts', 'true');

@@ -78,7 +78,7 @@ export class DocWriter {
 
   /** One document write (see the file header). */
   async write(req: DocWrite): Promise<WriteOutcome> {
-    const range = this.map.rangeOf(req.docId);
+    const range = this.map.rangeOf(req.docId, req.db);
     const shard = shardName(range, req.db);
     const path = `${dbPath(shard)}/${req.subPath}${req.search}`;
     if (req.replicated) return this.replicatedWrite(req, range, path);
@@ -122,7 +122,7 @@ export class DocWriter {
       if (doc._id.startsWith('_') && !doc._id.startsWith('_design/') && !doc._id.startsWith('_local/')) {
         throw new LoungeError(400, 'illegal_docid', 'Only reserved document ids may start with underscore.');
       }
-      const range = this.map.rangeOf(doc._id);
+      const range = this.map.rangeOf(doc._id, db);
       let g = groups.get(range.name);
       if (!g) groups.set(range.name, (g = { range, idx: [], docs: [] }));
       g.idx.push(i);

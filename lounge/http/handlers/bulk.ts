@@ -73,7 +73,7 @@ export async function bulkGet(req: Special): Promise<void> {
       results[i] = { id: id ?? null, docs: [{ error: { id: id ?? null, rev: null, error: 'bad_request', reason: 'document id missed' } }] };
       return;
     }
-    const range = lounge.map.rangeOf(id);
+    const range = lounge.map.rangeOf(id, route.db);
     let g = groups.get(range.name);
     if (!g) groups.set(range.name, (g = { range, docs: [], at: [] }));
     g.docs.push(d);
@@ -104,7 +104,7 @@ export async function revsDiff(req: Special, name: '_revs_diff' | '_missing_revs
   const body = await readJsonObject(ctx);
   const groups = new Map<string, { range: Range; part: Record<string, unknown> }>();
   for (const [id, revs] of Object.entries(body)) {
-    const range = lounge.map.rangeOf(id);
+    const range = lounge.map.rangeOf(id, route.db);
     let g = groups.get(range.name);
     if (!g) groups.set(range.name, (g = { range, part: {} }));
     g.part[id] = revs;

@@ -16,14 +16,22 @@ import { bulkDocs, bulkGet, revsDiff } from './bulk.js';
 import { changesHandler } from './changes.js';
 import { explain, find, indexes } from './views.js';
 import { postDoc } from './documents.js';
+import { partitionRequest } from './partitions.js';
 
 export { dbInfo };
+
+/** chttpd_db:parse_partitioned_opt: `?partitioned=true|false`, anything else is refused. */
+function partitionedParam(v: string | null): boolean {
+  if (v === null || v === 'false') return false;
+  if (v === 'true') return true;
+  throw badRequest('Invalid `partitioned` parameter');
+}
 
 export const dbHandler: Handler<'db'> = async (req) => {
   const { ctx, lounge, route } = req;
   switch (ctx.method) {
     case 'PUT': {
-      const status = await createDb(lounge, route.db);
+      const status = await createDb(lounge, route.db, partitionedParam(new URLSearchParams(ctx.querystring).get('partitioned')));
       ctx.set('Location', `${ctx.protocol}://${ctx.host}/${encodeURIComponent(route.db)}`);
       send(ctx, status, { ok: true });
       return;
@@ -53,7 +61,7 @@ export const shardsHandler: Handler<'shards'> = async ({ ctx, lounge, route }) =
     send(ctx, 200, { shards: Object.fromEntries(lounge.map.ranges.map((r) => [r.name, [...lounge.map.nodesOf(r)]])) });
     return;
   }
-  const range = lounge.map.rangeOf(route.docId);
+  const range = lounge.map.rangeOf(route.docId, route.db);
   send(ctx, 200, { range: range.name, nodes: [...lounge.map.nodesOf(range)] });
 };
 
@@ -154,7 +162,7 @@ export const dbSpecialHandler: Handler<'dbSpecial'> = async (req) => {
     case '_temp_view':
       throw new LoungeError(410, 'gone', 'Temporary views are not supported in CouchDB');
     case '_partition':
-      throw new LoungeError(400, 'bad_request', 'database is not partitioned');
+      return partitionRequest(req);
     default:
       throw new LoungeError(400, 'bad_request', `unknown endpoint ${route.name}`);
   }

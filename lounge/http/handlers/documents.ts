@@ -32,7 +32,7 @@ function location(req: Req, db: string, id: string, att?: string): string {
 /** Streams a read of `sub` (below the shard) from one replica of the doc's range. */
 async function readThrough(req: Req, db: string, docId: string, sub: string): Promise<void> {
   const { ctx, lounge } = req;
-  const range = lounge.map.rangeOf(docId);
+  const range = lounge.map.rangeOf(docId, db);
   const search = ctx.querystring ? `?${ctx.querystring}` : '';
   const res = await lounge.reader.request(db, range, () => ({
     method: ctx.method === 'HEAD' ? 'HEAD' : 'GET',
@@ -94,7 +94,7 @@ async function copyDoc(req: Req, db: string, srcId: string): Promise<void> {
   const [destIdRaw, destQuery] = dest.split('?', 2) as [string, string | undefined];
   const destId = decodeURIComponent(destIdRaw);
   const destRev = destQuery ? new URLSearchParams(destQuery).get('rev') : null;
-  const range = lounge.map.rangeOf(srcId);
+  const range = lounge.map.rangeOf(srcId, db);
   const search = new URLSearchParams(ctx.querystring);
   search.set('attachments', 'true');
   const { body } = await lounge.reader.json<Record<string, unknown>>(db, range, () => ({
