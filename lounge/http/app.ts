@@ -17,6 +17,7 @@ import { serverHandler, rootHandler } from './handlers/server.js';
 import { dbHandler, dbSpecialHandler, shardsHandler } from './handlers/database.js';
 import { docHandler, localHandler, attachmentHandler } from './handlers/documents.js';
 import { viewHandler, designInfoHandler, designFunctionHandler } from './handlers/views.js';
+import { consoleMiddleware } from '../../console/server/static-files.js';
 
 const log = debuglog('chaise:lounge');
 
@@ -71,6 +72,9 @@ export function createApp(lounge: Lounge): Koa {
       }
     }
   });
+
+  // The web console's static files (`/_utils/`), public as on a node: it logs in through `_session`.
+  app.use(consoleMiddleware());
 
   app.use(async (ctx) => {
     const route = parseRoute(ctx.path);

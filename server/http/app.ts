@@ -23,6 +23,7 @@ import { registerPurge } from './routes/purge.js';
 import { registerCopy } from './routes/copy.js';
 import { registerPartitions } from './routes/partitions.js';
 import { routeIndex } from './route-index.js';
+import { consoleMiddleware } from '../../console/server/static-files.js';
 
 const log = debuglog('chaise:http');
 
@@ -66,6 +67,8 @@ export function createApp(s: Services, ext: Extensions = {}): Koa {
   });
 
   if (s.config.cors) app.use(corsMiddleware(s.config.cors));
+  // The web console's static files (`/_utils/`), public like CouchDB's Fauxton: it logs in itself.
+  app.use(consoleMiddleware());
   for (const mw of ext.early ?? []) app.use(mw);
   app.use(authMiddleware(s, s.session));
 

@@ -11,6 +11,7 @@ import { send } from '../respond.js';
 import { UUIDS_MAX } from '../limits.js';
 import { SESSION_TIMEOUT_S } from '../../auth/authenticator.js';
 import { dbInfo } from './database.js';
+import { shardStatus } from './shard-status.js';
 
 /** The version the lounge reports; clients only check that it looks like CouchDB 3. */
 const COUCHDB_VERSION = '3.5.0';
@@ -114,7 +115,6 @@ export const serverHandler: Handler<'server'> = async (req) => {
     case '_node':
     case '_config':
     case '_reshard':
-    case '_utils':
       throw new LoungeError(501, 'not_implemented', `${route.name} is not available through the lounge; use a node directly`);
     default:
       throw new LoungeError(400, 'illegal_database_name', `Name: '${route.name}'. Only lowercase characters (a-z), digits (0-9), and any of the characters _, $, (, ), +, -, and / are allowed. Must begin with a letter.`);
@@ -191,6 +191,7 @@ async function loungeIntrospection(req: Req): Promise<void> {
     });
     return;
   }
+  if (what === 'shards') return shardStatus(req, route.rest[1]);
   if (what === 'sync') {
     send(ctx, 200, lounge.sync.status());
     return;
