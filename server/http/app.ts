@@ -55,6 +55,8 @@ export function createApp(s: Services, ext: Extensions = {}): Koa {
         log('error after headers were sent: %o', e);
         return;
       }
+      // An error is never a cacheable answer.
+      ctx.remove('ETag');
       if (isCouchShaped(e)) {
         send(ctx, e.status, { error: e.error, reason: e.reason });
       } else if (isHttpError(e)) {

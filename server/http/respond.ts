@@ -79,3 +79,16 @@ export function makeEtag(...parts: (string | number)[]): string {
   for (const p of parts) h.update(String(p)).update('\0');
   return '"' + BigInt('0x' + h.digest('hex')).toString(36).toUpperCase() + '"';
 }
+
+/**
+ * An absolute URL on this node for `Location`, as chttpd:absolute_uri builds one: the host from
+ * `X-Forwarded-Host`, else `Host`, else the socket's address; https when `X-Forwarded-Ssl: on` or
+ * `X-Forwarded-Proto: https` says a proxy in front ended TLS, else the connection's own scheme.
+ */
+export function absoluteUri(ctx: Context, path: string): string {
+  const h = ctx.req.headers;
+  const forwarded = h['x-forwarded-host'];
+  const host = (typeof forwarded === 'string' && forwarded !== '' ? forwarded : h.host) || `${ctx.req.socket.localAddress ?? '127.0.0.1'}:${ctx.req.socket.localPort ?? ''}`;
+  const scheme = h['x-forwarded-ssl'] === 'on' || h['x-forwarded-proto'] === 'https' ? 'https' : ctx.protocol;
+  return `${scheme}://${host}${path}`;
+}

@@ -277,8 +277,15 @@ test('query parameter errors carry CouchDB reasons', async () => {
   await assert.rejects(q('nope', {}), couch(404, 'not_found', 'missing_named_view'));
   // A single-element keys is a key lookup, so it is fine on a reduce view (CouchDB 3.3.1+).
   assert.deepEqual((await q('by_type', { keys: '["odd"]' })).rows, [{ key: null, value: 1 }]);
-  // POST body members are decoded JSON and override the query string.
-  assert.deepEqual((await q('by_n', { limit: '5' }, { keys: [1, 0], limit: 1 })).rows, [{ id: 'd1', key: 1, value: null }]);
+  // POST body members are decoded JSON; where the query string names the same parameter, its
+  // value wins (couch_mrview_http:parse_body_and_query applies the query string last).
+  assert.deepEqual((await q('by_n', { limit: '5' }, { keys: [1, 0], limit: 1 })).rows, [
+    { id: 'd1', key: 1, value: null },
+    { id: 'd0', key: 0, value: null },
+  ]);
+  assert.deepEqual((await q('by_n', {}, { keys: [1, 0], limit: 1 })).rows, [{ id: 'd1', key: 1, value: null }]);
+  // A member of `queries` is the other way round: it overrides the URL's parameters.
+  assert.deepEqual((await engine.queryView(mem, byType, 'by_n', { limit: '5' }, { keys: [1, 0], limit: 1 }, true)).rows, [{ id: 'd1', key: 1, value: null }]);
 });
 
 test('a map function that never returns fails the query with 500 and leaves other indexes working', async () => {

@@ -85,7 +85,8 @@ export class ViewEngine {
 
   /**
    * GET/POST /db/_design/ddoc/_view/name. `query` is the query-string map,
-   * `body` the parsed JSON body of a POST (or undefined).
+   * `body` the parsed JSON body of a POST (or undefined). A parameter in both takes the URL's
+   * value, unless `bodyWins` (a member of `queries`, which overrides the URL's).
    */
   async queryView(
     source: DocSource,
@@ -93,8 +94,9 @@ export class ViewEngine {
     viewName: string,
     query: Record<string, string>,
     body?: unknown,
+    bodyWins = false,
   ): Promise<ViewResponse> {
-    const args = parseViewArgs(query, body);
+    const args = parseViewArgs(query, body, bodyWins);
     checkLanguage(ddoc);
     const group = this.group(source.dbKey, ddoc);
     const vi = group.viewIndex(viewName);

@@ -232,15 +232,19 @@ function validatePartition(p: string): string {
  * Parse a view request: the query string map and, for POST, the JSON body
  * (whose members, including `keys`, are applied after the query string).
  */
-export function parseViewArgs(query: Record<string, string>, body?: unknown): ViewArgs {
+export function parseViewArgs(query: Record<string, string>, body?: unknown, bodyWins = false): ViewArgs {
   const args = defaults();
-  for (const [k, v] of Object.entries(query)) applyParam(args, k, { text: v });
+  // couch_mrview_http:parse_body_and_query: the body's members first, then the URL's parameters
+  // over them, so a parameter given in both takes the URL's value. A member of `queries` is the
+  // other way round (chttpd_view:multi_query_view): the URL's first, the member's over them.
+  if (bodyWins) for (const [k, v] of Object.entries(query)) applyParam(args, k, { text: v });
   if (body !== undefined && body !== null) {
     if (typeof body !== 'object' || Array.isArray(body)) throw badRequest('Request body must be a JSON object');
     const props = body as Record<string, unknown>;
     if ('keys' in props && !Array.isArray(props['keys'])) throw badRequest('`keys` member must be an array.');
     for (const [k, v] of Object.entries(props)) applyParam(args, k, { decoded: v });
   }
+  if (!bodyWins) for (const [k, v] of Object.entries(query)) applyParam(args, k, { text: v });
   return args;
 }
 

@@ -18,7 +18,7 @@ import { parseRev, findRev } from '../../revtree/index.js';
 import type { Database, EditResult } from '../../storage/database.js';
 import { readRaw } from '../body.js';
 import { str, type Query } from '../query.js';
-import { send } from '../respond.js';
+import { etagMatches, send } from '../respond.js';
 import type { Services } from '../services.js';
 import { writeDocs } from '../write.js';
 import { checkDocWrite, location, openDb, requestRev, throwEditError } from './documents.js';
@@ -65,7 +65,7 @@ function getAttachment(ctx: Context, s: Services, id: string, name: string): voi
   ctx.set('ETag', etag);
   ctx.set('Cache-Control', 'must-revalidate');
   ctx.set('Accept-Ranges', 'bytes');
-  if (ctx.get('if-none-match') === etag) {
+  if (etagMatches(ctx, etag)) {
     ctx.status = 304;
     return;
   }

@@ -16,10 +16,10 @@ import type { Database, Edit, EditResult } from '../../storage/database.js';
 import { parseJson, readJson, readRaw, requireJsonType } from '../body.js';
 import type { BulkHashes } from '../../storage/rev-hasher.js';
 import { bool, json, nonNegInt, type Query } from '../query.js';
-import { RawJson, makeEtag, notModifiedIfCurrent, send, sendParts } from '../respond.js';
+import { RawJson, notModifiedIfCurrent, send, sendParts } from '../respond.js';
 import type { Services } from '../services.js';
 import { writeDocs, writeStatus } from '../write.js';
-import { openDb, readOptions, refuseLocalRevisions } from './documents.js';
+import { openDb, queryEtag, readOptions, refuseLocalRevisions } from './documents.js';
 import { newUuid } from './server.js';
 
 /** `_bulk_docs` bodies from this size on (about 100 docs) have their rev hashes started on the worker as they arrive. */
@@ -209,7 +209,7 @@ const DESIGN_END = '_design0';
 export function allDocs(ctx: Context, db: Database, q: Query, bodyKeys: unknown[] | undefined, design: boolean, partition?: string): void {
   // chttpd's ETag of an _all_docs answer changes with the database and the query; a client holding
   // a current copy gets 304 before any row is read.
-  const etag = makeEtag(db.name, db.record.created, db.updateSeq, JSON.stringify(q), bodyKeys === undefined ? '' : JSON.stringify(bodyKeys), design ? 'd' : partition === undefined ? 'a' : 'p:' + partition);
+  const etag = queryEtag(db, design ? '_design_docs' : partition === undefined ? '_all_docs' : `_partition/${partition}/_all_docs`, q, bodyKeys);
   if (notModifiedIfCurrent(ctx, etag)) return;
   const a = allDocsAnswer(db, q, bodyKeys, design, partition);
   if (a.stream) sendParts(ctx, 200, a.head, a.rows, a.sep, a.tail);

@@ -9,7 +9,7 @@ import type { Database } from '../../storage/database.js';
 import type { SecurityObject } from '../../storage/records.js';
 import { purgeSeq } from '../../storage/purge.js';
 import { readJson, requireJsonType } from '../body.js';
-import { send } from '../respond.js';
+import { absoluteUri, send } from '../respond.js';
 import type { Services } from '../services.js';
 import { openDb } from './documents.js';
 
@@ -36,7 +36,7 @@ export function registerDatabase(router: Router, s: Services): void {
     validateDbName(name);
     requireServerAdmin(ctx.state.user);
     await s.catalog.create(name, { partitioned: partitionedParam(ctx.query.partitioned) });
-    ctx.set('Location', `${ctx.protocol}://${ctx.host}/${encodeURIComponent(name)}`);
+    ctx.set('Location', absoluteUri(ctx, `/${encodeURIComponent(name)}`));
     send(ctx, 201, { ok: true });
   });
 

@@ -16,7 +16,8 @@ import { canAccessUserDoc, USERS_DB } from '../../auth/users.js';
 import { parseJson, readJson, readRaw, requireJsonType } from '../body.js';
 import { documentFromMultipart, multipartMixed } from '../multipart.js';
 import { bool, json, str, type Query } from '../query.js';
-import { RawJson, notModifiedIfCurrent, send } from '../respond.js';
+import { RawJson, absoluteUri, makeEtag, notModifiedIfCurrent, send } from '../respond.js';
+import { purgeSeq } from '../../storage/purge.js';
 import type { Services } from '../services.js';
 import { writeDocs, writeStatus } from '../write.js';
 import { formPost } from './form-post.js';
@@ -58,13 +59,23 @@ export function openDb(s: Services, ctx: Context, userDoc?: { id: string; write:
   return db;
 }
 
+/**
+ * The ETag of a query's answer (`_all_docs`, a view): it changes whenever the database does
+ * (every write moves the update seq, a purge the purge seq; a recreated database has a new
+ * creation time) and differs between queries, so a client's cached copy is current exactly
+ * while it would get the same answer again.
+ */
+export function queryEtag(db: Database, what: string, query: unknown, body: unknown): string {
+  return makeEtag(db.name, db.record.created, db.updateSeq, purgeSeq(db), what, JSON.stringify(query), body === undefined ? '' : JSON.stringify(body));
+}
+
 /** Design docs may be changed only by database admins (CouchDB 3). */
 export function checkDocWrite(db: Database, ctx: Context, id: string): void {
   if (docKind(id) === 'design') requireDbAdmin(db.security, ctx.state.user);
 }
 
 export function location(ctx: Context, db: string, id: string): string {
-  return `${ctx.protocol}://${ctx.host}/${couchUrlEncode(db)}/${couchUrlEncode(id)}`;
+  return absoluteUri(ctx, `/${couchUrlEncode(db)}/${couchUrlEncode(id)}`);
 }
 
 /**

@@ -12,10 +12,10 @@ import { docSource } from '../../design/doc-source.js';
 import { parseDoc } from '../../docs/parse-doc.js';
 import type { Database, EditResult } from '../../storage/database.js';
 import { readJson, requireJsonType } from '../body.js';
-import { send, sendParts } from '../respond.js';
+import { notModifiedIfCurrent, send, sendParts } from '../respond.js';
 import type { Services } from '../services.js';
 import { writeDocs } from '../write.js';
-import { openDb, throwEditError } from './documents.js';
+import { openDb, queryEtag, throwEditError } from './documents.js';
 
 /** Rows above which a view answer streams instead of being built as one string. */
 const STREAM_ROWS_MIN = 1000;
@@ -59,6 +59,11 @@ export async function queryViewRoute(s: Services, ctx: Context, body: unknown, p
   const ddoc = requireDesign(db, ctx.params.ddoc as string);
   const query = queryMap(ctx);
   if (partition !== undefined) query.partition = partition;
+  // An answer that waits for the index is current while the database is unchanged; one read from
+  // the index as it stands (stale/update=false|lazy) is not tied to the database, so it gets no ETag.
+  if (query.stale === undefined && (query.update === undefined || query.update === 'true')) {
+    if (notModifiedIfCurrent(ctx, queryEtag(db, `_view/${ddoc._id}/${ctx.params.view as string}`, query, body))) return;
+  }
   const result = opaqueSeq(db, await s.views.queryView(docSource(db), ddoc, ctx.params.view as string, query, body));
   if (result.rows.length < STREAM_ROWS_MIN) return send(ctx, 200, result);
   const { rows, ...head } = result;
@@ -77,7 +82,7 @@ export function registerViews(router: Router, s: Services): void {
     const db = openDb(s, ctx);
     const ddoc = requireDesign(db, ctx.params.ddoc as string);
     const results: unknown[] = [];
-    for (const q of queries) results.push(opaqueSeq(db, await engine.queryView(docSource(db), ddoc, ctx.params.view as string, queryMap(ctx), q)));
+    for (const q of queries) results.push(opaqueSeq(db, await engine.queryView(docSource(db), ddoc, ctx.params.view as string, queryMap(ctx), q, true)));
     send(ctx, 200, { results });
   };
   router.get('/:db/_design/:ddoc/_view/:view', (ctx) => view(ctx, undefined));
