@@ -28,6 +28,7 @@ import {
   DEFAULT_REVS_LIMIT,
   DEFAULT_SECURITY,
   type DbCounters,
+  type DbSizes,
   type DocInfo,
   type PartitionStats,
   type LocalDoc,
@@ -153,7 +154,7 @@ export class Database {
     this.settings = settings;
     this.dbId = record.id;
     const meta = env.stores.meta;
-    this.counters = (meta.get([this.dbId, 'counters']) as DbCounters | undefined) ?? { updateSeq: 0, docCount: 0, delCount: 0 };
+    this.counters = (meta.get([this.dbId, 'counters']) as DbCounters | undefined) ?? { updateSeq: 0, docCount: 0, delCount: 0, sizes: { file: 0, active: 0, external: 0 } };
     this.committed = this.counters.updateSeq;
     this.revsLimit = (meta.get([this.dbId, 'revs_limit']) as number | undefined) ?? DEFAULT_REVS_LIMIT;
     this.security = (meta.get([this.dbId, 'security']) as SecurityObject | undefined) ?? DEFAULT_SECURITY;
@@ -368,7 +369,9 @@ export class Database {
 
   /** Runs inside a write transaction. */
   private applyChunk(chunk: Edit[], newEdits: boolean, hashes: (string | undefined)[] | undefined, out: EditResult[]): void {
-    const before = { ...this.counters };
+    // Data written before sizes were kept is measured once, before this chunk changes it.
+    this.counters.sizes ??= this.measureSizes();
+    const before = { ...this.counters, sizes: { ...this.counters.sizes } };
     try {
       const absent = this.absentDocs(chunk);
       for (let i = 0; i < chunk.length; i++) {
@@ -527,7 +530,7 @@ export class Database {
         : { pos: 1, hashes: [hash], leafDeleted: doc.deleted, leafAvailable: true };
       const merged = merge(tree, path, this.revsLimit);
       if (merged.outcome === 'internal_node') return { id, error: 'conflict', reason: 'Document update conflict.' };
-      this.storeRevision(key, id, newRev, doc, atts.map, info, merged.tree);
+      this.storeRevision(key, id, newRev, doc, atts.map, info, merged.tree, parentRev);
       return { ok: true, id, rev: newRev };
     }
 
@@ -604,7 +607,11 @@ export class Database {
     return { map };
   }
 
-  private storeRevision(key: Key, id: string, rev: string, doc: ParsedDoc, atts: AttMap, old: DocInfo | undefined, tree: RevTree): void {
+  /**
+   * `replacedLeaf`: the leaf the new revision extends (an interactive edit's parent), null for
+   * none; undefined when unknown (a replicated edit), so the trees' leaves are compared.
+   */
+  private storeRevision(key: Key, id: string, rev: string, doc: ParsedDoc, atts: AttMap, old: DocInfo | undefined, tree: RevTree, replacedLeaf?: string | null): void {
     const { stores } = this.env;
     const body: StoredBody = Object.keys(atts).length > 0 ? { json: doc.json, atts } : { json: doc.json };
     const win = winningRev(tree);
@@ -625,6 +632,7 @@ export class Database {
     const info: DocInfo = { tree, rev: win.rev, deleted: win.deleted, seq, json: inline?.json ?? '{}' };
     if (inline?.atts) info.atts = inline.atts;
     stores.docs.put(key, info);
+    this.noteSizes(id, rev, body, old, info, replacedLeaf);
     if (this.partitioned) this.notePartitionChange(id, old, info);
     if (old) stores.seqs.remove([this.dbId, old.seq]);
     stores.seqs.put([this.dbId, seq], id);
@@ -634,6 +642,61 @@ export class Database {
     }
     if (info.deleted) this.counters.delCount++;
     else this.counters.docCount++;
+  }
+
+  // ---- sizes ------------------------------------------------------------------------------
+
+  /** Db info `sizes` (see DbSizes), measured once for data written before they were kept. */
+  sizes(): DbSizes {
+    return { ...(this.counters.sizes ??= this.measureSizes()) };
+  }
+
+  /** Moves `sizes` by one stored revision: `body` is new, `replacedLeaf`'s body stops being a leaf's. */
+  private noteSizes(id: string, rev: string, body: StoredBody, old: DocInfo | undefined, next: DocInfo, replacedLeaf: string | null | undefined): void {
+    const sizes = this.counters.sizes as DbSizes; // set by applyChunk
+    const added = storedSize(body);
+    sizes.file += added;
+    sizes.active += added;
+    sizes.external += externalSize(next) - (old ? externalSize(old) : 0);
+    if (!old) return;
+    let gone: string[];
+    if (replacedLeaf !== undefined) gone = replacedLeaf === null ? [] : [replacedLeaf];
+    else {
+      // A replicated edit: the old leaves that are not leaves now (or are this revision, whose body was missing).
+      gone = [];
+      for (const leaf of leaves(old.tree)) {
+        const now = leaf.rev === rev ? null : findRev(next.tree, leaf);
+        if (now === null || !now.isLeaf) gone.push(leaf.rev);
+      }
+    }
+    for (const r of gone) {
+      const before = r === old.rev ? old : (this.env.stores.bodies.get([this.dbId, id, r]) as StoredBody | undefined);
+      if (before) sizes.active -= storedSize(before);
+    }
+  }
+
+  /** `sizes` measured from what is stored: one pass over the database's documents and bodies. */
+  measureSizes(): DbSizes {
+    const sizes: DbSizes = { file: 0, active: 0, external: 0 };
+    for (const { id, info } of this.docRange()) {
+      sizes.file += storedSize(info);
+      sizes.external += externalSize(info);
+      for (const leaf of leaves(info.tree)) {
+        const body = this.body(id, leaf.rev, info);
+        if (body) sizes.active += storedSize(body);
+      }
+    }
+    for (const { value } of this.env.stores.bodies.getRange({ start: [this.dbId], end: [this.dbId + 1] })) sizes.file += storedSize(value as StoredBody);
+    return sizes;
+  }
+
+  /** Measures `sizes` again (after compaction or a purge took bodies away), in a write transaction. */
+  async remeasureSizes(): Promise<void> {
+    await this.env.root.transaction(() => {
+      this.counters.sizes = this.measureSizes();
+      this.env.stores.meta.put([this.dbId, 'counters'], this.counters);
+    });
+    await this.env.durable();
   }
 
   // ---- _local docs ------------------------------------------------------------------------
@@ -733,7 +796,7 @@ export class Database {
     }
     if (batch.length > 0) await flush(batch);
     await this.collectAttachments();
-    await this.env.durable();
+    await this.remeasureSizes();
   }
 
   /**
@@ -783,6 +846,16 @@ export class Database {
     if (partitioned) record.partitioned = true;
     return record;
   }
+}
+
+/** A stored body's bytes: its JSON and its attachments as stored (DbSizes `file` and `active`). */
+function storedSize(body: StoredBody): number {
+  let n = body.json.length;
+  if (body.atts) for (const name in body.atts) {
+    const a = body.atts[name] as AttStub;
+    n += a.encoded_length ?? a.length;
+  }
+  return n;
 }
 
 /** What a document adds to its partition's `sizes.external`: the winner's JSON and attachment bytes, when live. */

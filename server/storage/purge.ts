@@ -90,6 +90,8 @@ export async function purgeDocs(db: Database, requests: readonly PurgeRequest[])
       const seqAtStart = db.counters.updateSeq;
       const out = requests.map((r) => purgeOne(db, r));
       if (db.counters.updateSeq === seqAtStart) db.counters.updateSeq++;
+      // Purged bodies leave every size: measured again (a pass over the database; purges are rare).
+      db.counters.sizes = db.measureSizes();
       stores.meta.put(metaKey(db, 'counters'), db.counters);
       recordInfos(db, requests);
       db.flushPartitionStats();

@@ -38,6 +38,22 @@ export interface DbCounters {
   updateSeq: number;
   docCount: number;
   delCount: number;
+  /** Db info `sizes`, kept up to date by every write (absent in data written before they were). */
+  sizes?: DbSizes;
+}
+
+/**
+ * CouchDB's db info `sizes`, in bytes. Every Chaise database lives in the node's one LMDB file, so
+ * these count what the database stores there rather than a file of its own: `file` is the bodies
+ * and attachments of every stored revision (old ones too, until compaction drops them), `active`
+ * those of the leaf revisions (what compaction keeps), `external` the live documents' JSON and
+ * their attachments' own (uncompressed) lengths, as CouchDB defines it. Attachments count at their
+ * stored (possibly gzipped) length in `file` and `active`.
+ */
+export interface DbSizes {
+  file: number;
+  active: number;
+  external: number;
 }
 
 export interface SecurityObject {

@@ -102,8 +102,14 @@ async function changes(ctx: Context, s: Services, body: Record<string, unknown> 
       for (let i = 0; i < rows.texts.length; i += ROWS_PER_CHUNK) {
         await stream.write(rows.texts.slice(i, i + ROWS_PER_CHUNK).join(',\n') + (i + ROWS_PER_CHUNK < rows.texts.length ? ',\n' : ''));
       }
-      // Descending, CouchDB counts what is left below the last row (fabric_rpc:changes).
-      const pending = opts.descending ? Math.max(0, db.countChangesAfter(0) - rows.examined) : pendingAfter(db, last);
+      // Descending, CouchDB counts what is left below the last row (fabric_rpc:changes). With
+      // `_doc_ids` it folds over those documents only, so it counts the changes after `since`
+      // less the rows it enumerated (fabric_rpc's pending starts there and drops by one a row).
+      const pending = opts.descending
+        ? Math.max(0, db.countChangesAfter(0) - rows.examined)
+        : opts.docIds
+          ? Math.max(0, db.countChangesAfter(since) - rows.examined)
+          : pendingAfter(db, last);
       await stream.write('\n],\n"last_seq":' + db.seq.json(last) + ',"pending":' + pending + '}\n');
       return;
     }

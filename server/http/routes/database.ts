@@ -19,7 +19,7 @@ export function dbInfo(db: Database): Record<string, unknown> {
     db_name: db.name,
     purge_seq: db.seq.format(purgeSeq(db)),
     update_seq: db.seq.format(db.updateSeq),
-    sizes: { file: 0, external: 0, active: 0 },
+    sizes: sizesOf(db),
     props: db.partitioned ? { partitioned: true } : {},
     doc_del_count: c.delCount,
     doc_count: c.docCount,
@@ -121,4 +121,10 @@ function validateSecurity(sec: unknown): asserts sec is SecurityObject {
       }
     }
   }
+}
+
+/** CouchDB's member order: file, external, active (see DbSizes for what each counts). */
+function sizesOf(db: Database): { file: number; external: number; active: number } {
+  const { file, external, active } = db.sizes();
+  return { file, external, active };
 }
