@@ -12,6 +12,8 @@ export interface Limits {
   maxBulkDocs: number;
   /** A partition holding this many external bytes takes no more growth (CouchDB: [couchdb] max_partition_size, 10 GiB). */
   maxPartitionBytes: number;
+  /** Rows a partition query may ask for, and gets without a `limit` (CouchDB: [query_server_config] partition_query_limit). */
+  partitionQueryLimit: number;
   /** Deepest JSON nesting accepted; deeper input is refused before it can exhaust the stack. */
   maxJsonDepth: number;
   /** Default and largest `_uuids?count` (CouchDB: [uuids] max_count). */
@@ -30,6 +32,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxAttachmentBytes: 64 * 1024 * 1024,
   maxBulkDocs: 10_000,
   maxPartitionBytes: 10 * 1024 * 1024 * 1024,
+  partitionQueryLimit: 2000,
   maxJsonDepth: 500,
   maxUuids: 1000,
   changesTimeoutMs: 60_000,

@@ -78,7 +78,7 @@ export async function openNode(opts: NodeOptions, ext: Extensions | ((s: Service
   const closing = new AbortController();
   const config: NodeConfig = { version: VERSION, ...(opts.cors ? { cors: opts.cors } : {}) };
   const users: UsersConfig = { publicSignup: opts.auth?.publicSignup ?? false, iterations: opts.auth?.iterations ?? PBKDF2_ITERATIONS };
-  const views = new ViewEngine({ db: env.stores.views as never });
+  const views = new ViewEngine({ db: env.stores.views as never, partitionQueryLimit: () => limits.partitionQueryLimit });
   const services: Services = {
     views,
     catalog,

@@ -309,6 +309,27 @@ test('partition_size_limit: a full partition takes no growth', async () => {
   }
 });
 
+test('partition_query_limit: partition queries are capped, and a larger limit is refused', async () => {
+  const { request, close } = await inProcessNode({ limits: { partitionQueryLimit: 30 } });
+  try {
+    const db = await newPartitionedDb(request);
+    await createPartitionDocs(request, db);
+    await createDdoc(request, db);
+    for (const url of [`/${db}/_partition/foo/_all_docs`, `/${db}/_partition/foo/_design/mrtest/_view/some`]) {
+      assert.equal((await request.get(url)).body.rows.length, 30, url);
+      assert.equal((await request.get(url).query({ limit: 20 })).body.rows.length, 20, url);
+      assert.equal((await request.get(url).query({ limit: 30, skip: 25 })).body.rows.length, 25, url);
+      const res = await request.get(url).query({ limit: 31 });
+      assert.equal(res.status, 400, url);
+      assert.match(res.body.reason, /Limit is too large, must not exceed 30/);
+    }
+    // Global queries are not capped.
+    assert.equal((await request.get(`/${db}/_all_docs`)).body.rows.length, 101);
+  } finally {
+    await close();
+  }
+});
+
 interface Sample {
   docs: { id: string; k: number; t: string }[];
 }

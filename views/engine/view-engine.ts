@@ -32,7 +32,15 @@ export interface ViewEngineOptions {
   nodeCacheMax?: number;
   /** Index node sizes; only tests change this (tiny nodes → deep trees). */
   treeShape?: TreeShape;
+  /**
+   * The most rows a partition query may ask for, and what it gets without a `limit` (CouchDB's
+   * `[query_server_config] partition_query_limit`); read on every query, so it may change.
+   */
+  partitionQueryLimit?: () => number;
 }
+
+/** CouchDB's default `partition_query_limit`. */
+export const PARTITION_QUERY_LIMIT_DEFAULT = 2000;
 
 /** The body of GET /db/_design/ddoc/_info. */
 export interface DesignInfo {
@@ -50,12 +58,14 @@ export class ViewEngine {
   private readonly cache: NodeCache;
   private readonly groups = new Map<string, ViewGroup>();
   private readonly shape: TreeShape | undefined;
+  private readonly partitionQueryLimit: () => number;
 
   constructor(options: ViewEngineOptions) {
     this.db = options.db;
     this.pool = new SandboxPool(options.sandbox ?? {});
     this.cache = new NodeCache(options.nodeCacheMax);
     this.shape = options.treeShape;
+    this.partitionQueryLimit = options.partitionQueryLimit ?? (() => PARTITION_QUERY_LIMIT_DEFAULT);
   }
 
   /** The view group of a design document in a database, opened on first use. */
@@ -109,6 +119,12 @@ export class ViewEngine {
     }
     if (!group.def.partitioned && q.partition !== undefined) {
       throw new CouchError(400, 'query_parse_error', '`partition` parameter is not supported in this design doc');
+    }
+    // couch_mrview_util:apply_limit: a partition query gets at most partition_query_limit rows.
+    if (group.def.partitioned) {
+      const max = this.partitionQueryLimit();
+      if (q.limit === undefined) q.limit = max;
+      else if (q.limit > max) throw new CouchError(400, 'query_parse_error', `Limit is too large, must not exceed ${max}`);
     }
     if (q.update === 'true') await group.update(source);
     const snap = group.snapshot();

@@ -206,12 +206,12 @@ interface AllDocsAnswer {
 const DESIGN_START = '_design/';
 const DESIGN_END = '_design0';
 
-export function allDocs(ctx: Context, db: Database, q: Query, bodyKeys: unknown[] | undefined, design: boolean, partition?: string): void {
+export function allDocs(ctx: Context, db: Database, q: Query, bodyKeys: unknown[] | undefined, design: boolean, partition?: string, partitionQueryLimit?: number): void {
   // chttpd's ETag of an _all_docs answer changes with the database and the query; a client holding
   // a current copy gets 304 before any row is read.
   const etag = queryEtag(db, design ? '_design_docs' : partition === undefined ? '_all_docs' : `_partition/${partition}/_all_docs`, q, bodyKeys);
   if (notModifiedIfCurrent(ctx, etag)) return;
-  const a = allDocsAnswer(db, q, bodyKeys, design, partition);
+  const a = allDocsAnswer(db, q, bodyKeys, design, partition, partitionQueryLimit);
   if (a.stream) sendParts(ctx, 200, a.head, a.rows, a.sep, a.tail);
   else send(ctx, 200, new RawJson(a.head + a.rows.join(a.sep) + a.tail));
 }
@@ -221,12 +221,17 @@ export function allDocs(ctx: Context, db: Database, q: Query, bodyKeys: unknown[
  * range [`p:`, `p;`), so the range is clamped to it and the walk reads that partition's rows only;
  * `total_rows` is the partition's doc count and `offset` counts from its start.
  */
-function allDocsAnswer(db: Database, q: Query, bodyKeys: unknown[] | undefined, design = false, partition?: string): AllDocsAnswer {
+function allDocsAnswer(db: Database, q: Query, bodyKeys: unknown[] | undefined, design = false, partition?: string, partitionQueryLimit?: number): AllDocsAnswer {
   const includeDocs = bool(q, 'include_docs');
   const descending = bool(q, 'descending');
   const inclusiveEnd = bool(q, 'inclusive_end', true);
-  const limit = nonNegInt(q, 'limit');
+  let limit = nonNegInt(q, 'limit');
   const skip = nonNegInt(q, 'skip') ?? 0;
+  if (partition !== undefined && partitionQueryLimit !== undefined) {
+    // couch_mrview_util:apply_limit: a partition's _all_docs gets at most partition_query_limit rows.
+    if (limit === undefined) limit = partitionQueryLimit;
+    else if (limit > partitionQueryLimit) throw new CouchError('query_parse_error', `Limit is too large, must not exceed ${partitionQueryLimit}`);
+  }
   const readOpts: ReadOptions = { conflicts: bool(q, 'conflicts'), attachments: bool(q, 'attachments') };
   const updateSeq = bool(q, 'update_seq');
   const total = design ? countDesign(db) : partition === undefined ? db.counters.docCount : db.partitionStats(partition).docCount;

@@ -68,7 +68,7 @@ export function registerPartitions(router: Router, s: Services): void {
 
   router.get('/:db/_partition/:partition/_all_docs', (ctx) => {
     const { db, partition } = partitionScope(s, ctx);
-    allDocs(ctx, db, ctx.query as Query, undefined, false, partition);
+    allDocs(ctx, db, ctx.query as Query, undefined, false, partition, s.limits.partitionQueryLimit);
   });
   router.post('/:db/_partition/:partition/_all_docs', async (ctx) => {
     const { db, partition } = partitionScope(s, ctx);
@@ -76,7 +76,7 @@ export function registerPartitions(router: Router, s: Services): void {
     const keys = body.keys;
     if (keys !== undefined && !Array.isArray(keys)) throw new CouchError('bad_request', '`keys` body member must be an array.');
     const { keys: _keys, ...params } = body;
-    allDocs(ctx, db, bodyParams(ctx.query as Query, params), keys as unknown[] | undefined, false, partition);
+    allDocs(ctx, db, bodyParams(ctx.query as Query, params), keys as unknown[] | undefined, false, partition, s.limits.partitionQueryLimit);
   });
 
   router.get('/:db/_partition/:partition/_design/:ddoc/_view/:view', async (ctx) => {
