@@ -186,7 +186,7 @@ export function MangoPage({ db }: { db: string }) {
       <ErrorBox error={error} />
       <div class="two">
         {found && (
-          <div>
+          <div role="region" aria-label="find result">
             <h2>Documents ({found.docs.length})</h2>
             {found.warning && <p class="warning">{found.warning}</p>}
             <Json value={found.docs} />
@@ -199,7 +199,7 @@ export function MangoPage({ db }: { db: string }) {
           </div>
         )}
         {explained !== undefined && (
-          <div>
+          <div role="region" aria-label="explain result">
             <h2>Explain</h2>
             <Json value={explained} />
           </div>
