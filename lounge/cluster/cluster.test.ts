@@ -434,3 +434,21 @@ describe('PouchDB syncs through the lounge as with one CouchDB', () => {
     }
   });
 });
+
+describe('compressed request bodies', () => {
+  test('gzipped and deflated bodies are decoded by the lounge (couchbackup gzips every body); an unknown coding is 415', async () => {
+    const { gzipSync, deflateSync } = await import('node:zlib');
+    assert.equal((await call(L, 'PUT', '/gzipped')).status, 201);
+    const put = await call(L, 'PUT', '/gzipped/one', gzipSync(JSON.stringify({ n: 1 })), { 'content-encoding': 'gzip' });
+    assert.equal(put.status, 201);
+    const bulk = await call(L, 'POST', '/gzipped/_bulk_docs', deflateSync(JSON.stringify({ docs: [{ _id: 'two' }, { _id: 'three' }] })), { 'content-encoding': 'deflate' });
+    assert.equal(bulk.status, 201);
+    const keys = await call(L, 'POST', '/gzipped/_all_docs', gzipSync(JSON.stringify({ keys: ['one', 'two', 'three'] })), { 'content-encoding': 'gzip' });
+    assert.deepEqual(keys.body.rows.map((r: { id: string }) => r.id), ['one', 'two', 'three']);
+    assert.equal((await call(L, 'GET', '/gzipped/one')).body.n, 1);
+    const br = await call(L, 'PUT', '/gzipped/br', JSON.stringify({}), { 'content-encoding': 'br' });
+    assert.deepEqual([br.status, br.body], [415, { error: 'bad_content_type', reason: 'br is not a supported content encoding.' }]);
+    const corrupt = await call(L, 'PUT', '/gzipped/bad', JSON.stringify({}), { 'content-encoding': 'gzip' });
+    assert.deepEqual([corrupt.status, corrupt.body.reason], [400, 'Request body is not properly gzipped.']);
+  });
+});
