@@ -159,6 +159,18 @@ test('a parameter in both the URL and a POSTed body takes the URL value (_all_do
   assert.deepEqual(multi.body.results.map((r: { rows: unknown[] }) => r.rows.length), [2, 1]);
 });
 
+test('_all_docs keys: reversed by descending, one key may come with key, several may not come with a range', async () => {
+  const desc = await request.post(`/${DB}/_all_docs?descending=true`).send({ keys: ['a', 'nope', 'c'] });
+  assert.deepEqual(desc.body.rows.map((r: { key: string }) => r.key), ['c', 'nope', 'a']);
+  const one = await request.post(`/${DB}/_all_docs?key="a"`).send({ keys: ['a'] });
+  assert.deepEqual([one.status, one.body.offset, one.body.rows.length], [200, null, 1]);
+  const many = await request.post(`/${DB}/_all_docs?startkey="a"`).send({ keys: ['a', 'b'] });
+  assert.deepEqual([many.status, many.body], [400, { error: 'query_parse_error', reason: '`keys` is incompatible with `key`, `start_key` and `end_key`' }]);
+  // startkey after endkey is no rows (not an error, unlike a view), with the offset where the walk would start.
+  const none = await request.get(`/${DB}/_all_docs?startkey="z"&endkey="a"`);
+  assert.deepEqual([none.status, none.body.rows, none.body.offset], [200, [], none.body.total_rows]);
+});
+
 test('_changes?filter=_design shows design documents only', async () => {
   const res = await request.get(`/${DB}/_changes?filter=_design`);
   assert.deepEqual(res.body.results.map((r: { id: string }) => r.id).sort(), ['_design/app', '_design/zz']);

@@ -255,6 +255,11 @@ function allDocsAnswer(db: Database, q: Query, bodyKeys: unknown[] | undefined, 
   if (keys !== undefined || (key !== undefined && typeof key !== 'string')) {
     const list = keys ?? [key];
     if (!Array.isArray(list)) throw new CouchError('bad_request', '`keys` parameter must be an array.');
+    // couch_mrview_util:validate_args: several keys cannot be combined with a range (one key
+    // can, and is looked up as `keys`).
+    if (list.length > 1 && [q.key, q.startkey, q.start_key, q.endkey, q.end_key].some((v) => v !== undefined)) {
+      throw new CouchError('query_parse_error', '`keys` is incompatible with `key`, `start_key` and `end_key`');
+    }
     // CouchDB answers `keys` in request order, reversed by `descending`.
     const ordered = descending ? [...list].reverse() : list;
     const rows: string[] = [];
