@@ -10,9 +10,9 @@ import { Authenticator } from './auth/authenticator.js';
 import { createApp, type Extensions } from './http/app.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import type { NodeConfig, Services } from './http/services.js';
-import { PBKDF2_ITERATIONS } from './auth/password.js';
+import { hashPassword, PBKDF2_ITERATIONS } from './auth/password.js';
 import { SESSION_TIMEOUT_SECONDS } from './auth/session.js';
-import { loadSecret } from './auth/sessions-http.js';
+import { defaultSessionConfig, loadSecret } from './auth/sessions-http.js';
 import { lookupUser, usersGuard, USERS_DB, type UsersConfig } from './auth/users.js';
 import { AUTH_DDOC_BODY, AUTH_DDOC_ID, AUTH_DDOC_VALIDATE } from './auth/auth-ddoc.js';
 import { parseDoc } from './docs/parse-doc.js';
@@ -21,6 +21,13 @@ import { startPeruser, type PeruserConfig } from './auth/peruser.js';
 import { ViewEngine } from '../views/index.js';
 import { ReplicationService } from '../replicator/index.js';
 import { validateGuard } from './design/validate-guard.js';
+import { ConfigStore } from './config/store.js';
+import { configFilePath, readOverlay, writeOverlay } from './config/file.js';
+import { adminTransform, applyLiveSettings, baseSections, replicatorLimits } from './config/node-config.js';
+import { NodeStats } from './stats/node-stats.js';
+
+/** The node's name when none is given (CouchDB's are `name@host`). */
+export const DEFAULT_NODE_NAME = 'chaise@127.0.0.1';
 
 /** Created at start-up when missing. */
 const SYSTEM_DATABASES = ['_users', '_replicator'];
@@ -33,6 +40,8 @@ export interface NodeOptions {
   dir?: string;
   inMemory?: boolean;
   admins?: { name: string; password: string }[];
+  /** This node's name in `/_node/{name}` and `/_membership`. */
+  nodeName?: string;
   limits?: Partial<Limits>;
   cors?: NodeConfig['cors'];
   auth?: {
@@ -74,12 +83,43 @@ export async function openNode(opts: NodeOptions, ext: Extensions | ((s: Service
   catalog.settings = limits;
   await catalog.resumePurges();
   const auth = new Authenticator();
-  for (const a of opts.admins ?? []) auth.addAdmin(a.name, a.password);
+  // Admins are hashed with the node's iteration count (CouchDB: `[chttpd_auth] iterations`).
+  for (const a of opts.admins ?? []) auth.addAdmin(a.name, a.password, hashPassword(a.password, opts.auth?.iterations ?? PBKDF2_ITERATIONS));
   const closing = new AbortController();
-  const config: NodeConfig = { version: VERSION, ...(opts.cors ? { cors: opts.cors } : {}) };
+  const config: NodeConfig = { version: VERSION };
   const users: UsersConfig = { publicSignup: opts.auth?.publicSignup ?? false, iterations: opts.auth?.iterations ?? PBKDF2_ITERATIONS };
   const views = new ViewEngine({ db: env.stores.views as never, partitionQueryLimit: () => limits.partitionQueryLimit });
-  const services: Services = {
+  // Set below, once the services it reads exist.
+  let services = undefined as unknown as Services;
+  const stats = new NodeStats({
+    store: env.stats,
+    views: views.stats,
+    openDatabases: () => catalog.openCount,
+    // A node without a replicator (in-process tests) runs no jobs.
+    replicator: () => services.replication?.jobCounts() ?? { running: 0, pending: 0, crashed: 0, total: 0 },
+  });
+  const dir = opts.inMemory ? env.path : opts.dir ?? './data';
+  const storedSecret = loadSecret(env);
+  const configFile = configFilePath(env.path);
+  const configStore = new ConfigStore({
+    base: baseSections({
+      uuid: catalog.uuid,
+      dir,
+      host: opts.host ?? '127.0.0.1',
+      port: opts.port ?? 5984,
+      admins: auth.adminHashes(),
+      sessionSecret: storedSecret,
+      ...(opts.limits ? { limits: opts.limits } : {}),
+      ...(opts.cors ? { cors: opts.cors } : {}),
+      ...(opts.auth?.sessionTimeoutSeconds !== undefined ? { sessionTimeoutSeconds: opts.auth.sessionTimeoutSeconds } : {}),
+      ...(opts.auth?.iterations !== undefined ? { iterations: opts.auth.iterations } : {}),
+      ...(opts.auth?.peruser ? { peruser: opts.auth.peruser } : {}),
+    }),
+    load: () => readOverlay(configFile),
+    save: (overlay) => writeOverlay(configFile, env.path, overlay),
+    transform: adminTransform(() => users.iterations),
+  });
+  services = {
     views,
     catalog,
     auth,
@@ -88,9 +128,11 @@ export async function openNode(opts: NodeOptions, ext: Extensions | ((s: Service
     closing: closing.signal,
     guards: [],
     users,
-    session: { timeoutSeconds: opts.auth?.sessionTimeoutSeconds ?? SESSION_TIMEOUT_SECONDS, secret: '' },
+    session: defaultSessionConfig(opts.auth?.sessionTimeoutSeconds ?? SESSION_TIMEOUT_SECONDS),
+    configStore,
+    stats,
+    nodeName: opts.nodeName ?? DEFAULT_NODE_NAME,
   };
-  services.session.secret = loadSecret(services);
   catalog.onCreateInit(ensureAuthDdoc);
   // The system databases CouchDB 3 asks an operator to create; a node makes them itself.
   for (const name of SYSTEM_DATABASES) if (!catalog.get(name)) await catalog.create(name);
@@ -102,7 +144,14 @@ export async function openNode(opts: NodeOptions, ext: Extensions | ((s: Service
   catalog.onDbEvent((_name, kind, record) => {
     if (kind === 'deleted' && record) void views.dropDatabase(record.uuid).catch((e: unknown) => console.error('dropping view indexes failed', e));
   });
-  const stopPeruser = startPeruser(catalog, { enable: opts.auth?.peruser?.enable ?? false, deleteDbs: opts.auth?.peruser?.deleteDbs ?? false });
+  let stopPeruser = () => {};
+  const stopLive = applyLiveSettings(configStore, services, {
+    storedSecret,
+    peruser: (cfg) => {
+      stopPeruser();
+      stopPeruser = startPeruser(catalog, cfg);
+    },
+  });
   const app = createApp(services, typeof ext === 'function' ? ext(services) : ext);
   return {
     services,
@@ -110,7 +159,9 @@ export async function openNode(opts: NodeOptions, ext: Extensions | ((s: Service
     env,
     async shutdown() {
       closing.abort();
+      stopLive();
       stopPeruser();
+      stats.close();
       await views.close();
       await catalog.settle();
       await env.close();
@@ -138,9 +189,12 @@ export async function startNode(opts: NodeOptions, ext: Extensions | ((s: Servic
   const url = `http://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`;
   // The replicator talks to this node over HTTP, as any client would, with the first admin's credentials.
   const admin = opts.admins?.[0];
+  services.configStore.setBase('chttpd', 'port', String(port));
   const replication = new ReplicationService({
     nodeUrl: url,
     serverUuid: services.catalog.uuid,
+    nodeName: services.nodeName,
+    ...replicatorLimits(services.configStore),
     ...(admin ? { credentials: { username: admin.name, password: admin.password } } : {}),
   });
   services.replication = replication;

@@ -145,7 +145,8 @@ test('cookie sessions: POST /_session, then the cookie authenticates; DELETE end
   const login = await t.request.post('/_session').type('form').send({ name: 'mem', password: 'pw-mem' }).expect(200);
   assert.deepEqual(login.body, { ok: true, name: 'mem', roles: [] });
   const setCookie = String(login.headers['set-cookie']);
-  assert.match(setCookie, /^AuthSession=[^;]+; Version=1; Path=\/; HttpOnly/);
+  // CouchDB's attributes (couch_httpd_auth:cookie_attributes through mochiweb): the lifetime is what keeps clients like nano logged in.
+  assert.match(setCookie, /^AuthSession=[^;]+; Version=1; Expires=\w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} GMT; Max-Age=600; Path=\/; HttpOnly$/);
   const cookie = setCookie.split(';')[0] as string;
   const s = await t.request.get('/_session').set('cookie', cookie).expect(200);
   assert.deepEqual(s.body.userCtx, { name: 'mem', roles: [] });

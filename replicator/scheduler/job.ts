@@ -58,6 +58,8 @@ export class ReplicationJob {
   readonly pid: string;
   /** The `_rev` of the replicator document this job was built from. */
   docRev: string | null = null;
+  /** When its current or last session started (rotation stops the longest-running first). */
+  lastStartedMs = 0;
 
   constructor(
     /** `transient:<id>` or `<db>\u0000<docid>`. */

@@ -36,6 +36,10 @@ const log = debuglog('chaise:replicator');
 
 /** CouchDB's `[replicator] max_jobs`. */
 export const MAX_JOBS_DEFAULT = 500;
+/** CouchDB's `[replicator] interval`: how often jobs are rotated when more wait than may run. */
+export const INTERVAL_MS_DEFAULT = 60_000;
+/** CouchDB's `[replicator] max_churn`: jobs stopped and started per rotation at most. */
+export const MAX_CHURN = 20;
 /**
  * Waits before restarting a crashed job: CouchDB starts at 30 s; 5 s brings a
  * job back quickly after a peer restart, and the doubling still spares a peer
@@ -49,6 +53,8 @@ export interface SchedulerOptions {
   serverUuid: string;
   nodeName: string;
   maxJobs: number;
+  /** Rotation period: running jobs make room for pending ones this often (when all slots are busy). */
+  intervalMs: number;
   restartBackoff: BackoffPolicy;
   createEndpoint: EndpointFactory;
   clock: Clock;
@@ -83,6 +89,9 @@ export class Scheduler {
   private readonly sessions = new Map<Replication, Promise<void>>();
   private serial = 0;
   private closed = false;
+  private rotation: AbortController | null = null;
+  /** Jobs whose session is being stopped to make room; they resume as pending. */
+  private readonly paused = new Set<ReplicationJob>();
   readonly options: SchedulerOptions;
 
   constructor(options: Partial<SchedulerOptions> & { serverUuid: string }) {
@@ -91,6 +100,7 @@ export class Scheduler {
     this.options = {
       nodeName: 'nonode@nohost',
       maxJobs: MAX_JOBS_DEFAULT,
+      intervalMs: INTERVAL_MS_DEFAULT,
       restartBackoff: JOB_RESTART_BACKOFF,
       createEndpoint: defaultEndpointFactory(clock, random),
       feed: 'continuous',
@@ -280,6 +290,68 @@ export class Scheduler {
 
   // ---- running ----
 
+  /**
+   * New limits (the `[replicator]` config changed): more slots start pending jobs at once; fewer
+   * stop the most recently started jobs, which wait as pending. The rotation timer follows
+   * the new interval.
+   */
+  setLimits(limits: { maxJobs?: number; intervalMs?: number }): void {
+    if (limits.maxJobs !== undefined) this.options.maxJobs = limits.maxJobs;
+    if (limits.intervalMs !== undefined && limits.intervalMs !== this.options.intervalMs) {
+      this.options.intervalMs = limits.intervalMs;
+      if (this.rotation) this.startRotation();
+    }
+    const running = this.allJobs().filter((j) => j.state === 'running' && j.session);
+    const excess = running.length - this.options.maxJobs;
+    if (excess > 0) {
+      running.sort((a, b) => b.lastStartedMs - a.lastStartedMs);
+      for (const job of running.slice(0, excess)) this.pause(job);
+    }
+    this.schedule();
+  }
+
+  /** Starts rotating jobs every `intervalMs` (CouchDB's scheduler does; `close()` stops it). */
+  startRotation(): void {
+    this.rotation?.abort();
+    const ctl = new AbortController();
+    this.rotation = ctl;
+    const loop = async (): Promise<void> => {
+      while (!this.closed && !ctl.signal.aborted) {
+        try {
+          await this.options.clock.sleep(this.options.intervalMs, ctl.signal);
+        } catch {
+          return;
+        }
+        if (this.closed || ctl.signal.aborted) return;
+        this.rotate();
+      }
+    };
+    void loop();
+  }
+
+  /**
+   * When jobs wait and every slot is busy, the longest-running jobs (at most MAX_CHURN) make way:
+   * they stop, checkpointing, and queue behind the waiting ones.
+   */
+  private rotate(): void {
+    const pending = this.allJobs().filter((j) => j.state === 'pending').length;
+    const running = this.allJobs().filter((j) => j.state === 'running' && j.session);
+    if (pending === 0 || running.length < this.options.maxJobs) return this.schedule();
+    running.sort((a, b) => a.lastStartedMs - b.lastStartedMs);
+    for (const job of running.slice(0, Math.min(MAX_CHURN, pending))) this.pause(job);
+    this.schedule();
+  }
+
+  /** Stops a running job's session; the job waits as pending (see sessionEnded). */
+  private pause(job: ReplicationJob): void {
+    if (!job.session) return;
+    this.paused.add(job);
+    job.session.stop();
+    job.record('stopped', this.now(), 'rotated out');
+    // Queued behind jobs that were already waiting.
+    job.setState('pending', this.now());
+  }
+
   private schedule(): void {
     if (this.closed) return;
     let running = 0;
@@ -297,7 +369,9 @@ export class Scheduler {
   private startJob(job: ReplicationJob): void {
     const request = job.request;
     if (!request || !job.replicationId) return;
+    this.paused.delete(job);
     job.setState('running', this.now());
+    job.lastStartedMs = this.now();
     job.record('started', this.now());
     const source = this.options.createEndpoint(request.source, request);
     const target = this.options.createEndpoint(request.target, request);
@@ -340,6 +414,11 @@ export class Scheduler {
     job.session = null;
     job.carriedStats = total;
     const now = this.now();
+    if (this.paused.delete(job)) {
+      // Stopped to make room (setLimits, rotate): it waits its turn, resuming from its checkpoint.
+      if (job.state === 'pending') this.schedule();
+      return;
+    }
     if (err === null && result !== null) {
       if (status.phase === 'stopped') return;
       job.result = result;
@@ -413,6 +492,7 @@ export class Scheduler {
   /** Stops every session (each checkpoints) and every timer. */
   async close(): Promise<void> {
     this.closed = true;
+    this.rotation?.abort();
     for (const job of this.jobs.values()) {
       job.timer?.abort();
       job.timer = null;

@@ -60,6 +60,8 @@ export interface ReplicationServiceOptions {
   /** Create a watched replicator database when it is missing. */
   createReplicatorDbs?: boolean;
   maxJobs?: number;
+  /** CouchDB's `[replicator] interval`, in milliseconds. */
+  intervalMs?: number;
   restartBackoff?: BackoffPolicy;
   heartbeatMs?: number;
   feed?: 'continuous' | 'longpoll';
@@ -154,9 +156,11 @@ export class ReplicationService {
     };
     if (this.options.nodeName !== undefined) schedulerOptions.nodeName = this.options.nodeName;
     if (this.options.maxJobs !== undefined) schedulerOptions.maxJobs = this.options.maxJobs;
+    if (this.options.intervalMs !== undefined) schedulerOptions.intervalMs = this.options.intervalMs;
     if (this.options.restartBackoff !== undefined) schedulerOptions.restartBackoff = this.options.restartBackoff;
     if (this.options.createEndpoint !== undefined) schedulerOptions.createEndpoint = this.options.createEndpoint;
     this.scheduler = new Scheduler(schedulerOptions);
+    this.scheduler.startRotation();
     if (this.options.watchReplicatorDbs === false) return;
     for (const db of this.options.replicatorDbs ?? ['_replicator']) {
       const watcher = new ReplicatorDbWatcher(
@@ -289,6 +293,27 @@ export class ReplicationService {
         this.writeBacks.delete(write);
       });
     this.writeBacks.add(write);
+  }
+
+  /** Applies `[replicator] max_jobs` and `interval` while running (kept for a scheduler not started yet). */
+  setSchedulerLimits(limits: { maxJobs?: number; intervalMs?: number }): void {
+    if (limits.maxJobs !== undefined) this.options.maxJobs = limits.maxJobs;
+    if (limits.intervalMs !== undefined) this.options.intervalMs = limits.intervalMs;
+    this.scheduler?.setLimits(limits);
+  }
+
+  /** How many jobs are in each state, for the node's `_stats` (couch_replicator.jobs.*). */
+  jobCounts(): { running: number; pending: number; crashed: number; total: number } {
+    const jobs = this.scheduler?.allJobs() ?? [];
+    let running = 0;
+    let pending = 0;
+    let crashed = 0;
+    for (const j of jobs) {
+      if (j.state === 'running') running++;
+      else if (j.state === 'pending') pending++;
+      else if (j.state === 'crashing') crashed++;
+    }
+    return { running, pending, crashed, total: jobs.length };
   }
 
   /** `GET /_scheduler/jobs?limit&skip`. */

@@ -34,6 +34,20 @@ export class Authenticator {
     this.remember(basicKey(name, password), { name, roles: ['_admin'] });
   }
 
+  /**
+   * Replaces the server admins (the `[admins]` config section changed). Cached credentials of
+   * every admin that was added, removed or given a new hash are forgotten.
+   */
+  setAdmins(next: Map<string, PasswordHash>): void {
+    for (const [name, hash] of this.admins) {
+      const n = next.get(name);
+      if (!n || n.derived_key !== hash.derived_key || n.salt !== hash.salt) this.forget(name);
+    }
+    for (const name of next.keys()) if (!this.admins.has(name)) this.forget(name);
+    this.admins.clear();
+    for (const [name, hash] of next) this.admins.set(name, hash);
+  }
+
   adminHashes(): Record<string, PasswordHash> {
     return Object.fromEntries(this.admins);
   }

@@ -27,3 +27,26 @@ export function verifyPassword(password: string, hash: Pick<PasswordHash, 'itera
   const actual = pbkdf2Sync(password, hash.salt, hash.iterations, expected.length || KEY_BYTES, prf === 'sha' ? 'sha1' : prf);
   return expected.length === actual.length && timingSafeEqual(expected, actual);
 }
+
+/**
+ * An admin's hash as CouchDB writes it in the `[admins]` config section:
+ * `-pbkdf2:sha256-<derived key>,<salt>,<iterations>` (CouchDB 3.4+), or `-pbkdf2-…` for sha1.
+ */
+export function formatAdminHash(h: Pick<PasswordHash, 'derived_key' | 'salt' | 'iterations'> & { pbkdf2_prf?: string }): string {
+  const prf = h.pbkdf2_prf === 'sha' ? '' : `:${h.pbkdf2_prf ?? 'sha256'}`;
+  return `-pbkdf2${prf}-${h.derived_key},${h.salt},${h.iterations}`;
+}
+
+const ADMIN_HASH = /^-pbkdf2(?::(sha|sha224|sha256|sha384|sha512))?-([0-9a-f]+),([^,]+),(\d+)$/;
+
+/** Reads an `[admins]` value written by `formatAdminHash` (or by CouchDB); undefined otherwise. */
+export function parseAdminHash(text: string): PasswordHash | undefined {
+  const m = ADMIN_HASH.exec(text);
+  if (!m) return undefined;
+  return { password_scheme: 'pbkdf2', pbkdf2_prf: (m[1] ?? 'sha') as 'sha256', derived_key: m[2] as string, salt: m[3] as string, iterations: Number(m[4]) };
+}
+
+/** Whether an `[admins]` value is already hashed (CouchDB leaves `-pbkdf2…` and `-hashed-…` alone). */
+export function isHashedAdminValue(text: string): boolean {
+  return text.startsWith('-pbkdf2') || text.startsWith('-hashed-');
+}

@@ -6,6 +6,7 @@ import type Router from '@koa/router';
 import { randomBytes } from 'node:crypto';
 import { CouchError } from '../errors/catalog.js';
 import type { Services } from '../http/services.js';
+import type { Environment } from '../storage/environment.js';
 import { readRaw, parseJson } from '../http/body.js';
 import { send } from '../http/respond.js';
 import { ANONYMOUS, type UserCtx } from './access.js';
@@ -16,10 +17,25 @@ export interface SessionConfig {
   timeoutSeconds: number;
   /** Persisted random secret; sessions survive restarts. */
   secret: string;
+  /** `[chttpd_auth] allow_persistent_cookies`: cookies carry Expires and Max-Age (default true). */
+  persistentCookies: boolean;
+  /** `[chttpd_auth] cookie_domain`, or '' for none. */
+  cookieDomain: string;
+  /** `[chttpd_auth] same_site`: '', 'none', 'lax' or 'strict'. */
+  sameSite: '' | 'none' | 'lax' | 'strict';
+  /** `[chttpd] require_valid_user`: anonymous requests get 401 (except a login attempt). */
+  requireValidUser: boolean;
+  /** `[chttpd] require_valid_user_except_for_up`: the same, but `/_up` stays open. */
+  requireValidUserExceptUp: boolean;
 }
 
-export function loadSecret(s: Services): string {
-  const meta = s.catalog.env.stores.meta;
+export function defaultSessionConfig(timeoutSeconds: number): SessionConfig {
+  return { timeoutSeconds, secret: '', persistentCookies: true, cookieDomain: '', sameSite: '', requireValidUser: false, requireValidUserExceptUp: false };
+}
+
+/** The node's persisted cookie secret, made on first start (CouchDB keeps it in `[chttpd_auth] secret`). */
+export function loadSecret(env: Environment): string {
+  const meta = env.stores.meta;
   let secret = meta.get(['_node', 'session_secret']) as string | undefined;
   if (!secret) {
     secret = randomBytes(32).toString('hex');
@@ -34,8 +50,25 @@ function saltOf(s: Services, name: string): string | undefined {
   return lookupUser(s.catalog.get(USERS_DB), name)?.hash.salt;
 }
 
-function cookieHeader(value: string, maxAge?: number): string {
-  return `AuthSession=${value}; Version=1; Path=/; HttpOnly${maxAge !== undefined ? `; Max-Age=${maxAge}` : ''}`;
+const SAME_SITE = { none: 'None', lax: 'Lax', strict: 'Strict' } as const;
+
+/**
+ * The `Set-Cookie` value CouchDB sends (couch_httpd_auth:cookie_attributes through
+ * mochiweb_cookies): `AuthSession=v; Version=1; Expires=…; Max-Age=<timeout>; Path=/; HttpOnly`,
+ * with `Secure` over https, `Domain` and `SameSite` when configured. Clients such as nano keep a
+ * cookie only while its Expires/Max-Age says it is valid.
+ */
+export function cookieHeader(value: string, cfg: SessionConfig, secure: boolean, now = Date.now()): string {
+  let out = `AuthSession=${value}; Version=1`;
+  if (cfg.persistentCookies) {
+    const age = Math.max(0, cfg.timeoutSeconds);
+    out += `; Expires=${new Date(now + age * 1000).toUTCString()}; Max-Age=${age}`;
+  }
+  if (secure) out += '; Secure';
+  if (cfg.cookieDomain !== '') out += `; Domain=${cfg.cookieDomain}`;
+  out += '; Path=/; HttpOnly';
+  if (cfg.sameSite !== '') out += `; SameSite=${SAME_SITE[cfg.sameSite]}`;
+  return out;
 }
 
 /** Authentication: Basic first, then the session cookie; sets ctx.state.user. */
@@ -59,10 +92,17 @@ export function authMiddleware(s: Services, cfg: SessionConfig): Koa.Middleware 
           ctx.state.authenticated = 'cookie';
           if (check.refresh) {
             const salt = saltOf(s, check.name) as string;
-            ctx.set('Set-Cookie', cookieHeader(makeSessionCookie(cfg.secret, salt, check.name, now)));
+            ctx.set('Set-Cookie', cookieHeader(makeSessionCookie(cfg.secret, salt, check.name, now), cfg, ctx.secure));
           }
         }
       }
+    }
+    if (user.name === null && (cfg.requireValidUser || cfg.requireValidUserExceptUp)) {
+      // chttpd_auth:party_mode_handler: a login attempt is always allowed; `/_up` needs a valid
+      // user only with require_valid_user and without require_valid_user_except_for_up.
+      const login = ctx.method === 'POST' && ctx.path === '/_session';
+      const required = ctx.path === '/_up' ? cfg.requireValidUser && !cfg.requireValidUserExceptUp : true;
+      if (!login && required) throw new CouchError('unauthorized', 'Authentication required.');
     }
     ctx.state.user = user;
     await next();
@@ -89,7 +129,7 @@ export function registerSessions(router: Router, s: Services, cfg: SessionConfig
     if (typeof name !== 'string' || typeof password !== 'string') throw new CouchError('unauthorized', 'Name or password is incorrect.');
     const user = s.auth.check({ name, password });
     const salt = saltOf(s, name) as string;
-    ctx.set('Set-Cookie', cookieHeader(makeSessionCookie(cfg.secret, salt, name, Math.floor(Date.now() / 1000))));
+    ctx.set('Set-Cookie', cookieHeader(makeSessionCookie(cfg.secret, salt, name, Math.floor(Date.now() / 1000)), cfg, ctx.secure));
     const next = (ctx.query as Record<string, string | undefined>).next;
     if (typeof next === 'string' && next.startsWith('/')) {
       ctx.status = 302;
@@ -102,15 +142,17 @@ export function registerSessions(router: Router, s: Services, cfg: SessionConfig
   router.get('/_session', (ctx) => {
     const user = ctx.state.user;
     const method = ctx.state.authenticated as string | undefined;
+    const authDb = s.configStore.get('chttpd_auth', 'authentication_db');
     send(ctx, 200, {
       ok: true,
       userCtx: { name: user.name, roles: user.roles },
-      info: { authentication_handlers: ['cookie', 'default'], authentication_db: USERS_DB, ...(method ? { authenticated: method } : {}) },
+      // authentication_db only when `[chttpd_auth] authentication_db` is set, as CouchDB answers.
+      info: { authentication_handlers: ['cookie', 'default'], ...(method ? { authenticated: method } : {}), ...(authDb !== undefined ? { authentication_db: authDb } : {}) },
     });
   });
 
   router.delete('/_session', (ctx) => {
-    ctx.set('Set-Cookie', cookieHeader('', 0));
+    ctx.set('Set-Cookie', cookieHeader('', cfg, ctx.secure));
     send(ctx, 200, { ok: true });
   });
 }

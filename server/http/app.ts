@@ -22,6 +22,7 @@ import { registerDbUpdates } from './routes/db-updates.js';
 import { registerPurge } from './routes/purge.js';
 import { registerCopy } from './routes/copy.js';
 import { registerPartitions } from './routes/partitions.js';
+import { registerNode } from './routes/node.js';
 import { routeIndex } from './route-index.js';
 import { consoleMiddleware } from '../../console/server/static-files.js';
 
@@ -38,6 +39,9 @@ export function createApp(s: Services, ext: Extensions = {}): Koa {
   const app = new Koa();
   app.proxy = false;
   app.silent = true;
+
+  // Outermost, so it sees the final status of every answer, errors included.
+  app.use(statsMiddleware(s));
 
   // The error boundary: every failure becomes CouchDB's {"error","reason"} body.
   app.use(async (ctx, next) => {
@@ -68,7 +72,7 @@ export function createApp(s: Services, ext: Extensions = {}): Koa {
     }
   });
 
-  if (s.config.cors) app.use(corsMiddleware(s.config.cors));
+  app.use(corsMiddleware(() => s.config.cors));
   // The web console's static files (`/_utils/`), public like CouchDB's Fauxton: it logs in itself.
   app.use(consoleMiddleware());
   for (const mw of ext.early ?? []) app.use(mw);
@@ -85,6 +89,7 @@ export function createApp(s: Services, ext: Extensions = {}): Koa {
 export function routesOf(s: Services, ext: Extensions = {}): Router {
   const router = new Router();
   registerServer(router, s);
+  registerNode(router, s);
   registerSessions(router, s, s.session);
   for (const add of ext.routes ?? []) add(router);
   // Before the generic `/:db` and `/:db/:docid` routes, which would take these paths for names.
@@ -100,6 +105,34 @@ export function routesOf(s: Services, ext: Extensions = {}): Router {
   registerDocuments(router, s);
   registerAttachments(router, s);
   return router;
+}
+
+/** `_changes` feeds that stay open, counted as CouchDB's clients_requesting_changes. */
+const WAITING_FEEDS = new Set(['longpoll', 'continuous', 'eventsource']);
+
+/**
+ * Counts every request by method and status and times it (couchdb.request_time); open waiting
+ * `_changes` feeds are counted until their socket closes.
+ */
+function statsMiddleware(s: Services): Koa.Middleware {
+  const stats = s.stats;
+  return async (ctx, next) => {
+    const started = stats.requestStarted(ctx.method);
+    const path = ctx.path;
+    if (path.endsWith('/_changes')) {
+      if (WAITING_FEEDS.has(String(ctx.query.feed))) {
+        stats.changesClients++;
+        ctx.res.once('close', () => stats.changesClients--);
+      }
+    } else if (path.endsWith('/_bulk_docs')) stats.bulkRequests++;
+    else if (path.endsWith('/_purge')) stats.purgeRequests++;
+    else if (path.includes('/_view/')) stats.viewReads++;
+    try {
+      await next();
+    } finally {
+      stats.requestEnded(ctx.status, started);
+    }
+  };
 }
 
 /** Bytes of randomness in a request id: CouchDB's are 10 hex digits. */

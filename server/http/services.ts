@@ -9,10 +9,13 @@ import type { ViewEngine } from '../../views/index.js';
 import type { ReplicationService } from '../../replicator/index.js';
 import type { UsersConfig } from '../auth/users.js';
 import type { SessionConfig } from '../auth/sessions-http.js';
+import type { ConfigStore } from '../config/store.js';
+import type { NodeStats } from '../stats/node-stats.js';
 
 export interface NodeConfig {
   /** Shown in `GET /` and used in `Location` headers. */
   version: string;
+  /** CORS settings in effect, or none when CORS is off (follows the config live). */
   cors?: { origins: string[]; credentials: boolean; headers: string[]; methods: string[]; maxAgeSeconds: number };
 }
 
@@ -31,6 +34,12 @@ export interface Services {
   guards: WriteGuard[];
   /** Resolves when the node shuts down; long-lived feeds end on it. */
   closing: AbortSignal;
+  /** The node's configuration (`/_node/{node}/_config`); live settings follow its changes. */
+  configStore: ConfigStore;
+  /** Request counts, latencies and other metrics (`/_node/{node}/_stats`). */
+  stats: NodeStats;
+  /** This node's name, as `/_node/_local` and `/_membership` give it. */
+  nodeName: string;
 }
 
 declare module 'koa' {

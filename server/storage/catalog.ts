@@ -101,6 +101,11 @@ export class Catalog {
     return db;
   }
 
+  /** Databases opened since start-up and not deleted (the node's open_databases metric). */
+  get openCount(): number {
+    return this.open.size;
+  }
+
   names(): string[] {
     return [...this.env.stores.dbs.getKeys()];
   }

@@ -201,6 +201,7 @@ export class Database {
 
   /** A stored revision's body: the winner's is inline in `info`, the others are in `bodies`. */
   body(id: string, rev: string, info: DocInfo | undefined = this.docInfo(id)): StoredBody | undefined {
+    this.env.stats.reads++;
     if (info && info.rev === rev) return info.atts ? { json: info.json, atts: info.atts } : { json: info.json };
     return this.env.stores.bodies.get([this.dbId, id, rev]) as StoredBody | undefined;
   }
@@ -326,7 +327,10 @@ export class Database {
     }
     await this.env.durable();
     // Replicated edits answer null, so compare sequences: any stored change wakes the feeds.
-    if (this.counters.updateSeq !== seqBefore) this.notify();
+    if (this.counters.updateSeq !== seqBefore) {
+      this.env.stats.dbWrites++;
+      this.notify();
+    }
     return results;
   }
 
@@ -613,6 +617,8 @@ export class Database {
    */
   private storeRevision(key: Key, id: string, rev: string, doc: ParsedDoc, atts: AttMap, old: DocInfo | undefined, tree: RevTree, replacedLeaf?: string | null): void {
     const { stores } = this.env;
+    this.env.stats.docWrites++;
+    if (!old) this.env.stats.inserts++;
     const body: StoredBody = Object.keys(atts).length > 0 ? { json: doc.json, atts } : { json: doc.json };
     const win = winningRev(tree);
     // Keep the invariant: the winner's body is inline in `docs`, every other stored body in `bodies`.
@@ -720,6 +726,7 @@ export class Database {
    */
   async putLocal(id: string, doc: ParsedDoc): Promise<string> {
     this.assertLive();
+    this.env.stats.localWrites++;
     let n = 0;
     if (doc.rev !== undefined) {
       const m = /^0-(\d+)$/.exec(doc.rev);
@@ -740,6 +747,7 @@ export class Database {
 
   async deleteLocal(id: string): Promise<boolean> {
     this.assertLive();
+    this.env.stats.localWrites++;
     const key: Key = [this.dbId, id];
     const existed = await this.env.root.transaction(() => {
       if (!this.env.stores.local.doesExist(key)) return false;

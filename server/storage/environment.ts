@@ -9,6 +9,7 @@
 // one event turn into one LMDB transaction (group commit). Callers acknowledge a write only after
 // `durable()` resolves, i.e. after the commit has been flushed to disk.
 
+import { newStoreStats, type StoreStats } from '../stats/store-stats.js';
 import { mkdtempSync, mkdirSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,6 +61,8 @@ export class Environment {
   readonly path: string;
   /** Rev hashes of large writes, on a worker thread. */
   readonly hasher = new RevHasher();
+  /** What the node's `_stats` reports about storage. */
+  readonly stats: StoreStats = newStoreStats();
   private readonly temporary: boolean;
 
   private constructor(root: RootDatabase, path: string, temporary: boolean) {

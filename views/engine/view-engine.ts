@@ -10,7 +10,7 @@ import type { Database } from 'lmdb';
 import { debuglog } from 'node:util';
 import { CouchError, notFound } from '../errors/couch-error.js';
 import { builtinReducer } from '../reduce/builtin.js';
-import { deleteRange, ViewGroup } from '../index-store/view-group.js';
+import { deleteRange, ViewGroup, type ViewStats } from '../index-store/view-group.js';
 import { viewGroupDef } from '../index-store/design.js';
 import type { DocSource } from '../index-store/doc-source.js';
 import { NodeCache } from '../index-store/node-cache.js';
@@ -59,6 +59,8 @@ export class ViewEngine {
   private readonly groups = new Map<string, ViewGroup>();
   private readonly shape: TreeShape | undefined;
   private readonly partitionQueryLimit: () => number;
+  /** Documents mapped and rows emitted since start-up (the node's `_stats` reads them). */
+  readonly stats: ViewStats = { mapDocs: 0, emits: 0 };
 
   constructor(options: ViewEngineOptions) {
     this.db = options.db;
@@ -82,7 +84,7 @@ export class ViewEngine {
     }
     if (g === undefined) {
       g = new ViewGroup(
-        { db: this.db, cache: this.cache, pool: this.pool, ...(this.shape ? { shape: this.shape } : {}) },
+        { db: this.db, cache: this.cache, pool: this.pool, stats: this.stats, ...(this.shape ? { shape: this.shape } : {}) },
         dbKey,
         ddoc,
       );

@@ -105,6 +105,15 @@ export interface GroupContext {
   pool: SandboxPool;
   /** Node sizes (tests use tiny nodes to exercise deep trees). */
   shape?: TreeShape;
+  /** Counts for the node's `_stats` (couchdb.mrview.map_doc and .emits). */
+  stats?: ViewStats;
+}
+
+export interface ViewStats {
+  /** Documents run through map functions. */
+  mapDocs: number;
+  /** Calls of `emit` in map functions. */
+  emits: number;
 }
 
 type StoreKey = (string | number)[];
@@ -435,6 +444,10 @@ export class ViewGroup {
       slot.push(s);
     }
     const emits = await this.ctx.pool.get(this.ddoc).map(uniqueNames, texts);
+    if (this.ctx.stats) {
+      this.ctx.stats.mapDocs += slots.length;
+      for (const perUnique of emits as Emit[][][]) for (const es of perUnique) this.ctx.stats.emits += es.length;
+    }
     for (let i = 0; i < slots.length; i++) {
       const at = slots[i] as number;
       const id = out.ids[at] as string;

@@ -30,7 +30,8 @@ export function registerServer(router: Router, s: Services): void {
       version: s.config.version,
       git_sha: 'chaise',
       uuid: s.catalog.uuid,
-      features: ['access-ready', 'partitioned', 'pluggable-storage-engines', 'reshard', 'scheduler'],
+      // Only what this node has: no `reshard` (a single node has no shards to split).
+      features: ['access-ready', 'partitioned', 'pluggable-storage-engines', 'scheduler'],
       vendor: { name: 'Chaise' },
     });
   });
@@ -99,7 +100,7 @@ export function registerServer(router: Router, s: Services): void {
 
   router.get('/_membership', (ctx) => {
     requireServerAdmin(ctx.state.user);
-    send(ctx, 200, { all_nodes: ['chaise@127.0.0.1'], cluster_nodes: ['chaise@127.0.0.1'] });
+    send(ctx, 200, { all_nodes: [s.nodeName], cluster_nodes: [s.nodeName] });
   });
 
   router.get('/favicon.ico', () => {

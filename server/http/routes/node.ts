@@ -1,0 +1,184 @@
+// The node API (chttpd_node.erl): `/_node/{node}` with `_local` meaning this node — its name,
+// `_config` (whole, by section, by key; GET/PUT/DELETE, `_reload`), `_versions`, `_stats`,
+// `_system` and `_prometheus` — and the single-node answers of the cluster endpoints
+// (`/_membership` is in server.ts). Paths are split as CouchDB splits them, empty segments
+// dropped, so add-cors-to-couchdb's `/_node/{node}//_config/…` works. Server admins only; the
+// metrics endpoints also admit the `_metrics` role.
+
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { getHashes } from 'node:crypto';
+import { CouchError, type CouchShaped } from '../../errors/catalog.js';
+import { requireServerAdmin } from '../../auth/access.js';
+import { ConfigRejected } from '../../config/store.js';
+import { readRaw, parseJson } from '../body.js';
+import { send } from '../respond.js';
+import { PROMETHEUS_CONTENT_TYPE, toPrometheus } from '../../stats/prometheus.js';
+import type { Metric, MetricTree } from '../../stats/node-stats.js';
+import type { Services } from '../services.js';
+
+/** Config sections CouchDB refuses to change over HTTP (couch_util:check_config_blacklist). */
+const BLACKLISTED_SECTIONS = new Set(['daemons', 'external', 'httpd_design_handlers', 'httpd_db_handlers', 'httpd_global_handlers', 'native_query_servers', 'os_daemons', 'query_servers', 'feature_flags']);
+
+function nodeDown(name: string): CouchShaped & Error {
+  return Object.assign(new Error(`${name} is down`), { status: 412, error: 'nodedown', reason: `${name} is down` });
+}
+
+function notAllowed(methods: string): CouchError {
+  return new CouchError('method_not_allowed', `Only ${methods} allowed`);
+}
+
+/** The path's segments after `/_node`, decoded, empty ones dropped (as mochiweb splits paths). */
+function segments(path: string): string[] {
+  return path
+    .split('/')
+    .filter((p) => p !== '')
+    .slice(1)
+    .map((p) => {
+      try {
+        return decodeURIComponent(p);
+      } catch {
+        throw new CouchError('bad_request', 'invalid URL encoding');
+      }
+    });
+}
+
+function requireMetrics(ctx: Context): void {
+  if (!ctx.state.user.roles.includes('_metrics')) requireServerAdmin(ctx.state.user);
+}
+
+/** Walks `_stats/<group>/<metric>`: a path into the tree, or CouchDB's `null` for an unknown one. */
+function extract(tree: MetricTree, path: string[]): MetricTree | Metric | null {
+  let at: MetricTree | Metric = tree;
+  for (const p of path) {
+    const next: MetricTree | Metric | undefined = (at as MetricTree)[p];
+    if (next === undefined || typeof next !== 'object') return null;
+    at = next;
+  }
+  return at;
+}
+
+export function registerNode(router: Router, s: Services): void {
+  const handle = async (ctx: Context) => {
+    const parts = segments(ctx.path);
+    const metricsPath = parts[1];
+    if (metricsPath === '_stats' || metricsPath === '_system' || metricsPath === '_prometheus') requireMetrics(ctx);
+    else requireServerAdmin(ctx.state.user);
+    if (parts.length === 0) throw new CouchError('bad_request', 'Incomplete path to _node request');
+    const node = parts[0] as string;
+    if (node !== '_local' && node !== s.nodeName) throw nodeDown(node);
+    const rest = parts.slice(1);
+    const method = ctx.method;
+    if (rest.length === 0) return send(ctx, 200, { name: s.nodeName });
+    const [what, ...tail] = rest as [string, ...string[]];
+    switch (what) {
+      case '_versions':
+        if (tail.length > 0) break;
+        if (method !== 'GET') throw notAllowed('GET');
+        return send(ctx, 200, versions());
+      case '_config':
+        return config(ctx, s, tail);
+      case '_stats': {
+        if (method !== 'GET') throw notAllowed('GET');
+        return send(ctx, 200, extract(s.stats.tree(), tail));
+      }
+      case '_system':
+        if (tail.length > 0) break;
+        if (method !== 'GET') throw notAllowed('GET');
+        return send(ctx, 200, s.stats.system());
+      case '_prometheus': {
+        if (tail.length > 0) break;
+        if (method !== 'GET') throw notAllowed('GET');
+        const mem = process.memoryUsage();
+        ctx.status = 200;
+        ctx.set('Content-Type', PROMETHEUS_CONTENT_TYPE);
+        ctx.body = toPrometheus(s.stats.tree(), s.stats.uptimeSeconds(), { rss: mem.rss, heap_total: mem.heapTotal, heap_used: mem.heapUsed, external: mem.external, array_buffers: mem.arrayBuffers });
+        return;
+      }
+    }
+    throw new CouchError('not_found', 'missing');
+  };
+  router.all('/_node', handle);
+  router.all('/_node/*rest', handle);
+
+  // Resharding splits a clustered database's shards; a single Chaise node has none to split, so
+  // it answers as an idle single-node CouchDB does.
+  const admin = (f: (ctx: Context) => void) => (ctx: Context) => {
+    requireServerAdmin(ctx.state.user);
+    f(ctx);
+  };
+  router.get('/_reshard', admin((ctx) => send(ctx, 200, { state: 'running', state_reason: null, completed: 0, failed: 0, running: 0, stopped: 0, total: 0 })));
+  router.get('/_reshard/state', admin((ctx) => send(ctx, 200, { state: 'running', reason: null })));
+  router.get('/_reshard/jobs', admin((ctx) => send(ctx, 200, { total_rows: 0, offset: 0, jobs: [] })));
+  router.get('/_cluster_setup', admin((ctx) => send(ctx, 200, { state: 'single_node_enabled' })));
+}
+
+function versions(): Record<string, unknown> {
+  const icu = process.versions.icu ?? '';
+  return {
+    javascript_engine: { name: 'v8', version: process.versions.v8 },
+    node: { version: process.versions.node },
+    erlang: { version: 'none', supported_hashes: getHashes() },
+    collation_driver: { name: 'chaise', library_version: icu, collator_version: process.versions.unicode ?? '', collation_algorithm_version: process.versions.unicode ?? '' },
+  };
+}
+
+async function config(ctx: Context, s: Services, path: string[]): Promise<void> {
+  const store = s.configStore;
+  const method = ctx.method;
+  const persist = ctx.get('x-couch-persist') !== 'false';
+  // A refused value, or a change that could not be written to the config file: CouchDB's 400.
+  const rejected = (e: unknown): never => {
+    if (e instanceof ConfigRejected) throw new CouchError('bad_request', e.reason);
+    throw new CouchError('bad_request', e instanceof Error ? e.message : String(e));
+  };
+  if (path.length === 0) {
+    if (method !== 'GET') throw notAllowed('GET');
+    return send(ctx, 200, store.all());
+  }
+  if (path.length === 1 && path[0] === '_reload') {
+    if (method !== 'POST') throw notAllowed('POST');
+    try {
+      store.reload();
+    } catch (e) {
+      throw new CouchError('bad_request', e instanceof Error ? e.message : String(e));
+    }
+    return send(ctx, 200, { ok: true });
+  }
+  const section = path[0] as string;
+  if (path.length === 1) {
+    if (method !== 'GET') throw notAllowed('GET');
+    return send(ctx, 200, store.section(section));
+  }
+  if (path.length > 2) throw new CouchError('not_found', 'missing');
+  const key = path[1] as string;
+  if (method === 'GET') {
+    const v = store.get(section, key);
+    if (v === undefined) throw new CouchError('not_found', 'unknown_config_value');
+    return send(ctx, 200, v);
+  }
+  if (method === 'PUT') {
+    if (BLACKLISTED_SECTIONS.has(section)) throw new CouchError('forbidden', 'Config section blacklisted for modification over HTTP API.');
+    const value = parseJson(await readRaw(ctx, s.limits), s.limits.maxJsonDepth);
+    if (typeof value !== 'string') throw new CouchError('bad_request', 'a JSON string expected');
+    let old = '';
+    try {
+      old = store.set(section, key, value.trim(), persist);
+    } catch (e) {
+      rejected(e);
+    }
+    return send(ctx, 200, old);
+  }
+  if (method === 'DELETE') {
+    if (BLACKLISTED_SECTIONS.has(section)) throw new CouchError('forbidden', 'Config section blacklisted for modification over HTTP API.');
+    let old: string | undefined;
+    try {
+      old = store.delete(section, key, persist);
+    } catch (e) {
+      rejected(e);
+    }
+    if (old === undefined) throw new CouchError('not_found', 'unknown_config_value');
+    return send(ctx, 200, old);
+  }
+  throw notAllowed('GET,PUT,DELETE');
+}

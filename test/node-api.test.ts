@@ -1,0 +1,268 @@
+// The node API as clients drive it (chttpd_node.erl is the spec): `/_node/{node}/_config` with
+// CouchDB's answers and errors, settings that take effect without a restart, persisted changes
+// that survive one (and transient ones that do not), session cookies with CouchDB's attributes,
+// and the monitoring endpoints (`_stats`, `_system`, `_prometheus` read by a real Prometheus
+// text parser).
+
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import parsePrometheusTextFormat from 'parse-prometheus-text-format';
+import { nodeForFile, type TestNode } from './helpers/in-process-node.js';
+import { startChildNode, type ChildNode } from './helpers/child-node.js';
+import { CONFIG_FILE_NAME } from '../server/config/file.js';
+
+let t: TestNode;
+nodeForFile((n) => (t = n), { admins: [{ name: 'root', password: 'rootpw' }], auth: { iterations: 1000 } });
+
+const ADMIN: [string, string] = ['root', 'rootpw'];
+const cfg = '/_node/_local/_config';
+
+async function setConfig(path: string, value: string, persist = false) {
+  const req = t.request.put(`${cfg}/${path}`).auth(...ADMIN).set('content-type', 'application/json');
+  if (!persist) req.set('x-couch-persist', 'false');
+  return req.send(JSON.stringify(value));
+}
+
+test('GET /_node/_local and /_node/{name}; another name is down; the API is for admins', async () => {
+  const local = await t.request.get('/_node/_local').auth(...ADMIN).expect(200);
+  const name = (local.body as { name: string }).name;
+  await t.request.get(`/_node/${name}`).auth(...ADMIN).expect(200, { name });
+  const down = await t.request.get('/_node/other@host/_config').auth(...ADMIN).expect(412);
+  assert.deepEqual(down.body, { error: 'nodedown', reason: 'other@host is down' });
+  const anon = await t.request.get('/_node/_local/_config').expect(401);
+  assert.deepEqual(anon.body, { error: 'unauthorized', reason: 'You are not a server admin.' });
+  await t.request.get('/_node').auth(...ADMIN).expect(400, /Incomplete path to _node request/);
+});
+
+test('config: whole, section and key; PUT and DELETE answer the old value; CouchDB errors', async () => {
+  assert.equal((await setConfig('test_sec/k', 'v1')).body, '');
+  assert.equal((await setConfig('test_sec/k', '  v2  ')).body, 'v1', 'the value is trimmed as CouchDB trims it');
+  await t.request.get(`${cfg}/test_sec/k`).auth(...ADMIN).expect(200, '"v2"\n');
+  await t.request.get(`${cfg}/test_sec`).auth(...ADMIN).expect(200, { k: 'v2' });
+  const all = (await t.request.get(cfg).auth(...ADMIN).expect(200)).body as Record<string, Record<string, string>>;
+  assert.equal(all.test_sec?.k, 'v2');
+  assert.equal(all.couchdb?.single_node, 'true');
+  assert.match(all.admins?.root ?? '', /^-pbkdf2:sha256-[0-9a-f]{64},[0-9a-f]{32},1000$/, 'admins are listed hashed');
+  // Add-cors-to-couchdb sends `/_node/{node}//_config/...`, which CouchDB accepts.
+  await t.request.get('/_node/_local//_config/test_sec/k').auth(...ADMIN).expect(200, '"v2"\n');
+  assert.equal((await t.request.delete(`${cfg}/test_sec/k`).auth(...ADMIN).set('x-couch-persist', 'false').expect(200)).body, 'v2');
+  const gone = await t.request.delete(`${cfg}/test_sec/k`).auth(...ADMIN).expect(404);
+  assert.deepEqual(gone.body, { error: 'not_found', reason: 'unknown_config_value' });
+  await t.request.get(`${cfg}/test_sec/k`).auth(...ADMIN).expect(404, { error: 'not_found', reason: 'unknown_config_value' });
+
+  const notString = await t.request.put(`${cfg}/test_sec/n`).auth(...ADMIN).send('42').expect(400);
+  assert.deepEqual(notString.body, { error: 'bad_request', reason: 'a JSON string expected' });
+  await t.request.put(`${cfg}/test_sec/n`).auth(...ADMIN).send('bare').expect(400, { error: 'bad_request', reason: 'invalid UTF-8 JSON' });
+  const injected = await setConfig('cors/origins', 'http://x\n[os_daemons]\nevil = rm -rf');
+  assert.deepEqual([injected.status, injected.body], [400, { error: 'bad_request', reason: 'Invalid configuration value' }]);
+  const key = await t.request.put(`${cfg}/test_sec/a%5Bb`).auth(...ADMIN).send('"x"').expect(400);
+  assert.deepEqual(key.body, { error: 'bad_request', reason: 'Invalid configuration key' });
+  const blacklisted = await t.request.put(`${cfg}/query_servers/js`).auth(...ADMIN).send('"/bin/sh"').expect(403);
+  assert.deepEqual(blacklisted.body, { error: 'forbidden', reason: 'Config section blacklisted for modification over HTTP API.' });
+  await t.request.post(`${cfg}/test_sec/k`).auth(...ADMIN).expect(405, { error: 'method_not_allowed', reason: 'Only GET,PUT,DELETE allowed' });
+  await t.request.put(cfg).auth(...ADMIN).expect(405, { error: 'method_not_allowed', reason: 'Only GET allowed' });
+});
+
+test('_reload drops changes made with X-Couch-Persist: false and keeps persisted ones', async () => {
+  await setConfig('reload_sec/transient', 'a');
+  await setConfig('reload_sec/kept', 'b', true);
+  await t.request.post(`${cfg}/_reload`).auth(...ADMIN).expect(200, { ok: true });
+  await t.request.get(`${cfg}/reload_sec`).auth(...ADMIN).expect(200, { kept: 'b' });
+  const file = JSON.parse(readFileSync(join(t.node.env.path, CONFIG_FILE_NAME), 'utf8')) as { sections: Record<string, unknown> };
+  assert.deepEqual(file.sections.reload_sec, { kept: 'b' });
+});
+
+test('an admin set through config is hashed on write, can log in at once, and is gone once deleted', async () => {
+  assert.equal((await setConfig('admins/cfgadmin', 'cfgpw')).body, '');
+  const stored = (await t.request.get(`${cfg}/admins/cfgadmin`).auth(...ADMIN).expect(200)).body as string;
+  assert.match(stored, /^-pbkdf2:sha256-[0-9a-f]{64},[0-9a-f]{32},1000$/);
+  const ses = await t.request.get('/_session').auth('cfgadmin', 'cfgpw').expect(200);
+  assert.deepEqual(ses.body.userCtx, { name: 'cfgadmin', roles: ['_admin'] });
+  assert.equal((await t.request.delete(`${cfg}/admins/cfgadmin`).auth(...ADMIN).set('x-couch-persist', 'false')).body, stored);
+  await t.request.get('/_session').auth('cfgadmin', 'cfgpw').expect(401);
+});
+
+test('live limits: max_document_size and max_http_request_size apply to the next request', async () => {
+  await t.request.put('/limits_db').auth(...ADMIN).expect(201);
+  const big = JSON.stringify({ text: 'x'.repeat(2000) });
+  await setConfig('couchdb/max_document_size', '1000');
+  const tooBig = await t.request.put('/limits_db/d1').auth(...ADMIN).set('content-type', 'application/json').send(big);
+  assert.equal(tooBig.status, 413);
+  assert.equal(tooBig.body.error, 'document_too_large');
+  await t.request.delete(`${cfg}/couchdb/max_document_size`).auth(...ADMIN).set('x-couch-persist', 'false').expect(200);
+  await t.request.put('/limits_db/d1').auth(...ADMIN).set('content-type', 'application/json').send(big).expect(201);
+  await setConfig('chttpd/max_http_request_size', '500');
+  const req = await t.request.put('/limits_db/d2').auth(...ADMIN).set('content-type', 'application/json').send(big);
+  assert.equal(req.status, 413);
+  await t.request.delete(`${cfg}/chttpd/max_http_request_size`).auth(...ADMIN).set('x-couch-persist', 'false').expect(200);
+});
+
+test('chttpd/require_valid_user turns anonymous requests away, login stays possible', async () => {
+  await t.request.get('/').expect(200);
+  await setConfig('chttpd/require_valid_user', 'true');
+  try {
+    await t.request.get('/').expect(401, { error: 'unauthorized', reason: 'Authentication required.' });
+    await t.request.get('/_up').expect(401);
+    await t.request.get('/').auth(...ADMIN).expect(200);
+    await t.request.post('/_session').send({ name: 'root', password: 'rootpw' }).expect(200);
+    await setConfig('chttpd/require_valid_user_except_for_up', 'true');
+    await t.request.get('/_up').expect(200);
+  } finally {
+    await t.request.delete(`${cfg}/chttpd/require_valid_user_except_for_up`).auth(...ADMIN).set('x-couch-persist', 'false');
+    await setConfig('chttpd/require_valid_user', 'false');
+  }
+  await t.request.get('/').expect(200);
+});
+
+test("session cookies carry CouchDB's attributes, following chttpd_auth live", async () => {
+  const login = async () => String((await t.request.post('/_session').send({ name: 'root', password: 'rootpw' }).expect(200)).headers['set-cookie']);
+  const plain = await login();
+  assert.match(plain, /^AuthSession=[\w-]+; Version=1; Expires=\w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} GMT; Max-Age=600; Path=\/; HttpOnly$/);
+  const expires = Date.parse(/Expires=([^;]+)/.exec(plain)?.[1] ?? '');
+  assert.ok(Math.abs(expires - (Date.now() + 600_000)) < 5_000, 'Expires is Max-Age from now');
+  await setConfig('chttpd_auth/timeout', '60');
+  await setConfig('chttpd_auth/same_site', 'Strict');
+  await setConfig('chttpd_auth/cookie_domain', 'example.org');
+  try {
+    assert.match(await login(), /; Max-Age=60; Domain=example.org; Path=\/; HttpOnly; SameSite=Strict$/);
+    await setConfig('chttpd_auth/allow_persistent_cookies', 'false');
+    assert.match(await login(), /^AuthSession=[\w-]+; Version=1; Domain=example.org; Path=\/; HttpOnly; SameSite=Strict$/);
+  } finally {
+    await t.request.post(`${cfg}/_reload`).auth(...ADMIN).expect(200);
+  }
+  const out = String((await t.request.delete('/_session').expect(200)).headers['set-cookie']);
+  assert.match(out, /^AuthSession=; Version=1; Expires=[^;]+; Max-Age=600; Path=\/; HttpOnly$/, 'logout clears the cookie with the same attributes');
+});
+
+test('CORS follows chttpd/enable_cors and cors/* live', async () => {
+  const preflight = () => t.request.options('/_all_dbs').set('origin', 'http://app.example').set('access-control-request-method', 'GET');
+  assert.equal((await preflight()).headers['access-control-allow-origin'], undefined);
+  await setConfig('chttpd/enable_cors', 'true');
+  await setConfig('cors/origins', 'http://app.example');
+  await setConfig('cors/credentials', 'true');
+  const ok = await preflight().expect(204);
+  assert.equal(ok.headers['access-control-allow-origin'], 'http://app.example');
+  assert.equal(ok.headers['access-control-allow-credentials'], 'true');
+  await setConfig('cors/origins', 'http://other.example');
+  assert.equal((await preflight()).headers['access-control-allow-origin'], undefined);
+  await setConfig('chttpd/enable_cors', 'false');
+});
+
+test('couch_peruser/enable takes effect live', async () => {
+  await setConfig('couch_peruser/enable', 'true');
+  try {
+    await t.request.put('/_users/org.couchdb.user:pu').auth(...ADMIN).send({ name: 'pu', password: 'x', type: 'user', roles: [] }).expect(201);
+    const dbName = 'userdb-' + Buffer.from('pu').toString('hex');
+    for (let i = 0; i < 100 && !t.node.services.catalog.get(dbName); i++) await new Promise((r) => setTimeout(r, 20));
+    await t.request.get('/' + dbName).auth(...ADMIN).expect(200);
+  } finally {
+    await setConfig('couch_peruser/enable', 'false');
+  }
+});
+
+test('_stats counts requests by method and status, with request_time as a histogram', async () => {
+  const stat = async (path: string) => (await t.request.get(`/_node/_local/_stats/${path}`).auth(...ADMIN).expect(200)).body as { value: unknown; type: string; desc: string };
+  const before = (await stat('couchdb/httpd_request_methods/GET')).value as number;
+  const notFound = (await stat('couchdb/httpd_status_codes/404')).value as number;
+  await t.request.get('/no_such_db_here').auth(...ADMIN).expect(404);
+  assert.equal((await stat('couchdb/httpd_request_methods/GET')).value, before + 3, 'the 404-count read, the 404 and this read');
+  assert.equal((await stat('couchdb/httpd_status_codes/404')).value, notFound + 1);
+  const rt = await stat('couchdb/request_time');
+  assert.equal(rt.type, 'histogram');
+  assert.equal(rt.desc, 'length of a request inside CouchDB without MochiWeb');
+  const v = rt.value as { n: number; min: number; max: number; median: number; percentile: [number, number][] };
+  assert.ok(v.n > 0 && v.min >= 0 && v.max >= v.median && v.median >= v.min);
+  assert.deepEqual(v.percentile.map(([p]) => p), [50, 75, 90, 95, 99, 999]);
+  const reads = await stat('couchdb/database_reads');
+  assert.deepEqual([reads.type, reads.desc], ['counter', 'number of times a document was read from a database']);
+  const open = await stat('couchdb/open_databases');
+  assert.ok((open.value as number) >= 2, '_users and _replicator at least');
+  assert.deepEqual(await stat('couch_replicator/jobs/running'), { value: 0, type: 'gauge', desc: 'replicator scheduler running jobs' });
+  assert.equal((await t.request.get('/_node/_local/_stats/couchdb/no_such_metric').auth(...ADMIN).expect(200)).text.trim(), 'null');
+});
+
+test('document writes, reads and view builds are counted', async () => {
+  const stat = async (path: string) => ((await t.request.get(`/_node/_local/_stats/${path}`).auth(...ADMIN).expect(200)).body as { value: number }).value;
+  await t.request.put('/stats_db').auth(...ADMIN).expect(201);
+  const [writes, inserts, reads, mapped] = [await stat('couchdb/document_writes'), await stat('couchdb/document_inserts'), await stat('couchdb/database_reads'), await stat('couchdb/mrview/map_doc')];
+  await t.request.post('/stats_db/_bulk_docs').auth(...ADMIN).send({ docs: [{ _id: 'a', n: 1 }, { _id: 'b', n: 2 }] }).expect(201);
+  await t.request.get('/stats_db/a').auth(...ADMIN).expect(200);
+  await t.request.put('/stats_db/_design/d').auth(...ADMIN).send({ views: { v: { map: 'function (doc) { if (doc.n) { emit(doc.n, null); emit(-doc.n, null); } }' } } }).expect(201);
+  await t.request.get('/stats_db/_design/d/_view/v').auth(...ADMIN).expect(200);
+  assert.equal(await stat('couchdb/document_writes'), writes + 3);
+  assert.equal(await stat('couchdb/document_inserts'), inserts + 3);
+  assert.ok((await stat('couchdb/database_reads')) > reads);
+  assert.equal(await stat('couchdb/mrview/map_doc'), mapped + 2, 'the design doc itself is not mapped');
+  assert.ok((await stat('couchdb/mrview/emits')) >= 4);
+  assert.ok((await stat('couchdb/httpd/bulk_requests')) >= 1);
+  assert.ok((await stat('couchdb/httpd/view_reads')) >= 1);
+});
+
+test('_system reports uptime, Node memory and event-loop delay', async () => {
+  const sys = (await t.request.get('/_node/_local/_system').auth(...ADMIN).expect(200)).body as { uptime: number; memory: Record<string, number>; event_loop_delay: Record<string, number> };
+  assert.equal(typeof sys.uptime, 'number');
+  assert.ok(sys.memory.rss! > 0 && sys.memory.heap_used! > 0);
+  assert.ok(sys.event_loop_delay.max! >= sys.event_loop_delay.min!);
+});
+
+test('_versions and the single-node answers', async () => {
+  const v = (await t.request.get('/_node/_local/_versions').auth(...ADMIN).expect(200)).body as { javascript_engine: { name: string } };
+  assert.equal(v.javascript_engine.name, 'v8');
+  await t.request.get('/_reshard').auth(...ADMIN).expect(200, { state: 'running', state_reason: null, completed: 0, failed: 0, running: 0, stopped: 0, total: 0 });
+  await t.request.get('/_cluster_setup').auth(...ADMIN).expect(200, { state: 'single_node_enabled' });
+  const root = (await t.request.get('/').expect(200)).body as { features: string[] };
+  assert.ok(!root.features.includes('reshard'), 'a single node does not reshard');
+});
+
+test('_prometheus parses as the Prometheus text format with CouchDB metric names', async () => {
+  const res = await t.request.get('/_node/_local/_prometheus').auth(...ADMIN).expect(200);
+  assert.equal(res.headers['content-type'], 'text/plain; version=2.0');
+  const families = parsePrometheusTextFormat(res.text);
+  const byName = new Map(families.map((f) => [f.name, f]));
+  const methods = byName.get('couchdb_httpd_request_methods');
+  assert.equal(methods?.type, 'COUNTER');
+  assert.ok(Number(methods?.metrics.find((m) => m.labels?.method === 'GET')?.value) > 0);
+  assert.ok(byName.get('couchdb_httpd_status_codes')?.metrics.some((m) => m.labels?.code === '200'));
+  const rt = byName.get('couchdb_request_time_seconds');
+  assert.equal(rt?.type, 'SUMMARY');
+  assert.ok(Number(rt?.metrics[0]?.count) > 0);
+  assert.deepEqual(Object.keys(rt?.metrics[0]?.quantiles ?? {}), ['0.5', '0.75', '0.9', '0.95', '0.99', '0.999']);
+  assert.equal(byName.get('couchdb_open_databases')?.type, 'GAUGE');
+  assert.equal(byName.get('couchdb_httpd_clients_requesting_changes')?.type, 'GAUGE');
+  assert.equal(byName.get('couchdb_database_reads_total')?.type, 'COUNTER');
+  assert.equal(byName.get('couchdb_couch_replicator_jobs_running')?.type, 'GAUGE');
+  assert.equal(byName.get('couchdb_uptime_seconds')?.type, 'COUNTER');
+  // Names are unique per family, as the format requires.
+  assert.equal(byName.size, families.length);
+});
+
+const children: ChildNode[] = [];
+after(async () => {
+  for (const c of children) await c.stop();
+});
+
+test('persisted config survives a crash and restart; transient changes and plain passwords do not reach the disk', async () => {
+  const node = await startChildNode({ admin: 'boss:bosspw' });
+  children.push(node);
+  const auth = { authorization: 'Basic ' + Buffer.from('boss:bosspw').toString('base64') };
+  const put = (path: string, value: string, headers: Record<string, string> = {}) =>
+    fetch(`${node.url}/_node/_local/_config/${path}`, { method: 'PUT', headers: { ...auth, ...headers }, body: JSON.stringify(value) });
+  assert.equal((await put('persist_test/kept', 'yes')).status, 200);
+  assert.equal((await put('persist_test/transient', 'no', { 'x-couch-persist': 'false' })).status, 200);
+  assert.equal((await put('admins/second', 'secondpw')).status, 200);
+  assert.equal((await put('chttpd_auth/timeout', '1234')).status, 200);
+  const fileText = readFileSync(join(node.dir, CONFIG_FILE_NAME), 'utf8');
+  assert.doesNotMatch(fileText, /secondpw|bosspw/, 'no clear password on disk');
+
+  await node.restart(); // SIGKILL, then start on the same directory
+  const section = (await (await fetch(`${node.url}/_node/_local/_config/persist_test`, { headers: auth })).json()) as Record<string, string>;
+  assert.deepEqual(section, { kept: 'yes' });
+  const second = await fetch(`${node.url}/_session`, { headers: { authorization: 'Basic ' + Buffer.from('second:secondpw').toString('base64') } });
+  assert.deepEqual(((await second.json()) as { userCtx: unknown }).userCtx, { name: 'second', roles: ['_admin'] });
+  const login = await fetch(`${node.url}/_session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'boss', password: 'bosspw' }) });
+  assert.match(login.headers.get('set-cookie') ?? '', /Max-Age=1234;/, 'the persisted session timeout is in effect');
+  const port = (await (await fetch(`${node.url}/_node/_local/_config/chttpd/port`, { headers: auth })).json()) as string;
+  assert.equal(port, String(node.port), 'chttpd/port is the port the node listens on');
+});
