@@ -140,7 +140,10 @@ describe('_changes feeds', () => {
   });
 
   test('eventsource heartbeat is a heartbeat event', async () => {
+    const open = n.node.services.stats.changesClients;
     const pending = inFlight(text(req.get('/feeds/_changes?feed=eventsource&since=now&heartbeat=40&limit=1')));
+    // Write only once the feed is open and has had time for heartbeats (a loaded machine may take a while to open it).
+    while (n.node.services.stats.changesClients === open) await new Promise((r) => setTimeout(r, 10));
     await new Promise((r) => setTimeout(r, 200));
     await put('feeds', 'es-heartbeat', { n: 102 });
     const body = (await pending).body as string;
