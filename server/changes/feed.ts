@@ -91,7 +91,7 @@ function* docIdRows(db: Database, since: number, ids: Set<string>): Generator<{ 
 
 export function renderRow(db: Database, seq: number, id: string, info: DocInfo, opts: FeedOptions): string {
   const revs = opts.style === 'all_docs' ? leaves(info.tree).map((l) => l.rev) : [info.rev];
-  let row = '{"seq":' + db.seq.json(seq) + ',"id":' + JSON.stringify(id) + ',"changes":[';
+  let row = db.seq.rowHead(seq) + JSON.stringify(id) + ',"changes":[';
   for (let i = 0; i < revs.length; i++) row += (i ? ',{"rev":"' : '{"rev":"') + revs[i] + '"}';
   row += ']';
   if (info.deleted) row += ',"deleted":true';

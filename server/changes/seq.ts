@@ -26,13 +26,17 @@ import { CouchError } from '../errors/catalog.js';
 
 /** The first byte of every suffix: a later format can change it and still read this one. */
 const SEQ_FORMAT = 1;
-/** Hash bytes after the format byte: 11 + 1 = 12 bytes, 16 base64url characters, no padding. */
-const SEQ_HASH_BYTES = 11;
-const SUFFIX_CHARS = 16;
+/**
+ * Hash bytes after the format byte: 1 + 5 = 6 bytes, 8 base64url characters, no padding. Every
+ * `_changes` row carries the suffix, so it is kept short (a full read's bytes grow ~12 % over bare
+ * integers); 40 bits of hash tell this node's databases apart with room to spare.
+ */
+const SEQ_HASH_BYTES = 5;
+const SUFFIX_CHARS = 8;
 /** A sequence longer than this is refused before any parsing (ours are under 40 characters). */
 const SINCE_CHARS_MAX = 1024;
 
-const SHAPE = /^(\d{1,16})-([A-Za-z0-9_-]{16})$/;
+const SHAPE = /^(\d{1,16})-([A-Za-z0-9_-]{8})$/;
 const BARE = /^\d{1,16}$/;
 
 export function malformedSince(): CouchError {
@@ -59,6 +63,8 @@ export class SeqCodec {
   private readonly tail: string;
   /** `-<suffix>"`, ready to append to `"N` when splicing JSON text. */
   private readonly jsonTail: string;
+  /** `-<suffix>","id":`, the rest of a `_changes` row's head after its N. */
+  private readonly rowTail: string;
 
   /**
    * @param legacyMax the update sequence the database had when the node was upgraded from
@@ -70,6 +76,15 @@ export class SeqCodec {
   ) {
     this.tail = '-' + suffix;
     this.jsonTail = this.tail + '"';
+    this.rowTail = this.jsonTail + ',"id":';
+  }
+
+  /**
+   * The head of a `_changes` row up to its id, `{"seq":"N-<suffix>","id":`: per row, one number
+   * and two concatenations, as many as with bare integers.
+   */
+  rowHead(n: number): string {
+    return '{"seq":"' + n + this.rowTail;
   }
 
   /** The sequence as a string, `N-<suffix>`. */
