@@ -115,6 +115,12 @@ test('partition_size: GET /db/_partition/p counts docs, deletions and sizes', as
     assert.equal(i.doc_del_count, 1);
     assert.equal(i.sizes.external, 0);
     assert.equal((await request.get(`/${db}/_partition/bar`)).body.doc_count, 1);
+    // The database's external size is its partitions' (partition_size "attachments don't affect other partitions").
+    const att = { _attachments: { 'foo.txt': { content_type: 'text/plain', data: Buffer.from('This is a text document to save').toString('base64') } } };
+    await request.put(`/${db}/baz:att`).set('content-type', JSON_TYPE).send(att).expect(201);
+    const sizes = await Promise.all(['foo', 'bar', 'baz'].map(async (p) => (await request.get(`/${db}/_partition/${p}`)).body.sizes.external as number));
+    assert.ok((sizes[2] as number) > 31);
+    assert.equal((await request.get(`/${db}`)).body.sizes.external, sizes.reduce((a, b) => a + b, 0));
     assert.equal((await request.get(`/${db}/_partition/_bar`)).body.error, 'illegal_partition');
     assert.equal((await request.post(`/${db}/_partition/_bar`)).body.error, 'illegal_partition');
     assert.equal((await request.put(`/${db}/_partition/bar`)).status, 405);
