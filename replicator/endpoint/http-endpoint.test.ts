@@ -171,7 +171,7 @@ test('a continuous feed yields rows as lines complete, skips heartbeats, and end
   reset((req, res) => {
     const url = new URL(req.url, base);
     assert.equal(url.searchParams.get('feed'), 'continuous');
-    assert.equal(url.searchParams.get('heartbeat'), '50');
+    assert.equal(url.searchParams.get('heartbeat'), '500');
     res.writeHead(200, { 'content-type': 'application/json' });
     res.write('{"seq":1,"id":"a","chan');
     setTimeout(() => res.write('ges":[{"rev":"1-a"}]}\n\n{"seq":2,"id":"b","changes":[{"rev":"1-b"}],"deleted":true}\n'), 20);
@@ -179,7 +179,7 @@ test('a continuous feed yields rows as lines complete, skips heartbeats, and end
   });
   const ep = endpoint();
   const events: ChangesEvent[] = [];
-  for await (const event of ep.changesFeed({ since: 0, style: 'all_docs', heartbeatMs: 50, feed: 'continuous' })) events.push(event);
+  for await (const event of ep.changesFeed({ since: 0, style: 'all_docs', heartbeatMs: 500, feed: 'continuous' })) events.push(event);
   const rows = events.flatMap((e) => (e.kind === 'rows' ? e.rows : []));
   assert.deepEqual(rows.map((r) => [r.id, r.seq, r.deleted ?? false]), [['a', 1, false], ['b', 2, true]]);
   assert.deepEqual(events[events.length - 1], { kind: 'last_seq', lastSeq: 2 });
