@@ -67,8 +67,38 @@ async function login(p: Page, name: string, password: string): Promise<void> {
   await p.getByRole('button', { name: 'Log in' }).click();
 }
 
+/** A `chaise cluster` process, started first so that it boots while the node's tests run. */
+let cluster: ChildProcess | undefined;
+let clusterDir: string | undefined;
+let clusterUrl: Promise<string>;
+
+function startCluster(): Promise<string> {
+  clusterDir = mkdtempSync(join(tmpdir(), 'chaise-console-cluster-'));
+  const proc = spawn(process.execPath, ['dist/server/cli.js', 'cluster', '--nodes', '3', '--q', '4', '--n', '2', '--port', '0', '--dir', clusterDir, '--admin', 'adm:pw', '--in-memory'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  cluster = proc;
+  let out = '';
+  return new Promise<string>((ready, fail) => {
+    const timer = setTimeout(() => fail(new Error(`cluster did not start: ${out}`)), 60_000);
+    const on = (c: Buffer) => {
+      out += c.toString('utf8');
+      const m = /lounge listening on (http:\/\/\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        ready(m[1] as string);
+      }
+    };
+    proc.stdout?.on('data', on);
+    proc.stderr?.on('data', on);
+    proc.once('exit', (code) => fail(new Error(`cluster exited (${code}): ${out}`)));
+  });
+}
+
 before(async () => {
   if (!haveChromium) return;
+  clusterUrl = startCluster();
+  clusterUrl.catch(() => undefined); // test 6 reports it
   mkdirSync(SHOTS, { recursive: true });
   dir = mkdtempSync(join(tmpdir(), 'chaise-console-'));
   node = await startNode({ port: 0, dir, admins: [{ name: 'adm', password: 'pw' }], auth: { iterations: 1000 } });
@@ -89,6 +119,13 @@ before(async () => {
 });
 
 after(async () => {
+  if (cluster && cluster.exitCode === null) {
+    const exited = new Promise((r) => cluster?.once('exit', r));
+    cluster.kill('SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    if (cluster.exitCode === null) cluster.kill('SIGKILL');
+  }
+  if (clusterDir) rmSync(clusterDir, { recursive: true, force: true });
   await browser?.close();
   await node?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -310,25 +347,8 @@ test('a member who is not an admin sees only what they may use', { skip, timeout
 });
 
 test('6: on a chaise cluster, the shard map', { skip, timeout: TEST_MS }, async () => {
-  const cdir = mkdtempSync(join(tmpdir(), 'chaise-console-cluster-'));
-  const proc: ChildProcess = spawn(process.execPath, ['dist/server/cli.js', 'cluster', '--nodes', '3', '--q', '4', '--n', '2', '--port', '0', '--dir', cdir, '--admin', 'adm:pw', '--in-memory'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  try {
-    let out = '';
-    const url = await new Promise<string>((ready, fail) => {
-      const timer = setTimeout(() => fail(new Error(`cluster did not start: ${out}`)), 30_000);
-      const on = (c: Buffer) => {
-        out += c.toString('utf8');
-        const m = /lounge listening on (http:\/\/\S+)/.exec(out);
-        if (m) {
-          clearTimeout(timer);
-          ready(m[1] as string);
-        }
-      };
-      proc.stdout?.on('data', on);
-      proc.stderr?.on('data', on);
-    });
+  {
+    const url = await clusterUrl;
     assert.equal((await api(url, 'PUT', '/sharded')).status, 201);
     const docs = Array.from({ length: 40 }, (_, i) => ({ _id: `d${i}`, i }));
     assert.equal((await api(url, 'POST', '/sharded/_bulk_docs', { docs })).status, 201);
@@ -353,11 +373,5 @@ test('6: on a chaise cluster, the shard map', { skip, timeout: TEST_MS }, async 
     );
     await shot(p, 'shards');
     await p.close();
-  } finally {
-    const exited = new Promise((r) => proc.once('exit', r));
-    proc.kill('SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-    if (proc.exitCode === null) proc.kill('SIGKILL');
-    rmSync(cdir, { recursive: true, force: true });
   }
 });

@@ -4,7 +4,7 @@
 // `/_lounge/shards/{db}`). Refreshed every two seconds.
 
 import { useState } from 'preact/hooks';
-import { get, path } from '../api';
+import { get, optional, path, post } from '../api';
 import { go } from '../router';
 import { ErrorBox, usePoll, useAsync } from '../ui';
 
@@ -33,6 +33,20 @@ interface Replica {
   update_seq?: unknown;
   lag?: number;
 }
+interface Move {
+  id: string;
+  kind: 'move' | 'split';
+  range: string;
+  from?: string;
+  to?: string;
+  children?: [string, string];
+  state: string;
+  docsCopied: number;
+  docsTotal: number;
+  errors: string[];
+  reason: string;
+  updated: string;
+}
 interface ShardStatus {
   ranges: { range: string; replicas: Replica[] }[];
   sync: { running: unknown[]; queued: number; completed: number; failed: number };
@@ -44,6 +58,15 @@ export function ShardsPage({ db }: { db: string | undefined }) {
   const [health, setHealth] = useState<Health>();
   const [status, setStatus] = useState<ShardStatus>();
   const [error, setError] = useState<unknown>();
+  /** `/_lounge/moves` of the elastic lounge; null when this lounge has none. */
+  const [moves, setMoves] = useState<Move[] | null>();
+  usePoll(
+    async () => {
+      const m = await optional<{ moves: Move[] }>('/_lounge/moves');
+      setMoves(m ? m.moves : null);
+    },
+    POLL_MS,
+  );
   usePoll(
     async () => {
       try {
@@ -127,9 +150,74 @@ export function ShardsPage({ db }: { db: string | undefined }) {
           </table>
         </div>
       )}
+      {moves !== undefined && <Moves moves={moves} />}
       <p class="legend small">
         <span class="replica-up">in sync</span> <span class="replica-lagging">behind</span> <span class="replica-bad">missing / not answering</span> <span class="replica-down">node down</span>
       </p>
+    </section>
+  );
+}
+
+/** Moves and splits with their progress (the elastic lounge), and a rebalance button. */
+function Moves({ moves }: { moves: Move[] | null }) {
+  const [error, setError] = useState<unknown>();
+  const [note, setNote] = useState('');
+  if (moves === null) return <p class="muted small">This lounge does not report shard moves (no /_lounge/moves).</p>;
+  const rebalance = async () => {
+    setError(undefined);
+    try {
+      const r = await post<{ moves: Move[] }>('/_lounge/rebalance', {});
+      setNote(r.moves.length === 0 ? 'Already balanced: nothing to move.' : `Planned ${r.moves.length} move(s).`);
+    } catch (e) {
+      setError(e);
+    }
+  };
+  return (
+    <section aria-label="moves and splits">
+      <h2>Moves and splits</h2>
+      <div class="buttons">
+        <button onClick={rebalance}>Rebalance</button>
+        {note && <span class="muted">{note}</span>}
+      </div>
+      <ErrorBox error={error} />
+      {moves.length === 0 ? (
+        <p class="muted">none</p>
+      ) : (
+        <div class="scroll">
+          <table class="grid" aria-label="moves">
+            <thead>
+              <tr>
+                <th>what</th>
+                <th>range</th>
+                <th>state</th>
+                <th>progress</th>
+                <th>why</th>
+                <th>updated</th>
+              </tr>
+            </thead>
+            <tbody>
+              {moves.map((m) => (
+                <tr key={m.id} data-state={m.state}>
+                  <td>{m.kind === 'split' ? `split → ${m.children?.join(' + ') ?? ''}` : `${m.from ?? '?'} → ${m.to ?? '?'}`}</td>
+                  <td class="mono">{m.range}</td>
+                  <td>
+                    <span class={`state state-${m.state === 'done' ? 'completed' : m.state === 'failed' ? 'failed' : 'running'}`}>{m.state}</span>
+                    {m.errors.length > 0 && <div class="error small">{m.errors[m.errors.length - 1]}</div>}
+                  </td>
+                  <td>
+                    <progress max={Math.max(1, m.docsTotal)} value={m.state === 'done' ? Math.max(1, m.docsTotal) : m.docsCopied} aria-label={`progress of ${m.id}`} />{' '}
+                    <span class="small muted">
+                      {m.docsCopied}/{m.docsTotal} docs
+                    </span>
+                  </td>
+                  <td>{m.reason}</td>
+                  <td class="small">{m.updated}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
     </section>
   );
 }
