@@ -96,7 +96,8 @@ export async function openNode(opts: NodeOptions, ext: Extensions | ((s: Service
     views: views.stats,
     openDatabases: () => catalog.openCount,
     // A node without a replicator (in-process tests) runs no jobs.
-    replicator: () => services.replication?.jobCounts() ?? { running: 0, pending: 0, crashed: 0, total: 0 },
+    replicator: () => services.replication?.jobCounts() ?? { running: 0, pending: 0, crashed: 0, total: 0, adds: 0, starts: 0, stops: 0, crashes: 0, removes: 0 },
+    auth: auth.counts,
   });
   const dir = opts.inMemory ? env.path : opts.dir ?? './data';
   const storedSecret = loadSecret(env);

@@ -62,11 +62,10 @@ const DEVIATIONS: Deviations = {
       // couch_file, couch_server, ioq and the Erlang query-server processes do not exist in Chaise (LMDB, isolated-vm).
       'couchdb.legacy_checksums', 'couchdb.query_server', 'couchdb.io_queue', 'couchdb.io_queue2', 'couchdb.dbinfo', 'couchdb.commits', 'couchdb.db_open_time',
       'couchdb.coalesced_updates', 'couchdb.collect_results_time', 'couchdb.open_os_files', 'couchdb.couch_server',
-      // Not measured yet: purges, the auth cache and password hashing.
-      'couchdb.database_purges', 'couchdb.document_purges', 'couchdb.auth_cache_hits', 'couchdb.auth_cache_misses', 'couchdb.password_hashing_fast', 'couchdb.password_hashing_slow',
-      // Replicator internals not counted yet (jobs running/pending/crashed/total are).
-      'couch_replicator.worker_deaths', 'couch_replicator.jobs.crashes', 'couch_replicator.jobs.removes', 'couch_replicator.jobs.adds', 'couch_replicator.jobs.starts',
-      'couch_replicator.jobs.duplicate_adds', 'couch_replicator.jobs.stops', 'couch_replicator.responses', 'couch_replicator.changes_read_failures', 'couch_replicator.docs',
+      // Not measured yet: purges and password hashing.
+      'couchdb.database_purges', 'couchdb.document_purges', 'couchdb.password_hashing_fast', 'couchdb.password_hashing_slow',
+      // Replicator internals not counted yet (jobs running/pending/crashed/total and adds/starts/stops/crashes/removes are).
+      'couch_replicator.worker_deaths', 'couch_replicator.jobs.duplicate_adds', 'couch_replicator.responses', 'couch_replicator.changes_read_failures', 'couch_replicator.docs',
       'couch_replicator.connection', 'couch_replicator.requests', 'couch_replicator.failed_starts', 'couch_replicator.stream_responses', 'couch_replicator.db_scans',
       'couch_replicator.workers_started', 'couch_replicator.changes_queue_deaths', 'couch_replicator.checkpoints', 'couch_replicator.changes_manager_deaths',
       'couch_replicator.changes_reader_deaths',

@@ -175,6 +175,9 @@ test('_stats counts requests by method and status, with request_time as a histog
   const v = rt.value as { n: number; min: number; max: number; median: number; percentile: [number, number][] };
   assert.ok(v.n > 0 && v.min >= 0 && v.max >= v.median && v.median >= v.min);
   assert.deepEqual(v.percentile.map(([p]) => p), [50, 75, 90, 95, 99, 999]);
+  const hits = await stat('couchdb/auth_cache_hits');
+  assert.equal(hits.type, 'counter');
+  assert.ok((hits.value as number) > 0, 'admin credentials come from the cache after the first check');
   const reads = await stat('couchdb/database_reads');
   assert.deepEqual([reads.type, reads.desc], ['counter', 'number of times a document was read from a database']);
   const open = await stat('couchdb/open_databases');
@@ -265,4 +268,54 @@ test('persisted config survives a crash and restart; transient changes and plain
   assert.match(login.headers.get('set-cookie') ?? '', /Max-Age=1234;/, 'the persisted session timeout is in effect');
   const port = (await (await fetch(`${node.url}/_node/_local/_config/chttpd/port`, { headers: auth })).json()) as string;
   assert.equal(port, String(node.port), 'chttpd/port is the port the node listens on');
+});
+
+test('replicator/max_jobs and replicator/interval apply to running replications', async () => {
+  const node = await startChildNode({ inMemory: true });
+  children.push(node);
+  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const res = await fetch(node.url + path, { method, headers: { 'content-type': 'application/json', ...headers }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
+  const setCfg = (key: string, value: string) => call('PUT', `/_node/_local/_config/replicator/${key}`, value, { 'x-couch-persist': 'false' });
+  for (const db of ['src', 'dst1', 'dst2']) assert.equal((await call('PUT', `/${db}`)).status, 201);
+  assert.equal((await setCfg('max_jobs', '1')).status, 200);
+  for (const [id, target] of [['r1', 'dst1'], ['r2', 'dst2']]) {
+    assert.equal((await call('PUT', `/_replicator/${id}`, { source: `${node.url}/src`, target: `${node.url}/${target}`, continuous: true })).status, 201);
+  }
+  const states = async () => {
+    const docs = (await call('GET', '/_scheduler/docs/_replicator')).body.docs as { doc_id: string; state: string }[];
+    return Object.fromEntries(docs.map((d) => [d.doc_id, d.state]));
+  };
+  const until = async (want: (s: Record<string, string>) => boolean, what: string) => {
+    const deadline = Date.now() + 15_000;
+    let s = await states();
+    while (!want(s)) {
+      if (Date.now() > deadline) assert.fail(`${what}: ${JSON.stringify(s)}`);
+      await new Promise((r) => setTimeout(r, 50));
+      s = await states();
+    }
+    return s;
+  };
+  const running = (s: Record<string, string>) => Object.keys(s).filter((k) => s[k] === 'running');
+  const one = await until((s) => running(s).length === 1 && Object.values(s).includes('pending'), 'one job runs, one waits');
+  await setCfg('max_jobs', '2');
+  await until((s) => running(s).length === 2, 'a second slot starts the waiting job');
+  await setCfg('max_jobs', '1');
+  await until((s) => running(s).length === 1, 'one slot again: the newest job stops');
+  // With a short interval the scheduler rotates: the waiting job gets its turn.
+  await setCfg('interval', '300');
+  const first = running(one)[0];
+  const seen = new Set<string>();
+  const deadline = Date.now() + 15_000;
+  while (seen.size < 2 && Date.now() < deadline) {
+    for (const id of running(await states())) seen.add(id);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.deepEqual([...seen].sort(), ['r1', 'r2'], `both jobs ran in turn (first ${first})`);
+  const stat = async (name: string) => (await call('GET', `/_node/_local/_stats/couch_replicator/jobs/${name}`)).body.value as number;
+  assert.ok((await stat('adds')) >= 2, 'two jobs added');
+  assert.ok((await stat('starts')) >= 3, 'started, a second slot, and a rotation');
+  assert.ok((await stat('stops')) >= 2, 'stopped for max_jobs and rotated out');
+  assert.equal(await stat('running'), 1);
 });

@@ -90,6 +90,8 @@ export class Scheduler {
   private serial = 0;
   private closed = false;
   private rotation: AbortController | null = null;
+  /** Job events since start (CouchDB's couch_replicator.jobs.adds, starts, stops, crashes, removes). */
+  readonly events = { adds: 0, starts: 0, stops: 0, crashes: 0, removes: 0 };
   /** Jobs whose session is being stopped to make room; they resume as pending. */
   private readonly paused = new Set<ReplicationJob>();
   readonly options: SchedulerOptions;
@@ -125,6 +127,7 @@ export class Scheduler {
   }
 
   private newJob(key: string, database: string | null, docId: string | null, request: ReplicationRequest | null, specKey: string, user: string | null): ReplicationJob {
+    this.events.adds++;
     const job = new ReplicationJob(key, database, docId, request, specKey, user, this.now(), ++this.serial);
     job.record('added', this.now());
     return job;
@@ -348,6 +351,7 @@ export class Scheduler {
     this.paused.add(job);
     job.session.stop();
     job.record('stopped', this.now(), 'rotated out');
+    this.events.stops++;
     // Queued behind jobs that were already waiting.
     job.setState('pending', this.now());
   }
@@ -373,6 +377,7 @@ export class Scheduler {
     job.setState('running', this.now());
     job.lastStartedMs = this.now();
     job.record('started', this.now());
+    this.events.starts++;
     const source = this.options.createEndpoint(request.source, request);
     const target = this.options.createEndpoint(request.target, request);
     const session = new Replication({
@@ -443,6 +448,7 @@ export class Scheduler {
     job.lastError = `${e.error}: ${e.reason}`;
     job.setState('crashing', now);
     job.record('crashed', now, job.lastError);
+    this.events.crashes++;
     log('replication %s crashed (%s); restart #%d pending', job.replicationId?.id, job.lastError, job.errorCount);
     this.retryLater(job, () => {
       job.setState('pending', this.now());
@@ -479,6 +485,8 @@ export class Scheduler {
     job.timer?.abort();
     job.timer = null;
     job.record('stopped', this.now(), why);
+    this.events.removes++;
+    if (job.session) this.events.stops++;
     const session = job.session;
     if (session) {
       session.stop();

@@ -303,7 +303,7 @@ export class ReplicationService {
   }
 
   /** How many jobs are in each state, for the node's `_stats` (couch_replicator.jobs.*). */
-  jobCounts(): { running: number; pending: number; crashed: number; total: number } {
+  jobCounts(): { running: number; pending: number; crashed: number; total: number; adds: number; starts: number; stops: number; crashes: number; removes: number } {
     const jobs = this.scheduler?.allJobs() ?? [];
     let running = 0;
     let pending = 0;
@@ -313,7 +313,8 @@ export class ReplicationService {
       else if (j.state === 'pending') pending++;
       else if (j.state === 'crashing') crashed++;
     }
-    return { running, pending, crashed, total: jobs.length };
+    const events = this.scheduler?.events ?? { adds: 0, starts: 0, stops: 0, crashes: 0, removes: 0 };
+    return { running, pending, crashed, total: jobs.length, ...events };
   }
 
   /** `GET /_scheduler/jobs?limit&skip`. */

@@ -22,6 +22,8 @@ export class Authenticator {
   private readonly admins = new Map<string, PasswordHash>();
   private readonly cache = new Map<string, UserCtx>();
   userLookup: UserLookup | undefined;
+  /** Credential cache hits and misses (the node's couchdb.auth_cache_hits and auth_cache_misses). */
+  readonly counts = { hits: 0, misses: 0 };
 
   get adminParty(): boolean {
     return this.admins.size === 0;
@@ -66,7 +68,11 @@ export class Authenticator {
   check(creds: Credentials): UserCtx {
     const key = basicKey(creds.name, creds.password);
     const hit = this.cache.get(key);
-    if (hit) return hit;
+    if (hit) {
+      this.counts.hits++;
+      return hit;
+    }
+    this.counts.misses++;
     const admin = this.admins.get(creds.name);
     let ctx: UserCtx | undefined;
     if (admin && verifyPassword(creds.password, admin)) ctx = { name: creds.name, roles: ['_admin'] };

@@ -46,6 +46,11 @@ export interface ReplicatorCounts {
   pending: number;
   crashed: number;
   total: number;
+  adds: number;
+  starts: number;
+  stops: number;
+  crashes: number;
+  removes: number;
 }
 
 /** What the node's other parts report when stats are read. */
@@ -54,6 +59,7 @@ export interface StatsSources {
   views: ViewStats;
   openDatabases: () => number;
   replicator: () => ReplicatorCounts;
+  auth: { hits: number; misses: number };
 }
 
 export class NodeStats {
@@ -110,6 +116,8 @@ export class NodeStats {
     for (const [code, desc] of Object.entries(STATUS_DESCS)) codes[code] = c(this.codes[Number(code)] ?? 0, `number of HTTP ${code} ${desc}`);
     const tree: MetricTree = {
       couchdb: {
+        auth_cache_hits: c(this.sources.auth.hits, 'number of authentication cache hits'),
+        auth_cache_misses: c(this.sources.auth.misses, 'number of authentication cache misses'),
         database_reads: c(store.reads, 'number of times a document was read from a database'),
         database_writes: c(store.dbWrites, 'number of times a database was changed'),
         document_inserts: c(store.inserts, 'number of documents inserted'),
@@ -139,6 +147,11 @@ export class NodeStats {
         pending: g(jobs.pending, 'replicator scheduler pending jobs'),
         crashed: g(jobs.crashed, 'replicator scheduler crashed jobs'),
         total: g(jobs.total, 'total number of replicator scheduler jobs'),
+        adds: c(jobs.adds, 'number of jobs added to replicator scheduler'),
+        starts: c(jobs.starts, 'number of jobs started by replicator scheduler'),
+        stops: c(jobs.stops, 'number of jobs stopped by replicator scheduler'),
+        crashes: c(jobs.crashes, 'number of job crashed noticed by replicator scheduler'),
+        removes: c(jobs.removes, 'number of jobs removed from replicator scheduler'),
       },
     };
     return tree;
