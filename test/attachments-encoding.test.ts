@@ -9,7 +9,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, get } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { gunzipSync } from 'node:zlib';
+import { createHash } from 'node:crypto';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import type { Test } from 'supertest';
 import pako from 'pako';
 import { nodeForFile, type TestNode } from './helpers/in-process-node.js';
@@ -213,4 +214,27 @@ test('re-creating _users brings back its _design/_auth', async () => {
   assert.deepEqual(bad.body, { error: 'forbidden', reason: 'doc.roles must exist' });
   const ok = await req.put('/_users/org.couchdb.user:amy').send({ type: 'user', name: 'amy', roles: [], password: 'pw' });
   assert.equal(ok.status, 201);
+});
+
+test('a standalone PUT with Content-Encoding: gzip is stored as it came', async () => {
+  const req = t.request;
+  assert.equal((await req.put('/encput')).status, 201);
+  const gz = gzipSync(Buffer.from(TEXT)); // node's own gzip: other bytes than CouchDB's, kept as they are
+  const put = await req.put('/encput/d/a.txt').set('content-type', 'text/plain').set('content-encoding', 'gzip').send(gz);
+  assert.equal(put.status, 201, JSON.stringify(put.body));
+  const stub = (await req.get('/encput/d?att_encoding_info=true')).body._attachments['a.txt'];
+  assert.equal(stub.digest, 'md5-' + createHash('md5').update(gz).digest('base64'));
+  assert.equal(stub.encoding, 'gzip');
+  assert.equal(stub.encoded_length, gz.length);
+  assert.equal(stub.length, TEXT.length);
+  assert.equal((await rawGet('/encput/d/a.txt', {})).body.toString(), TEXT);
+  assert.deepEqual((await rawGet('/encput/d/a.txt', { 'accept-encoding': 'gzip' })).body, gz);
+  // Not gzip at all, and a gzip bomb: refused, nothing stored.
+  const rev = put.body.rev as string;
+  const notGzip = await req.put(`/encput/d/b.txt?rev=${rev}`).set('content-type', 'text/plain').set('content-encoding', 'gzip').send('plain');
+  assert.equal(notGzip.status, 400);
+  const bomb = gzipSync(Buffer.alloc(70 * 1024 * 1024));
+  const big = await req.put(`/encput/d/c.txt?rev=${rev}`).set('content-type', 'text/plain').set('content-encoding', 'gzip').send(bomb);
+  assert.equal(big.status, 413);
+  assert.equal((await req.get('/encput/d')).body._rev, rev);
 });

@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import pako from 'pako';
 import { CouchError } from '../errors/catalog.js';
+import { DEFAULT_LIMITS } from '../limits.js';
 
 export interface AttStub {
   content_type: string;
@@ -89,17 +90,18 @@ export function gzipLikeZlib(bytes: Uint8Array): Buffer {
 
 /**
  * An attachment that arrives already gzipped (a multipart part with `"encoding": "gzip"`, as
- * CouchDB's replicator pushes them): stored as it is, its identity length taken from the JSON or
- * else measured. Bytes that are not gzip are a bad request.
+ * CouchDB's replicator pushes them, or a standalone PUT with `Content-Encoding: gzip`): stored as
+ * it is. It is decompressed once, bounded by `maxBytes` (a gzip bomb is 413, not an out-of-memory
+ * error), so that bytes that are not gzip are refused now rather than failing every later read,
+ * and its `length` is its real decompressed length.
  */
-export function encodedForm(gz: Buffer, length: number | undefined, name: string): StoredForm {
-  let identityLength = length;
-  if (identityLength === undefined) {
-    try {
-      identityLength = gunzipSync(gz).length;
-    } catch {
-      throw new CouchError('bad_request', `Attachment ${name} is not valid gzip data`);
-    }
+export function encodedForm(gz: Buffer, name: string, maxBytes: number = DEFAULT_LIMITS.maxAttachmentBytes): StoredForm {
+  let identityLength: number;
+  try {
+    identityLength = gunzipSync(gz, { maxOutputLength: maxBytes }).length;
+  } catch (e) {
+    if (e instanceof RangeError || (e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw new CouchError('attachment_too_large', name);
+    throw new CouchError('bad_request', `Attachment ${name} is not valid gzip data`);
   }
   return { bytes: gz, encoding: 'gzip', digest: md5Digest(gz), length: identityLength };
 }
@@ -149,8 +151,7 @@ export function parseAttachments(value: unknown): AttInput[] {
       // marked `"encoding": "gzip"` as it came, and compresses an identity part like any data.
       const contentType = typeof att.content_type === 'string' ? att.content_type : 'application/octet-stream';
       validateContentType(contentType, name);
-      const length = typeof att.length === 'number' && Number.isSafeInteger(att.length) && att.length >= 0 ? att.length : undefined;
-      const form = att.encoding === 'gzip' ? encodedForm(att.data, length, name) : storedForm(att.data, contentType);
+      const form = att.encoding === 'gzip' ? encodedForm(att.data, name) : storedForm(att.data, contentType);
       const input: AttInput = { kind: 'data', name, contentType, ...form };
       if (typeof att.revpos === 'number' && Number.isInteger(att.revpos) && att.revpos > 0) input.revpos = att.revpos;
       out.push(input);

@@ -13,7 +13,11 @@ export interface BodyLimits {
   maxJsonDepth: number;
 }
 
-export function readRaw(ctx: Context, limits: BodyLimits): Promise<Buffer> {
+/**
+ * `keepCoding`: hand back a gzip body as it came instead of decoding it (a standalone attachment
+ * PUT, which CouchDB stores as it came, compressed).
+ */
+export function readRaw(ctx: Context, limits: BodyLimits, keepCoding = false): Promise<Buffer> {
   const req = ctx.req;
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (declared > limits.maxRequestBytes) {
@@ -22,7 +26,7 @@ export function readRaw(ctx: Context, limits: BodyLimits): Promise<Buffer> {
   }
   // Only a request that names a coding pays for decoding.
   const coding = bodyCoding(req);
-  if (coding !== undefined) return readDecoded(req, coding, limits.maxRequestBytes).catch(toCouchError);
+  if (coding !== undefined && !(keepCoding && (coding === 'gzip' || coding === 'x-gzip'))) return readDecoded(req, coding, limits.maxRequestBytes).catch(toCouchError);
   if (req.readableEnded) return Promise.resolve(Buffer.alloc(0));
   // Plain listeners rather than an async iterator: a small body arrives in one chunk, and an
   // iterator costs a PUT several microseconds of promise and stream bookkeeping.

@@ -12,7 +12,7 @@ import type { Context } from 'koa';
 import { randomBytes } from 'node:crypto';
 import { CouchError } from '../../errors/catalog.js';
 import { validateDocId } from '../../docs/doc-id.js';
-import { identityBytes, storedForm, stubInputs, validateContentType, validateAttachmentName } from '../../docs/attachments.js';
+import { encodedForm, identityBytes, storedForm, stubInputs, validateContentType, validateAttachmentName } from '../../docs/attachments.js';
 import type { ParsedDoc } from '../../docs/parse-doc.js';
 import { parseRev, findRev } from '../../revtree/index.js';
 import type { Database, EditResult } from '../../storage/database.js';
@@ -159,7 +159,11 @@ async function putAttachment(ctx: Context, s: Services, rawId: string, name: str
   validateAttachmentName(name);
   checkDocWrite(db, ctx, id);
   const rev = requestRev(ctx, undefined);
-  const bytes = await readRaw(ctx, { maxRequestBytes: s.limits.maxAttachmentBytes, maxJsonDepth: 0 }).catch((e: unknown) => {
+  // A gzip body is kept as it came and stored compressed, as CouchDB's attachment PUT does
+  // (chttpd_db reads it without chttpd:maybe_decompress; couch_db:with_stream keeps its encoding).
+  const coding = (ctx.get('content-encoding') || '').trim().toLowerCase();
+  const gzipped = coding === 'gzip' || coding === 'x-gzip';
+  const bytes = await readRaw(ctx, { maxRequestBytes: s.limits.maxAttachmentBytes, maxJsonDepth: 0 }, true).catch((e: unknown) => {
     if (e instanceof CouchError && e.error === 'too_large') throw new CouchError('attachment_too_large', name);
     throw e;
   });
@@ -167,7 +171,10 @@ async function putAttachment(ctx: Context, s: Services, rawId: string, name: str
   const contentType = ctx.get('content-type') || 'application/octet-stream';
   validateContentType(contentType, name);
   const others = (doc.attachments ?? []).filter((a) => a.name !== name);
-  doc.attachments = [...others, { kind: 'data', name, contentType, ...storedForm(bytes, contentType) }];
+  // Its `length` is the decompressed length (CouchDB shows the compressed one for such an upload;
+  // Chaise keeps `length` the attachment's own size, which ranges and clients rely on).
+  const form = gzipped ? encodedForm(bytes, name, s.limits.maxAttachmentBytes) : storedForm(bytes, contentType);
+  doc.attachments = [...others, { kind: 'data', name, contentType, ...form }];
   const [r] = await writeDocs(s, ctx, db, [{ id, doc }], true);
   throwEditError(r as EditResult);
   const newRev = (r as { rev: string }).rev;
