@@ -336,6 +336,28 @@ test('partition_query_limit: partition queries are capped, and a larger limit is
   }
 });
 
+test('max_partition_size and partition_query_limit follow the node config API', async () => {
+  const { request, close } = await inProcessNode();
+  try {
+    const db = await newPartitionedDb(request);
+    const setConfig = (path: string, value: string) =>
+      request.put(`/_node/_local/_config/${path}`).set('content-type', JSON_TYPE).set('x-couch-persist', 'false').send(JSON.stringify(value));
+    assert.equal((await setConfig('couchdb/max_partition_size', '100')).status, 200);
+    assert.equal((await request.put(`/${db}/foo:1`).set('content-type', JSON_TYPE).send({ v: 'x'.repeat(200) })).status, 201);
+    const full = await request.put(`/${db}/foo:2`).set('content-type', JSON_TYPE).send({ v: 'y' });
+    assert.equal(full.status, 403);
+    assert.equal(full.body.error, 'partition_overflow');
+    // Raising the limit allows more writes at once.
+    assert.equal((await setConfig('couchdb/max_partition_size', '100000')).status, 200);
+    assert.equal((await request.put(`/${db}/foo:2`).set('content-type', JSON_TYPE).send({ v: 'y' })).status, 201);
+    assert.equal((await setConfig('query_server_config/partition_query_limit', '1')).status, 200);
+    assert.equal((await request.get(`/${db}/_partition/foo/_all_docs`)).body.rows.length, 1);
+    assert.match((await request.get(`/${db}/_partition/foo/_all_docs?limit=2`)).body.reason, /must not exceed 1/);
+  } finally {
+    await close();
+  }
+});
+
 interface Sample {
   docs: { id: string; k: number; t: string }[];
 }
