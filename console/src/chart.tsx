@@ -24,7 +24,7 @@ export function Chart(props: { title: string; unit: string; times: number[]; ser
         width: width(),
         height: 160,
         series: [{}, ...props.series.map((s, i) => ({ label: s.label, stroke: colours[i % colours.length], width: 2, spanGaps: false }))],
-        axes: [{}, { label: props.unit, size: 60 }],
+        axes: [{ values: (_u, splits) => splits.map((t) => new Date(t * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' })) }, { label: props.unit, size: 60 }],
         scales: { y: { range: (_u, min, max) => [Math.min(0, min), max > 0 ? max * 1.1 : 1] } },
         legend: { live: false },
       },
