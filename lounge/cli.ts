@@ -58,7 +58,7 @@ async function lounge(args: string[]): Promise<void> {
   if (Object.keys(config.admins).length === 0 && !['127.0.0.1', 'localhost', '::1'].includes(host)) {
     fail(`refusing to listen on ${host} without an admin: add "admins" to ${values.config}`);
   }
-  const running = await startLounge(config, { port, host });
+  const running = await startLounge(config, { port, host, configPath: resolve(values.config) });
   const down = await running.lounge.unreachableNodes();
   console.log(`chaise: lounge listening on ${running.url} (${Object.keys(config.nodes).length} nodes, q=${config.q}, n=${config.n}, map epoch ${config.mapEpoch})`);
   // A node that is down is not a configuration error (the lounge is built to run without it),

@@ -11,7 +11,6 @@ import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
 import type { LoungeConfig } from './config/lounge-config.js';
 import type { ShardMap } from './placement/shard-map.js';
-import { shardName } from './placement/shard-map.js';
 import { NodeHealth } from './health/node-health.js';
 import { dbPath, docPath, NodeClient } from './upstream/node-client.js';
 import { ReplicaReader } from './upstream/replica-reader.js';
@@ -28,6 +27,7 @@ import { HintSet } from './sync/hints.js';
 import { createApp } from './http/app.js';
 import { AntiEntropy } from './sync/anti-entropy.js';
 import { SandboxPool } from '../views/index.js';
+import { Elastic } from './moves/elastic.js';
 
 /** How long a probe of a down node may take before it counts as failed. */
 const PROBE_TIMEOUT_MS = 2_000;
@@ -51,12 +51,14 @@ export class Lounge {
   readonly instances: ShardInstances;
   readonly changes: ChangesFeeds;
   readonly sync: AntiEntropy;
+  /** Nodes joining and leaving, moves and splits (moves/elastic.ts). */
+  readonly elastic: Elastic;
   /** Isolates for JavaScript re-reduce, one per design doc (views' sandbox). */
   readonly sandboxes = new SandboxPool();
   /** Unix seconds when this lounge started (for `/_lounge/health`). */
   readonly startedAt = Math.floor(Date.now() / 1000);
 
-  constructor(config: LoungeConfig) {
+  constructor(config: LoungeConfig, configPath?: string) {
     this.config = config;
     this.map = config.map;
     const nodeIds = Object.keys(config.nodes);
@@ -73,7 +75,8 @@ export class Lounge {
     this.writer = new DocWriter(this.map, this.client, this.reader, config.w, this.hints);
     this.locals = new LocalDocs(this.map, this.client, this.hints);
     this.instances = new ShardInstances(this.client);
-    this.changes = new ChangesFeeds(this.map, this.client, this.reader, this.instances);
+    this.elastic = new Elastic(this, configPath);
+    this.changes = new ChangesFeeds(this.map, this.client, this.reader, this.instances, this.elastic);
     this.sync = new AntiEntropy(this);
   }
 
@@ -81,9 +84,11 @@ export class Lounge {
     this.health.start();
     await this.registry.refresh();
     if (this.config.sync.enabled) this.sync.start();
+    this.elastic.start();
   }
 
   async close(): Promise<void> {
+    await this.elastic.close();
     this.health.close();
     await this.sync.close();
     this.sandboxes.close();
@@ -111,7 +116,7 @@ export class Lounge {
     try {
       const { body } = await this.reader.json<Record<string, unknown>>('_users', range, () => ({
         method: 'GET',
-        path: `${dbPath(shardName(range, '_users'))}/${docPath(id)}`,
+        path: `${dbPath(this.map.shardName(range, '_users'))}/${docPath(id)}`,
       }));
       return body;
     } catch {
@@ -130,8 +135,8 @@ export interface RunningLounge {
 }
 
 /** Builds the services, reads the registry, and listens. `port` 0 picks a free port. */
-export async function startLounge(config: LoungeConfig, opts: { port?: number; host?: string } = {}): Promise<RunningLounge> {
-  const lounge = new Lounge(config);
+export async function startLounge(config: LoungeConfig, opts: { port?: number; host?: string; configPath?: string } = {}): Promise<RunningLounge> {
+  const lounge = new Lounge(config, opts.configPath);
   await lounge.start();
   const app = createApp(lounge);
   const server = http.createServer(app.callback());

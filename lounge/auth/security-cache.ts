@@ -5,7 +5,6 @@
 // cached copy at once.
 
 import type { ShardMap } from '../placement/shard-map.js';
-import { shardName } from '../placement/shard-map.js';
 import { dbPath } from '../upstream/node-client.js';
 import type { ReplicaReader } from '../upstream/replica-reader.js';
 import type { SecurityObject } from './access.js';
@@ -28,7 +27,7 @@ export class SecurityCache {
     if (hit && this.now() - hit.at < SECURITY_TTL_MS) return hit.sec;
     const range = this.map.ranges[0];
     if (!range) return {};
-    const { body } = await this.reader.json<SecurityObject>(db, range, () => ({ method: 'GET', path: `${dbPath(shardName(range, db))}/_security` }));
+    const { body } = await this.reader.json<SecurityObject>(db, range, () => ({ method: 'GET', path: `${dbPath(this.map.shardName(range, db))}/_security` }));
     if (this.entries.size >= SECURITY_ENTRIES_MAX) this.entries.clear();
     this.entries.set(db, { at: this.now(), sec: body });
     return body;

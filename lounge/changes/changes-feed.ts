@@ -14,13 +14,21 @@
 //   as soon as ANY range has rows (Lounge waited for all), or after `timeout`;
 // - continuous / eventsource: one upstream continuous feed per range; the lounge sends its
 //   own heartbeats; an upstream that fails is replaced by another replica of its range
-//   without closing the client's stream.
+//   without closing the client's stream;
+// - a token naming a replica that left its range (a move) or a range that was split is
+//   translated through the switch's recorded sequences (see moves/move-types.ts) instead
+//   of rewinding that range to 0; a position older than the switch is read to its end on
+//   the old replica (its shards are kept for a while) and then translated; only when
+//   neither is possible is the range read from 0 (at least once, never a gap);
+// - when the map changes under a running feed, continuous upstreams on a replica that left
+//   are reopened on the new one, longpoll waits end (the client polls again with its
+//   token), and a continuous feed over a range that was split ends cleanly with its
+//   `last_seq` so the client reconnects.
 
 import { setMaxListeners } from 'node:events';
 import { StringDecoder } from 'node:string_decoder';
 import type { Range } from '../placement/ranges.js';
 import type { ShardMap } from '../placement/shard-map.js';
-import { shardName } from '../placement/shard-map.js';
 import { unavailable } from '../errors/lounge-error.js';
 import { dbPath, UpstreamError, type NodeClient, type UpstreamResponse } from '../upstream/node-client.js';
 import { DB_MISSING_REASON, type ReplicaReader } from '../upstream/replica-reader.js';
@@ -31,6 +39,14 @@ import type { FeedWriter } from '../http/feed-writer.js';
 import { SeqVector } from './seq-vector.js';
 import type { ShardInstances } from './shard-instances.js';
 import type { Since, SeqEntry } from './since-token.js';
+import { parseRange } from '../placement/ranges.js';
+
+/** How a feed finds where a position on a replica that left its range continues (moves/elastic.ts). */
+export interface Relocator {
+  translate(db: string, range: string, node: string, seq: unknown, toRange: string): { node: string; seq: unknown } | undefined;
+  /** The node left `range` but still has its old shards (a position there can be read to its end). */
+  retiredHolder(range: string, node: string): boolean;
+}
 
 export type FeedKind = 'normal' | 'longpoll' | 'continuous' | 'eventsource';
 
@@ -73,6 +89,8 @@ interface Cursor {
   uuid: string;
   /** `since=now`: start from the current end of whichever replica is read. */
   now: boolean;
+  /** The node left this range; its old shard is read to its end, then the position is translated. */
+  retired?: boolean;
 }
 
 interface Opened {
@@ -89,6 +107,7 @@ export class ChangesFeeds {
     private readonly client: NodeClient,
     private readonly reader: ReplicaReader,
     private readonly instances: ShardInstances,
+    private readonly relocator?: Relocator,
   ) {}
 
   /** Runs one `_changes` request to completion, writing to `out`. Throws (before writing) for errors a range answered. */
@@ -108,18 +127,33 @@ export class ChangesFeeds {
   private cursors(req: ChangesRequest, ranges: readonly Range[]): Cursor[] {
     const byRange = new Map<string, SeqEntry>();
     if (req.since.kind === 'vector') for (const e of req.since.entries) byRange.set(e.range, e);
+    const all = req.since.kind === 'vector' ? req.since.entries : [];
     return ranges.map((range) => {
+      const base: Cursor = { range, shard: this.map.shardName(range, req.db), node: undefined, seq: 0, uuid: '', now: req.since.kind === 'now' };
       const e = byRange.get(range.name);
-      const known = e && this.map.nodesOf(range).includes(e.node);
-      return {
-        range,
-        shard: shardName(range, req.db),
-        node: known ? e.node : undefined,
-        seq: known ? e.seq : 0,
-        uuid: known ? e.uuid : '',
-        now: req.since.kind === 'now',
-      };
+      if (e) return this.relocate(req.db, { ...base, node: e.node, seq: e.seq, uuid: e.uuid });
+      // A range born of a split: its parent's position, translated.
+      for (const p of all) {
+        const pr = parseRange(p.range);
+        if (!pr || pr.name === range.name || pr.begin > range.begin || pr.end < range.end) continue;
+        const t = this.relocator?.translate(req.db, p.range, p.node, p.seq, range.name);
+        if (t) return { ...base, node: t.node, seq: t.seq };
+      }
+      return base;
     });
+  }
+
+  /**
+   * A cursor whose node no longer holds its range: translated to the new replica, or kept on
+   * the old one (marked retired) when its position predates the switch and the old shard
+   * is still there, or rewound to 0.
+   */
+  private relocate(db: string, c: Cursor): Cursor {
+    if (c.node === undefined || this.map.nodesOf(c.range).includes(c.node)) return { ...c, retired: false };
+    const t = this.relocator?.translate(db, c.range.name, c.node, c.seq, c.range.name);
+    if (t) return { ...c, node: t.node, seq: t.seq, uuid: '', retired: false };
+    if (this.relocator?.retiredHolder(c.range.name, c.node) && this.client.isUp(c.node)) return { ...c, retired: true };
+    return { ...c, node: undefined, seq: 0, uuid: '', retired: false };
   }
 
   /** Ranges not read (a `_doc_ids` filter) keep their place in the token. */
@@ -319,6 +353,8 @@ export class ChangesFeeds {
     const waiting = feedController();
     const stop = () => waiting.abort();
     signal.addEventListener('abort', stop, { once: true });
+    // A map change (a move's switch) may leave a range's watched replica without new writes.
+    const offMap = this.map.onChange(stop);
     const heartbeat = this.heartbeat(req, out, waiting.signal);
     let pending = 0;
     let emitted = 0;
@@ -367,6 +403,7 @@ export class ChangesFeeds {
     } finally {
       if (timer) clearTimeout(timer);
       heartbeat.stop();
+      offMap();
       signal.removeEventListener('abort', stop);
       waiting.abort();
     }
@@ -420,6 +457,18 @@ export class ChangesFeeds {
     out.start();
     resetIdle();
     if (req.limit !== undefined && count.emitted >= req.limit) finish();
+    // Upstreams per range, so a map change can reopen those on a replica that left.
+    const upstreams = new Map<string, { node: string; ctl: AbortController }>();
+    const offMap = this.map.onChange(() => {
+      for (const c of cursors) {
+        if (!this.map.range(c.range.name)) {
+          finish(); // split: the client reconnects with last_seq, which is translated
+          return;
+        }
+        const u = upstreams.get(c.range.name);
+        if (u && !this.map.nodesOf(c.range).includes(u.node)) u.ctl.abort();
+      }
+    });
     try {
       await Promise.all(
         cursors.map(async (c0) => {
@@ -427,10 +476,27 @@ export class ChangesFeeds {
           let c: Cursor = e0 ? { ...c0, node: e0.node, seq: e0.seq, uuid: e0.uuid, now: false } : { ...c0, now: false };
           let waitMs = RECONNECT_BASE_MS;
           while (!done.signal.aborted) {
+            c = this.relocate(req.db, c);
+            if (c.retired) {
+              // A position older than the switch: read the old replica to its end, then translate.
+              try {
+                await this.pass(req, [c], vector, done.signal, writeRow, count);
+              } catch {
+                // the old replica failed: rewind to the current replicas
+              }
+              const e = vector.get(c.range.name);
+              const next = this.relocate(req.db, e ? { ...c, node: e.node, seq: e.seq, uuid: e.uuid } : c);
+              c = next.retired ? { ...next, node: undefined, seq: 0, uuid: '', retired: false } : next;
+              continue;
+            }
             let opened: Opened;
+            const ctl = feedController();
+            const onDone = () => ctl.abort();
+            done.signal.addEventListener('abort', onDone, { once: true });
             try {
-              opened = await this.open(req, c, 'continuous', extra, done.signal);
+              opened = await this.open(req, c, 'continuous', extra, ctl.signal);
             } catch (e) {
+              done.signal.removeEventListener('abort', onDone);
               if (done.signal.aborted) return;
               if (e instanceof UpstreamError && !e.retryable && e.reason !== DB_MISSING_REASON) {
                 // The range refused the request itself (bad filter...): end the feed.
@@ -442,7 +508,9 @@ export class ChangesFeeds {
               continue;
             }
             waitMs = RECONNECT_BASE_MS;
-            const ended = await this.pump(opened, c, vector, done.signal, async (change) => {
+            upstreams.set(c.range.name, { node: opened.node, ctl });
+            if (!this.map.nodesOf(c.range).includes(opened.node)) ctl.abort(); // the map changed while opening
+            const ended = await this.pump(opened, c, vector, ctl.signal, async (change) => {
               if (req.limit !== undefined && count.emitted >= req.limit) {
                 finish();
                 return false;
@@ -454,6 +522,8 @@ export class ChangesFeeds {
               if (req.limit !== undefined && count.emitted >= req.limit) finish();
               return true;
             });
+            done.signal.removeEventListener('abort', onDone);
+            upstreams.delete(c.range.name);
             // Continue from where this upstream got to, on the same node if it is still up.
             const e = vector.get(c.range.name);
             c = e ? { ...c, node: e.node, seq: e.seq, uuid: e.uuid, now: false } : { ...c, now: false };
@@ -466,6 +536,7 @@ export class ChangesFeeds {
       );
       if (!out.closed && !eventsource) await out.write(JSON.stringify({ last_seq: vector.token(), pending: 0 }) + '\n');
     } finally {
+      offMap();
       if (idle) clearTimeout(idle);
       heartbeat.stop();
       out.signal.removeEventListener('abort', finish);

@@ -28,7 +28,7 @@ export interface ClusterOptions {
   admin?: { name: string; password: string };
   inMemory?: boolean;
   /** Overrides merged into the generated config (health timings, sync period...). */
-  tune?: Partial<Pick<LoungeConfig, 'health' | 'sync' | 'timeouts'>>;
+  tune?: Partial<Pick<LoungeConfig, 'health' | 'sync' | 'timeouts' | 'elastic'>>;
   onOutput?: (id: string, text: string) => void;
 }
 
@@ -80,7 +80,7 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
     const raw = { ...generated, ...(opts.host ? { host: opts.host } : {}), ...(opts.tune ?? {}) };
     writeFileSync(configPath, JSON.stringify(raw, null, 2) + '\n');
     const config = validateConfig(raw);
-    const lounge = await startLounge(config, { port: opts.port });
+    const lounge = await startLounge(config, { port: opts.port, configPath });
     return {
       lounge,
       nodes,

@@ -17,7 +17,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCluster, type RunningCluster } from './cluster.js';
 import { call, eventually } from '../test-support/http.js';
-import { shardName } from '../placement/shard-map.js';
 
 /** How long a write may take to reach the other side of a live sync (CouchDB: well under 1 s). */
 const LIVE_DEADLINE_MS = 8_000;
@@ -149,7 +148,7 @@ test('a node is killed and restarted: everything keeps working and the replicas 
     // Bring it back: the syncer heals it without being asked.
     await victim.restart();
     await eventually(async () => cluster.lounge.lounge.health.isUp('n2'), HEAL_DEADLINE_MS, 'the lounge to see n2 again');
-    const shards = map.ranges.map((r) => ({ range: r, shard: shardName(r, db) }));
+    const shards = map.ranges.map((r) => ({ range: r, shard: map.shardName(r, db) }));
     await eventually(
       async () => {
         for (const { range, shard } of shards) {

@@ -12,6 +12,7 @@ export interface GeneratedConfig {
   version: 1;
   mapEpoch: string;
   serverUuid: string;
+  shardNames: 'flat';
   nodes: Record<string, { url: string }>;
   q: number;
   n: number;
@@ -49,6 +50,8 @@ export function generateConfig(opts: GenerateOptions): GeneratedConfig {
   return {
     version: 1,
     mapEpoch: opts.mapEpoch ?? '1',
+    // Names Apache CouchDB treats as ordinary databases (it keeps `shards/` for its own files).
+    shardNames: 'flat',
     serverUuid: opts.serverUuid,
     nodes: Object.fromEntries(ids.map((id, i) => [id, { url: urls[i] as string }])),
     q,

@@ -4,7 +4,8 @@
 // The file format (lounge.json) is documented in lounge/README.md; validate-config.ts turns
 // the raw JSON into this shape or refuses it with a message naming the problem.
 
-import type { ShardMap } from '../placement/shard-map.js';
+import type { ShardMap, ShardNameScheme } from '../placement/shard-map.js';
+import type { ElasticState } from '../moves/move-types.js';
 
 export interface NodeConfig {
   /** Base URL of the node, without a trailing slash, e.g. `http://127.0.0.1:5985`. */
@@ -37,6 +38,15 @@ export interface SyncConfig {
   enabled: boolean;
 }
 
+export interface ElasticConfig {
+  /** How long an old replica's shards are kept after a move or split switched away from them. */
+  retireAfterMs: number;
+  /** Pause before a failed step of a move is tried again. */
+  retryMs: number;
+  /** Tries of one step (copy, catch-up, switch) before the move is rolled back. */
+  attemptsMax: number;
+}
+
 export interface LoungeConfig {
   version: 1;
   /** Bumped by whoever edits the map; reported at /_lounge/map and in tokens. */
@@ -58,6 +68,13 @@ export interface LoungeConfig {
   health: HealthConfig;
   timeouts: TimeoutConfig;
   sync: SyncConfig;
+  elastic: ElasticConfig;
+  /** How shard databases are named on the nodes; absent in lounge.json means `shards` (older clusters). */
+  shardNames: ShardNameScheme;
+  /** Moves, translations, retired shards and drains, persisted with the map. */
+  state: ElasticState;
+  /** The JSON the config was read from: rewritten (with the new map) on every map change. */
+  source: Record<string, unknown>;
 }
 
 export const DEFAULT_PORT = 6984;
@@ -86,4 +103,14 @@ export const DEFAULT_SYNC: SyncConfig = {
   // mem3_sync waits 5 s to batch writes; our copies normally succeed, so only misses wait.
   debounceMs: 1_000,
   enabled: true,
+};
+
+export const DEFAULT_ELASTIC: ElasticConfig = {
+  // Long enough for every client holding a token that names the old replica to come back
+  // (a replication checkpoint interval is seconds; an hour covers a paused laptop).
+  retireAfterMs: 3_600_000,
+  // A node restart takes about a second; a few seconds covers it without hurrying.
+  retryMs: 1_000,
+  // Ten tries at retryMs (doubling up to 8×) ride out a node restart, not an outage.
+  attemptsMax: 10,
 };

@@ -7,13 +7,16 @@
 // nodes; a stable serverUuid. Pure: no I/O.
 
 import { parseRange, tilingProblem, type Range } from '../placement/ranges.js';
-import { ShardMap } from '../placement/shard-map.js';
+import { SHARD_NAME_SCHEMES, ShardMap, type ShardNameScheme } from '../placement/shard-map.js';
+import { parseElasticState } from '../moves/move-types.js';
 import {
+  DEFAULT_ELASTIC,
   DEFAULT_HEALTH,
   DEFAULT_HOST,
   DEFAULT_PORT,
   DEFAULT_SYNC,
   DEFAULT_TIMEOUTS,
+  type ElasticConfig,
   type HealthConfig,
   type LoungeConfig,
   type NodeConfig,
@@ -28,6 +31,7 @@ export class ConfigError extends Error {
 const TOP_LEVEL = new Set([
   'version', 'mapEpoch', 'serverUuid', 'nodes', 'q', 'n', 'r', 'w', 'ranges',
   'service', 'admins', 'port', 'host', 'health', 'timeouts', 'sync',
+  'elastic', 'shardNames', 'moves', 'translations', 'retired', 'draining',
 ]);
 const NODE_ID = /^[A-Za-z0-9_.@-]{1,64}$/;
 const UUID = /^[0-9a-f]{32}$/;
@@ -140,6 +144,13 @@ export function validateConfig(raw: unknown): LoungeConfig {
   if (w > n) throw new ConfigError(`w (${w}) must not exceed n (${n})`);
   if (n > Object.keys(nodes).length) throw new ConfigError(`n is ${n} but only ${Object.keys(nodes).length} node(s) are defined`);
   const ranges = validateRanges(raw.ranges, nodes, q, n);
+  const shardNames = raw.shardNames ?? 'shards';
+  if (!SHARD_NAME_SCHEMES.includes(shardNames as ShardNameScheme)) throw new ConfigError(`'shardNames' must be one of ${SHARD_NAME_SCHEMES.join(', ')}, not ${JSON.stringify(shardNames)}`);
+  const state = parseElasticState(raw);
+  if (typeof state === 'string') throw new ConfigError(state);
+  for (const m of state.moves) {
+    for (const node of [m.from, m.to]) if (node !== undefined && !(node in nodes)) throw new ConfigError(`move ${m.id} names unknown node '${node}'`);
+  }
 
   let service: LoungeConfig['service'];
   if (raw.service !== undefined) {
@@ -171,7 +182,7 @@ export function validateConfig(raw: unknown): LoungeConfig {
     n,
     r,
     w,
-    map: new ShardMap(ranges),
+    map: new ShardMap(ranges, shardNames as ShardNameScheme),
     service,
     admins,
     port,
@@ -179,5 +190,9 @@ export function validateConfig(raw: unknown): LoungeConfig {
     health: numbers<HealthConfig>(raw.health, 'health', DEFAULT_HEALTH),
     timeouts: numbers<TimeoutConfig>(raw.timeouts, 'timeouts', DEFAULT_TIMEOUTS),
     sync: numbers<SyncConfig>(raw.sync, 'sync', DEFAULT_SYNC),
+    elastic: numbers<ElasticConfig>(raw.elastic, 'elastic', DEFAULT_ELASTIC),
+    shardNames: shardNames as ShardNameScheme,
+    state,
+    source: raw,
   };
 }

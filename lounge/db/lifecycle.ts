@@ -13,7 +13,6 @@
 //   and reports `update_seq` as a since token for the whole database.
 
 import type { Lounge } from '../lounge.js';
-import { shardName } from '../placement/shard-map.js';
 import type { Range } from '../placement/ranges.js';
 import { dbNotFound, fileExists, LoungeError, unavailable } from '../errors/lounge-error.js';
 import { dbPath, UpstreamError } from '../upstream/node-client.js';
@@ -37,6 +36,11 @@ export function validateDbName(name: string): void {
 /** Every (range, node) shard replica of the map. */
 function replicas(lounge: Lounge): { range: Range; node: string }[] {
   return lounge.map.ranges.flatMap((range) => lounge.map.nodesOf(range).map((node) => ({ range, node })));
+}
+
+/** Shards of moves and splits in progress (they receive writes; a move's catch-up also creates them). */
+function joiningShards(lounge: Lounge): { range: Range; node: string }[] {
+  return lounge.map.ranges.flatMap((range) => lounge.map.joining(range).map((t) => ({ range: t.range, node: t.node })));
 }
 
 /** Sends one request to one shard replica; resolves with the status (0 for no answer). */
@@ -72,14 +76,15 @@ export async function createDb(lounge: Lounge, db: string, partitioned = false):
   if (partitioned && (SYSTEM_DBS.has(db) || /(^|\/)(_users|_replicator)$/.test(db))) throw new LoungeError(400, 'bad_request', 'Cannot partition a system database');
   if (lounge.registry.get(db) || (await lounge.registry.refreshOne(db))) throw fileExists();
   const all = replicas(lounge);
-  const made = await Promise.all(all.map(({ range, node }) => (lounge.client.isUp(node) ? createShard(lounge, node, shardName(range, db), partitioned) : Promise.resolve(false))));
+  const made = await Promise.all(all.map(({ range, node }) => (lounge.client.isUp(node) ? createShard(lounge, node, lounge.map.shardName(range, db), partitioned) : Promise.resolve(false))));
   const perRange = new Map<string, number>();
   all.forEach(({ range }, i) => perRange.set(range.name, (perRange.get(range.name) ?? 0) + (made[i] ? 1 : 0)));
   const dead = lounge.map.ranges.find((r) => (perRange.get(r.name) ?? 0) === 0);
   if (dead) {
-    await Promise.all(all.map(({ range, node }, i) => (made[i] ? shardCall(lounge, node, 'DELETE', dbPath(shardName(range, db))) : undefined)));
+    await Promise.all(all.map(({ range, node }, i) => (made[i] ? shardCall(lounge, node, 'DELETE', dbPath(lounge.map.shardName(range, db))) : undefined)));
     throw unavailable(`range ${dead.name}`);
   }
+  await Promise.all(joiningShards(lounge).map(({ range, node }) => (lounge.client.isUp(node) ? createShard(lounge, node, lounge.map.shardName(range, db), partitioned).catch(() => false) : undefined)));
   lounge.instances.forgetDb(db);
   await lounge.registry.create(db, partitioned);
   all.forEach(({ range, node }, i) => {
@@ -93,7 +98,8 @@ export async function deleteDb(lounge: Lounge, db: string): Promise<number> {
   if (!lounge.registry.get(db) && !(await lounge.registry.refreshOne(db))) throw dbNotFound();
   await lounge.registry.remove(db);
   const all = replicas(lounge);
-  const statuses = await Promise.all(all.map(({ range, node }) => shardCall(lounge, node, 'DELETE', dbPath(shardName(range, db)))));
+  await Promise.all(joiningShards(lounge).map(({ range, node }) => shardCall(lounge, node, 'DELETE', dbPath(lounge.map.shardName(range, db))).catch(() => 0)));
+  const statuses = await Promise.all(all.map(({ range, node }) => shardCall(lounge, node, 'DELETE', dbPath(lounge.map.shardName(range, db)))));
   lounge.instances.forgetDb(db);
   lounge.designs.forget(db);
   lounge.designCopies.forget(db);
@@ -119,7 +125,7 @@ export async function dbInfo(lounge: Lounge, db: string): Promise<Record<string,
   if (!entry) throw dbNotFound();
   const parts = await Promise.all(
     lounge.map.ranges.map(async (range) => {
-      const shard = shardName(range, db);
+      const shard = lounge.map.shardName(range, db);
       const [info, foreign] = await Promise.all([
         lounge.reader.json<ShardInfo>(db, range, () => ({ method: 'GET', path: dbPath(shard) })),
         lounge.designCopies.foreign(db, range).then((ids) => ids.length),
@@ -160,7 +166,7 @@ export async function everyShard(lounge: Lounge, db: string, method: string, sub
       try {
         const res = await lounge.client.request(node, {
           method,
-          path: `${dbPath(shardName(range, db))}${sub}`,
+          path: `${dbPath(lounge.map.shardName(range, db))}${sub}`,
           ...(body !== undefined ? { body, headers: { 'content-type': 'application/json' } } : {}),
         });
         if (res.status >= 400) return await res.toError();

@@ -6,7 +6,6 @@
 // bounds how long a write through another lounge can go unseen.
 
 import type { ShardMap } from '../placement/shard-map.js';
-import { shardName } from '../placement/shard-map.js';
 import { dbPath, docPath } from '../upstream/node-client.js';
 import type { ReplicaReader } from '../upstream/replica-reader.js';
 
@@ -40,7 +39,7 @@ export class DesignCache {
     const hit = this.entries.get(key);
     if (hit && this.now() - hit.at < DESIGN_TTL_MS) return hit.doc;
     const range = this.map.rangeOf(id);
-    const { body } = await this.reader.json<DesignDoc>(db, range, () => ({ method: 'GET', path: `${dbPath(shardName(range, db))}/${docPath(id)}` }));
+    const { body } = await this.reader.json<DesignDoc>(db, range, () => ({ method: 'GET', path: `${dbPath(this.map.shardName(range, db))}/${docPath(id)}` }));
     if (this.entries.size >= DESIGN_ENTRIES_MAX) this.entries.clear();
     this.entries.set(key, { at: this.now(), doc: body });
     return body;

@@ -10,7 +10,6 @@
 
 import type { Range } from '../placement/ranges.js';
 import type { ShardMap } from '../placement/shard-map.js';
-import { shardName } from '../placement/shard-map.js';
 import { unavailable } from '../errors/lounge-error.js';
 import { dbPath, docPath, UpstreamError, type NodeClient } from '../upstream/node-client.js';
 import type { MissedWrites } from '../writes/doc-writer.js';
@@ -43,7 +42,7 @@ export class LocalDocs {
   async get(db: string, id: string, search: string): Promise<LocalAnswer> {
     const fullId = `_local/${id}`;
     const range = this.map.rangeOf(fullId);
-    const path = `${dbPath(shardName(range, db))}/${docPath(fullId)}${search}`;
+    const path = `${dbPath(this.map.shardName(range, db))}/${docPath(fullId)}${search}`;
     const answers = await this.fanOut(db, range, (node) => this.client.request(node, { method: 'GET', path }));
     let best: LocalAnswer | undefined;
     let error: UpstreamError | undefined;
@@ -63,7 +62,7 @@ export class LocalDocs {
   async write(db: string, id: string, method: 'PUT' | 'DELETE', search: string, headers: Record<string, string>, body: Buffer | undefined): Promise<LocalAnswer> {
     const fullId = `_local/${id}`;
     const range = this.map.rangeOf(fullId);
-    const path = `${dbPath(shardName(range, db))}/${docPath(fullId)}${search}`;
+    const path = `${dbPath(this.map.shardName(range, db))}/${docPath(fullId)}${search}`;
     const answers = await this.fanOut(db, range, (node) => this.client.request(node, { method, path, headers, ...(body ? { body } : {}) }));
     for (const n of this.map.replicas(db, range)) if (!answers.some((a) => a.node === n)) this.hints.missed(db, range, n);
     let best: LocalAnswer | undefined;

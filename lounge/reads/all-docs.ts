@@ -12,7 +12,6 @@
 
 import type { Lounge } from '../lounge.js';
 import type { Range } from '../placement/ranges.js';
-import { shardName } from '../placement/shard-map.js';
 import { badRequest, LoungeError } from '../errors/lounge-error.js';
 import { dbPath } from '../upstream/node-client.js';
 import { mergeSorted } from '../merge/k-way-merge.js';
@@ -73,7 +72,7 @@ export async function allDocs(lounge: Lounge, db: string, kind: AllDocsKind, q: 
       lounge,
       db,
       lounge.map.ranges,
-      (range) => ({ method: 'GET', path: `${dbPath(shardName(range, db))}/${kind}?${upstream.toString()}` }),
+      (range) => ({ method: 'GET', path: `${dbPath(lounge.map.shardName(range, db))}/${kind}?${upstream.toString()}` }),
       ['rows'],
       (range) => (row) => !(hideCopies && typeof row.id === 'string' && lounge.map.isForeignDesignCopy(row.id, range)),
       idOnly,
@@ -95,7 +94,7 @@ export async function allDocs(lounge: Lounge, db: string, kind: AllDocsKind, q: 
   let seqPart = '';
   if (wantSeq) {
     const entries = await Promise.all(
-      opened.map(async (o) => ({ range: o.range.name, node: o.rows.node, seq: o.rows.meta.update_seq ?? 0, uuid: await lounge.instances.get(o.rows.node, shardName(o.range, db)) })),
+      opened.map(async (o) => ({ range: o.range.name, node: o.rows.node, seq: o.rows.meta.update_seq ?? 0, uuid: await lounge.instances.get(o.rows.node, lounge.map.shardName(o.range, db)) })),
     );
     seqPart = `"update_seq":${JSON.stringify(encodeSince(entries))},`;
   }
@@ -133,7 +132,7 @@ async function keyed(lounge: Lounge, db: string, kind: AllDocsKind, keys: unknow
         const g = groups.get(range.name);
         const { body } = await lounge.reader.json<{ total_rows?: number; rows: unknown[] }>(db, range, () => ({
           method: 'POST',
-          path: `${dbPath(shardName(range, db))}/${kind}${upstream ? `?${upstream}` : ''}`,
+          path: `${dbPath(lounge.map.shardName(range, db))}/${kind}${upstream ? `?${upstream}` : ''}`,
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({ keys: g?.keys ?? [] }),
         }));

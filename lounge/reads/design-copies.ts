@@ -7,7 +7,6 @@
 
 import type { Lounge } from '../lounge.js';
 import type { Range } from '../placement/ranges.js';
-import { shardName } from '../placement/shard-map.js';
 import { dbPath } from '../upstream/node-client.js';
 
 /** How long a range's list of design-doc copies is trusted (only totals depend on it). */
@@ -41,7 +40,7 @@ export class DesignCopies {
   private async fetch(db: string, range: Range): Promise<string[]> {
     const { body } = await this.lounge.reader.json<{ rows: { id: string }[] }>(db, range, () => ({
       method: 'GET',
-      path: `${dbPath(shardName(range, db))}/_all_docs?startkey=%22_design%2F%22&endkey=%22_design0%22`,
+      path: `${dbPath(this.lounge.map.shardName(range, db))}/_all_docs?startkey=%22_design%2F%22&endkey=%22_design0%22`,
     }));
     return body.rows.map((r) => r.id).filter((id) => this.lounge.map.isForeignDesignCopy(id, range));
   }

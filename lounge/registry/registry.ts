@@ -59,8 +59,13 @@ export class Registry {
 
   constructor(
     private readonly client: NodeClient,
-    private readonly nodes: readonly string[],
+    private nodes: readonly string[],
   ) {}
+
+  /** The nodes holding registry copies changed (a node was added or removed); the next refresh copies it to new ones. */
+  setNodes(nodes: readonly string[]): void {
+    this.nodes = [...nodes];
+  }
 
   /** A live (not deleted) database, or undefined. */
   get(name: string): RegistryEntry | undefined {

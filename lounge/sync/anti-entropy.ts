@@ -19,7 +19,6 @@
 
 import type { Lounge } from '../lounge.js';
 import type { Range } from '../placement/ranges.js';
-import { shardName } from '../placement/shard-map.js';
 import { dbPath, UpstreamError } from '../upstream/node-client.js';
 import { replicate } from '../../replicator/index.js';
 
@@ -137,6 +136,7 @@ export class AntiEntropy {
     const { hints, overflowed } = this.lounge.hints.take();
     if (overflowed) this.requestSweep();
     for (const h of hints) {
+      if (!this.lounge.map.range(h.range.name)) continue; // split since: the switch copied everything
       for (const source of this.lounge.map.nodesOf(h.range)) if (source !== h.node) this.enqueue({ db: h.db, range: h.range, source, target: h.node });
     }
   }
@@ -167,7 +167,7 @@ export class AntiEntropy {
           gone.map(async (e) => {
             if (this.lounge.registry.get(e.name) || !this.lounge.client.isUp(node)) return;
             try {
-              const res = await this.lounge.client.request(node, { method: 'DELETE', path: dbPath(shardName(range, e.name)) });
+              const res = await this.lounge.client.request(node, { method: 'DELETE', path: dbPath(this.lounge.map.shardName(range, e.name)) });
               res.discard();
             } catch {
               // the next sweep tries again
@@ -219,7 +219,7 @@ export class AntiEntropy {
     // Down nodes are skipped: their recovery queues this pair again.
     if (!client.isUp(job.source) || !client.isUp(job.target)) return;
     if (!lounge.registry.get(job.db)) return;
-    const shard = shardName(job.range, job.db);
+    const shard = lounge.map.shardName(job.range, job.db);
     const report = this.report(job);
     try {
       const partitioned = lounge.registry.get(job.db)?.partitioned === true;

@@ -109,17 +109,34 @@ export class NodeClient {
     private readonly health: NodeHealth,
   ) {
     this.auth = cfg.service ? 'Basic ' + Buffer.from(`${cfg.service.name}:${cfg.service.password}`).toString('base64') : undefined;
-    for (const [id, node] of Object.entries(cfg.nodes)) {
-      const opts = { keepAlive: true, maxSockets: SOCKETS_PER_NODE_MAX, maxFreeSockets: FREE_SOCKETS_PER_NODE_MAX };
-      this.agents.set(id, node.url.startsWith('https:') ? new https.Agent(opts) : new http.Agent(opts));
-      this.bases.set(id, new URL(node.url));
-    }
+    for (const [id, node] of Object.entries(cfg.nodes)) this.addNode(id, node.url);
+  }
+
+  /** Starts talking to a node (one added at run time). */
+  addNode(id: string, url: string): void {
+    const opts = { keepAlive: true, maxSockets: SOCKETS_PER_NODE_MAX, maxFreeSockets: FREE_SOCKETS_PER_NODE_MAX };
+    this.agents.get(id)?.destroy();
+    this.agents.set(id, url.startsWith('https:') ? new https.Agent(opts) : new http.Agent(opts));
+    this.bases.set(id, new URL(url));
+  }
+
+  /** Stops talking to a node that left the cluster (its sockets are closed). */
+  removeNode(id: string): void {
+    this.agents.get(id)?.destroy();
+    this.agents.delete(id);
+    this.bases.delete(id);
+  }
+
+  /** The service credential as Basic auth, for replications the lounge runs between nodes. */
+  serviceAuth(): { basic: { username: string; password: string } } | undefined {
+    const svc = this.cfg.service;
+    return svc ? { basic: { username: svc.name, password: svc.password } } : undefined;
   }
 
   url(node: string): string {
-    const n = this.cfg.nodes[node];
-    if (!n) throw new Error(`unknown node ${node}`);
-    return n.url;
+    const base = this.bases.get(node);
+    if (!base) throw new Error(`unknown node ${node}`);
+    return base.origin;
   }
 
   isUp(node: string): boolean {
@@ -129,7 +146,7 @@ export class NodeClient {
   /** Sends one request to a node. See the file header for the contract. */
   request(node: string, req: UpstreamRequest): Promise<UpstreamResponse> {
     const base = this.bases.get(node);
-    if (!base) throw new Error(`unknown node ${node}`);
+    if (!base) return Promise.reject(new UpstreamError(node, 0, 'unavailable', `node ${node} is not part of the cluster`));
     const agent = this.agents.get(node) as http.Agent;
     const headers: Record<string, string> = { accept: 'application/json', ...req.headers };
     if (this.auth) headers.authorization = this.auth;

@@ -11,7 +11,6 @@
 
 import type { Lounge } from '../lounge.js';
 import type { Range } from '../placement/ranges.js';
-import { shardName } from '../placement/shard-map.js';
 import { LoungeError, badRequest } from '../errors/lounge-error.js';
 import { dbPath, docPath, UpstreamError } from '../upstream/node-client.js';
 import { openEach, type RangeRows } from '../reads/fan-out.js';
@@ -57,7 +56,7 @@ export async function queryView(lounge: Lounge, req: ViewRequest): Promise<ListA
 
   const upstream = new URLSearchParams([...q.entries()].filter(([k]) => !PROXY_PARAMS.has(k)));
   if (limit !== undefined) upstream.set('limit', String(skip + limit));
-  const path = (range: Range) => `${dbPath(shardName(range, db))}/_design/${encodeURIComponent(req.ddoc)}/_view/${encodeURIComponent(req.view)}?${upstream.toString()}`;
+  const path = (range: Range) => `${dbPath(lounge.map.shardName(range, db))}/_design/${encodeURIComponent(req.ddoc)}/_view/${encodeURIComponent(req.view)}?${upstream.toString()}`;
   const build = (range: Range) =>
     keys
       ? { method: 'POST', path: path(range), headers: { 'content-type': 'application/json' }, body: JSON.stringify({ keys }), timeoutMs: lounge.config.timeouts.viewRequestMs }
@@ -73,7 +72,7 @@ export async function queryView(lounge: Lounge, req: ViewRequest): Promise<ListA
   let seqPart = '';
   if (q.get('update_seq') === 'true') {
     const entries = await Promise.all(
-      opened.map(async (o) => ({ range: o.range.name, node: o.rows.node, seq: o.rows.meta.update_seq ?? 0, uuid: await lounge.instances.get(o.rows.node, shardName(o.range, db)) })),
+      opened.map(async (o) => ({ range: o.range.name, node: o.rows.node, seq: o.rows.meta.update_seq ?? 0, uuid: await lounge.instances.get(o.rows.node, lounge.map.shardName(o.range, db)) })),
     );
     seqPart = `"update_seq":${JSON.stringify(encodeSince(entries))},`;
   }
@@ -120,7 +119,7 @@ async function rowsBefore(lounge: Lounge, req: ViewRequest, row: ViewRow, descen
     lounge.map.ranges.map(async (range) => {
       const { body } = await lounge.reader.json<{ offset?: number }>(req.db, range, () => ({
         method: 'GET',
-        path: `${dbPath(shardName(range, req.db))}/_design/${encodeURIComponent(req.ddoc)}/_view/${encodeURIComponent(req.view)}?${q.toString()}`,
+        path: `${dbPath(lounge.map.shardName(range, req.db))}/_design/${encodeURIComponent(req.ddoc)}/_view/${encodeURIComponent(req.view)}?${q.toString()}`,
       }));
       return typeof body.offset === 'number' ? body.offset : 0;
     }),
@@ -160,7 +159,7 @@ async function fixLinked(lounge: Lounge, db: string, r: ViewRow, conflicts: bool
   if (conflicts) search.set('conflicts', 'true');
   let linked: unknown = null;
   try {
-    const { body } = await lounge.reader.json<unknown>(db, range, () => ({ method: 'GET', path: `${dbPath(shardName(range, db))}/${docPath(id)}?${search.toString()}` }));
+    const { body } = await lounge.reader.json<unknown>(db, range, () => ({ method: 'GET', path: `${dbPath(lounge.map.shardName(range, db))}/${docPath(id)}?${search.toString()}` }));
     linked = body;
   } catch (e) {
     if (!(e instanceof UpstreamError) || e.status !== 404) throw e;
@@ -190,7 +189,7 @@ export async function copyDesignToAll(lounge: Lounge, db: string, ddocId: string
   try {
     ({ body: doc } = await lounge.reader.json<Record<string, unknown>>(db, home, () => ({
       method: 'GET',
-      path: `${dbPath(shardName(home, db))}/${docPath(ddocId)}?revs=true&attachments=true`,
+      path: `${dbPath(lounge.map.shardName(home, db))}/${docPath(ddocId)}?revs=true&attachments=true`,
     })));
   } catch {
     return false;
@@ -200,7 +199,7 @@ export async function copyDesignToAll(lounge: Lounge, db: string, ddocId: string
     lounge.map.ranges.flatMap((range) =>
       lounge.map.nodesOf(range).map(async (node) => {
         try {
-          const res = await lounge.client.request(node, { method: 'POST', path: `${dbPath(shardName(range, db))}/_bulk_docs`, headers: { 'content-type': 'application/json' }, body: payload });
+          const res = await lounge.client.request(node, { method: 'POST', path: `${dbPath(lounge.map.shardName(range, db))}/_bulk_docs`, headers: { 'content-type': 'application/json' }, body: payload });
           res.discard();
         } catch {
           lounge.hints.missed(db, range, node);

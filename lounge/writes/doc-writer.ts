@@ -14,12 +14,15 @@
 // - a design document is also copied to every replica of every other range, so each shard
 //   can answer views and filters (the home copy is the one reads show);
 // - `_bulk_docs` results come back in request order, with ids the proxy assigned to docs
-//   that had none.
+//   that had none;
+// - during a move or split, every write is also copied to the range's joining targets (not
+//   counted for `w`), and a range can be paused: new writes to it wait, and `pause`
+//   resolves once the writes already running have finished (a switch needs that quiet).
 
 import { randomBytes } from 'node:crypto';
 import type { Range } from '../placement/ranges.js';
 import type { ShardMap } from '../placement/shard-map.js';
-import { shardName } from '../placement/shard-map.js';
+import { WriteGate } from './write-gate.js';
 import { badRequest, LoungeError, unavailable } from '../errors/lounge-error.js';
 import { dbPath, docPath, UpstreamError, type NodeClient, type UpstreamResponse } from '../upstream/node-client.js';
 import { DB_MISSING_REASON, type ReplicaReader } from '../upstream/replica-reader.js';
@@ -68,6 +71,9 @@ export function newDocId(): string {
 }
 
 export class DocWriter {
+  /** Writes running per range, and ranges paused for a switch. */
+  readonly gate = new WriteGate();
+
   constructor(
     private readonly map: ShardMap,
     private readonly client: NodeClient,
@@ -78,8 +84,16 @@ export class DocWriter {
 
   /** One document write (see the file header). */
   async write(req: DocWrite): Promise<WriteOutcome> {
-    const range = this.map.rangeOf(req.docId, req.db);
-    const shard = shardName(range, req.db);
+    const range = await this.gate.enter(() => [this.map.rangeOf(req.docId, req.db)]).then((r) => r[0] as Range);
+    try {
+      return await this.writeIn(req, range);
+    } finally {
+      this.gate.leave([range]);
+    }
+  }
+
+  private async writeIn(req: DocWrite, range: Range): Promise<WriteOutcome> {
+    const shard = this.map.shardName(range, req.db);
     const path = `${dbPath(shard)}/${req.subPath}${req.search}`;
     if (req.replicated) return this.replicatedWrite(req, range, path);
 
@@ -95,7 +109,8 @@ export class DocWriter {
     doc ??= await this.readBack(leader, shard, req.docId, rev);
 
     const others = this.map.replicas(req.db, range).filter((n) => n !== leader);
-    const acks = 1 + (await this.copy(req.db, range, others, [doc])).filter((n) => n === 1).length;
+    const [copied] = await Promise.all([this.copy(req.db, range, others, [doc]), this.copyJoining(req.db, range, [doc])]);
+    const acks = 1 + copied.filter((n) => n === 1).length;
     if (req.docId.startsWith('_design/')) await this.copyDesignEverywhere(req.db, range, [doc]);
     const status = quorumStatus(res.status === 202 ? 201 : res.status, acks, this.w) ?? 202;
     return { status, body, etag: `"${rev}"` };
@@ -110,6 +125,35 @@ export class DocWriter {
     const extra: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(body)) if (k !== 'docs' && k !== 'new_edits') extra[k] = v;
 
+    for (const raw of docs) {
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw badRequest('Document must be a JSON object');
+      const doc = raw as Doc;
+      if (doc._id === undefined) {
+        if (!newEdits) throw badRequest('Document id must be a string'); // CouchDB: a replicated doc needs its id
+        doc._id = newDocId();
+      }
+    }
+    // Grouping happens once no range of the batch is paused, with no await in between, so
+    // the groups match the map the writes go to.
+    const entered = await this.gate.enter(() => this.bulkRanges(docs as Doc[], db));
+    try {
+      return await this.bulkIn(db, docs as Doc[], newEdits, extra);
+    } finally {
+      this.gate.leave(entered);
+    }
+  }
+
+  private bulkRanges(docs: readonly Doc[], db: string): Range[] {
+    const seen = new Map<string, Range>();
+    for (const d of docs) {
+      if (typeof d._id !== 'string') continue;
+      const r = this.map.rangeOf(d._id, db);
+      seen.set(r.name, r);
+    }
+    return [...seen.values()];
+  }
+
+  private async bulkIn(db: string, docs: Doc[], newEdits: boolean, extra: Record<string, unknown>): Promise<{ status: number; rows: unknown[] }> {
     const groups = new Map<string, { range: Range; idx: number[]; docs: Doc[] }>();
     for (const [i, raw] of docs.entries()) {
       if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw badRequest('Document must be a JSON object');
@@ -147,7 +191,7 @@ export class DocWriter {
     acks: number[],
     written: boolean[],
   ): Promise<void> {
-    const shard = shardName(g.range, db);
+    const shard = this.map.shardName(g.range, db);
     let lead: { res: UpstreamResponse; leader: string };
     try {
       lead = await this.lead(db, g.range, (node) =>
@@ -187,7 +231,7 @@ export class DocWriter {
     }
     if (copies.length === 0) return;
     const others = this.map.replicas(db, g.range).filter((n) => n !== leader);
-    const perDoc = await this.copy(db, g.range, others, copies);
+    const [perDoc] = await Promise.all([this.copy(db, g.range, others, copies), this.copyJoining(db, g.range, copies)]);
     perDoc.forEach((n, k) => (acks[copyIdx[k] as number] = (acks[copyIdx[k] as number] ?? 0) + n));
     const ddocs = copies.filter((d) => String(d._id).startsWith('_design/'));
     if (ddocs.length > 0) await this.copyDesignEverywhere(db, g.range, ddocs);
@@ -195,9 +239,12 @@ export class DocWriter {
 
   private async bulkReplicatedGroup(db: string, g: { range: Range; idx: number[]; docs: Doc[] }, rows: unknown[], acks: number[], written: boolean[]): Promise<void> {
     const replicas = this.map.replicas(db, g.range);
-    const perDoc = await this.copy(db, g.range, replicas, g.docs, (j, err) => {
-      rows[g.idx[j] as number] ??= err;
-    });
+    const [perDoc] = await Promise.all([
+      this.copy(db, g.range, replicas, g.docs, (j, err) => {
+        rows[g.idx[j] as number] ??= err;
+      }),
+      this.copyJoining(db, g.range, g.docs),
+    ]);
     perDoc.forEach((n, j) => {
       const i = g.idx[j] as number;
       acks[i] = n;
@@ -246,7 +293,7 @@ export class DocWriter {
   private async copy(db: string, range: Range, nodes: readonly string[], docs: readonly Doc[], onError?: (j: number, row: unknown) => void): Promise<number[]> {
     const counts = new Array<number>(docs.length).fill(0);
     if (docs.length === 0) return counts;
-    const path = `${dbPath(shardName(range, db))}/_bulk_docs`;
+    const path = `${dbPath(this.map.shardName(range, db))}/_bulk_docs`;
     const payload = JSON.stringify({ docs, new_edits: false });
     await Promise.all(
       nodes.map(async (node) => {
@@ -287,12 +334,36 @@ export class DocWriter {
     return counts;
   }
 
+  /**
+   * Copies docs to the range's joining targets (a move's new replica, a split's children):
+   * each target gets the docs of its own range. Failures are left to the move's catch-up
+   * pass, which replicates everything the range's replicas have before the switch.
+   */
+  private async copyJoining(db: string, range: Range, docs: readonly Doc[]): Promise<void> {
+    const targets = this.map.joining(range);
+    if (targets.length === 0 || docs.length === 0) return;
+    await Promise.all(
+      targets.map(async (t) => {
+        const mine = t.range.name === range.name ? docs : docs.filter((d) => String(d._id).startsWith('_design/') || inRange(t.range, this.map.hashOf(String(d._id), db)));
+        if (mine.length === 0 || !this.client.isUp(t.node)) return;
+        try {
+          const res = await this.client.request(t.node, { method: 'POST', path: `${dbPath(this.map.shardName(t.range, db))}/_bulk_docs`, headers: JSON_HEADERS, body: JSON.stringify({ docs: mine, new_edits: false }) });
+          res.discard();
+        } catch {
+          // the catch-up pass copies it
+        }
+      }),
+    );
+  }
+
   /** Design docs are copied to every replica of every range besides their home. */
   private async copyDesignEverywhere(db: string, home: Range, ddocs: readonly Doc[]): Promise<void> {
     await Promise.all(
       this.map.ranges
         .filter((r) => r.name !== home.name)
-        .map((r) => this.copy(db, r, this.map.replicas(db, r), ddocs).catch(() => this.map.replicas(db, r).forEach((n) => this.hints.missed(db, r, n)))),
+        .map((r) =>
+          Promise.all([this.copy(db, r, this.map.replicas(db, r), ddocs), this.copyJoining(db, r, ddocs)]).catch(() => this.map.replicas(db, r).forEach((n) => this.hints.missed(db, r, n))),
+        ),
     );
   }
 
@@ -322,6 +393,7 @@ export class DocWriter {
   /** `?new_edits=false` on one doc: every replica gets the request as is. */
   private async replicatedWrite(req: DocWrite, range: Range, path: string): Promise<WriteOutcome> {
     const replicas = this.map.replicas(req.db, range);
+    const joining = req.json ? this.copyJoining(req.db, range, [{ ...req.json, _id: req.docId }]) : Promise.resolve();
     const answers = await Promise.all(
       replicas.map(async (node) => {
         if (!this.client.isUp(node)) {
@@ -341,6 +413,7 @@ export class DocWriter {
         }
       }),
     );
+    await joining;
     const oks = answers.filter((a): a is { status: number; body: Record<string, unknown> } => a !== undefined && !(a instanceof UpstreamError));
     const first = oks[0];
     if (!first) {
@@ -354,4 +427,8 @@ export class DocWriter {
     const rev = typeof first.body.rev === 'string' ? first.body.rev : undefined;
     return { status: quorumStatus(first.status, oks.length, this.w) ?? 202, body: first.body, etag: rev ? `"${rev}"` : undefined };
   }
+}
+
+function inRange(range: Range, hash: number): boolean {
+  return hash >= range.begin && hash <= range.end;
 }

@@ -6,7 +6,6 @@
 import type { Req } from '../app.js';
 import type { Route } from '../route-path.js';
 import type { Range } from '../../placement/ranges.js';
-import { shardName } from '../../placement/shard-map.js';
 import { badRequest, methodNotAllowed } from '../../errors/lounge-error.js';
 import { isDbAdmin } from '../../auth/access.js';
 import { dbPath } from '../../upstream/node-client.js';
@@ -84,7 +83,7 @@ export async function bulkGet(req: Special): Promise<void> {
     [...groups.values()].map(async (g) => {
       const { body: answer } = await lounge.reader.json<{ results: unknown[] }>(route.db, g.range, () => ({
         method: 'POST',
-        path: `${dbPath(shardName(g.range, route.db))}/_bulk_get${search}`,
+        path: `${dbPath(lounge.map.shardName(g.range, route.db))}/_bulk_get${search}`,
         headers: { 'content-type': 'application/json', accept: 'application/json' },
         body: JSON.stringify({ docs: g.docs }),
       }));
@@ -114,7 +113,7 @@ export async function revsDiff(req: Special, name: '_revs_diff' | '_missing_revs
     [...groups.values()].map(async (g) => {
       const { body: answer } = await lounge.reader.json<Record<string, unknown>>(route.db, g.range, () => ({
         method: 'POST',
-        path: `${dbPath(shardName(g.range, route.db))}/${name}`,
+        path: `${dbPath(lounge.map.shardName(g.range, route.db))}/${name}`,
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(g.part),
       }));

@@ -10,7 +10,6 @@ import { allDocs, type AllDocsKind } from '../../reads/all-docs.js';
 import { badRequest, dbNotFound, LoungeError, methodNotAllowed } from '../../errors/lounge-error.js';
 import { isJsonType, readJsonObject, readRaw, requireJsonType, parseJson } from '../body.js';
 import { send, sendRows } from '../respond.js';
-import { shardName } from '../../placement/shard-map.js';
 import { dbPath } from '../../upstream/node-client.js';
 import { bulkDocs, bulkGet, revsDiff } from './bulk.js';
 import { changesHandler } from './changes.js';
@@ -90,7 +89,7 @@ async function shardProperty(req: Special, sub: string): Promise<void> {
   if (ctx.method === 'GET' || ctx.method === 'HEAD') {
     const range = lounge.map.ranges[0];
     if (!range) throw dbNotFound();
-    const { body } = await lounge.reader.json<unknown>(route.db, range, () => ({ method: 'GET', path: `${dbPath(shardName(range, route.db))}${sub}` }));
+    const { body } = await lounge.reader.json<unknown>(route.db, range, () => ({ method: 'GET', path: `${dbPath(lounge.map.shardName(range, route.db))}${sub}` }));
     send(ctx, 200, body);
     return;
   }

@@ -5,7 +5,6 @@
 
 import type { Handler, Req } from '../app.js';
 import type { Route } from '../route-path.js';
-import { shardName } from '../../placement/shard-map.js';
 import { badRequest, LoungeError, methodNotAllowed } from '../../errors/lounge-error.js';
 import { dbPath, docPath } from '../../upstream/node-client.js';
 import { newDocId, type DocWrite } from '../../writes/doc-writer.js';
@@ -36,7 +35,7 @@ async function readThrough(req: Req, db: string, docId: string, sub: string): Pr
   const search = ctx.querystring ? `?${ctx.querystring}` : '';
   const res = await lounge.reader.request(db, range, () => ({
     method: ctx.method === 'HEAD' ? 'HEAD' : 'GET',
-    path: `${dbPath(shardName(range, db))}/${sub}${search}`,
+    path: `${dbPath(lounge.map.shardName(range, db))}/${sub}${search}`,
     headers: forwardHeaders(req),
   }));
   await passThrough(ctx, res);
@@ -99,7 +98,7 @@ async function copyDoc(req: Req, db: string, srcId: string): Promise<void> {
   search.set('attachments', 'true');
   const { body } = await lounge.reader.json<Record<string, unknown>>(db, range, () => ({
     method: 'GET',
-    path: `${dbPath(shardName(range, db))}/${docPath(srcId)}?${search.toString()}`,
+    path: `${dbPath(lounge.map.shardName(range, db))}/${docPath(srcId)}?${search.toString()}`,
   }));
   const doc: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(body)) if (k !== '_id' && k !== '_rev' && k !== '_revisions') doc[k] = v;

@@ -7,7 +7,6 @@
 import type { Req } from '../app.js';
 import type { Route } from '../route-path.js';
 import { badRequest, dbNotFound, LoungeError } from '../../errors/lounge-error.js';
-import { shardName } from '../../placement/shard-map.js';
 import { dbPath } from '../../upstream/node-client.js';
 import { readRaw } from '../body.js';
 import { passThrough, send } from '../respond.js';
@@ -46,7 +45,7 @@ export async function partitionRequest(req: Special): Promise<void> {
     return;
   }
   const range = lounge.map.rangeOfPartition(partition);
-  const shard = shardName(range, route.db);
+  const shard = lounge.map.shardName(range, route.db);
   const sub = [partition, ...rest].map(encodeURIComponent).join('/');
   const qs = ctx.querystring === '' ? '' : `?${ctx.querystring}`;
   const body = ctx.method === 'POST' ? await readRaw(ctx) : undefined;

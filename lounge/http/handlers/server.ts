@@ -12,6 +12,7 @@ import { UUIDS_MAX } from '../limits.js';
 import { SESSION_TIMEOUT_S } from '../../auth/authenticator.js';
 import { dbInfo } from './database.js';
 import { shardStatus } from './shard-status.js';
+import { elasticHandler } from './elastic.js';
 
 /** The version the lounge reports; clients only check that it looks like CouchDB 3. */
 const COUCHDB_VERSION = '3.5.0';
@@ -162,6 +163,7 @@ async function loungeIntrospection(req: Req): Promise<void> {
   requireAdmin(req);
   const what = route.rest[0];
   const cfg = lounge.config;
+  if (await elasticHandler(req, route.rest)) return;
   if (what === 'map') {
     send(ctx, 200, {
       version: cfg.version,
@@ -172,7 +174,8 @@ async function loungeIntrospection(req: Req): Promise<void> {
       r: cfg.r,
       w: cfg.w,
       nodes: Object.fromEntries(Object.entries(cfg.nodes).map(([id, n]) => [id, { url: n.url }])),
-      ranges: lounge.map.ranges.map((r) => ({ range: r.name, nodes: [...lounge.map.nodesOf(r)] })),
+      shardNames: cfg.shardNames,
+      ranges: lounge.map.ranges.map((r) => ({ range: r.name, nodes: [...lounge.map.nodesOf(r)], ...(lounge.map.joining(r).length > 0 ? { joining: lounge.map.joining(r).map((t) => ({ node: t.node, range: t.range.name })) } : {}) })),
     });
     return;
   }

@@ -9,7 +9,6 @@
 import type { Req } from '../app.js';
 import { dbNotFound } from '../../errors/lounge-error.js';
 import { send } from '../respond.js';
-import { shardName } from '../../placement/shard-map.js';
 import { dbPath } from '../../upstream/node-client.js';
 
 /** A replica that has not answered within this long is shown as unreachable. */
@@ -28,7 +27,7 @@ export async function shardStatus(req: Req, db: string | undefined): Promise<voi
   const health = new Map(lounge.health.report().map((h) => [h.node, h.state]));
   const ranges = await Promise.all(
     lounge.map.ranges.map(async (range) => {
-      const shard = shardName(range, db);
+      const shard = lounge.map.shardName(range, db);
       const replicas = await Promise.all(
         lounge.map.nodesOf(range).map(async (node, i) => {
           const base = { node, leader: i === 0, health: health.get(node) ?? 'unknown' };

@@ -4,7 +4,6 @@
 import type { Handler, Req } from '../app.js';
 import type { Route } from '../route-path.js';
 import type { Range } from '../../placement/ranges.js';
-import { shardName } from '../../placement/shard-map.js';
 import { badRequest, LoungeError, methodNotAllowed } from '../../errors/lounge-error.js';
 import { dbPath } from '../../upstream/node-client.js';
 import { queryView } from '../../view-query/view-query.js';
@@ -68,7 +67,7 @@ export const designInfoHandler: Handler<'designInfo'> = async ({ ctx, lounge, ro
     lounge.map.ranges.map(async (range) => {
       const { body } = await lounge.reader.json<{ view_index?: Record<string, unknown> }>(route.db, range, () => ({
         method: 'GET',
-        path: `${dbPath(shardName(range, route.db))}/_design/${encodeURIComponent(route.ddoc)}/_info`,
+        path: `${dbPath(lounge.map.shardName(range, route.db))}/_design/${encodeURIComponent(route.ddoc)}/_info`,
       }));
       return body.view_index ?? {};
     }),
@@ -121,7 +120,7 @@ export async function find(req: Special): Promise<void> {
     lounge,
     route.db,
     lounge.map.ranges,
-    (range: Range) => ({ method: 'POST', path: `${dbPath(shardName(range, route.db))}/_find`, headers: { 'content-type': 'application/json' }, body: payload, timeoutMs: lounge.config.timeouts.viewRequestMs }),
+    (range: Range) => ({ method: 'POST', path: `${dbPath(lounge.map.shardName(range, route.db))}/_find`, headers: { 'content-type': 'application/json' }, body: payload, timeoutMs: lounge.config.timeouts.viewRequestMs }),
     ['docs'],
   );
   const merged = window(mergeSorted(opened.map((o) => o.rows), findOrder(sort)), skip, limit);
@@ -171,7 +170,7 @@ function findWarning(shardWarnings: unknown[], sum: Record<string, number>): str
 export async function indexes(req: Special): Promise<void> {
   const { ctx, lounge, route } = req;
   const first = lounge.map.ranges[0] as Range;
-  const shard = shardName(first, route.db);
+  const shard = lounge.map.shardName(first, route.db);
   if (ctx.method === 'GET') {
     const { body } = await lounge.reader.json<unknown>(route.db, first, () => ({ method: 'GET', path: `${dbPath(shard)}/_index` }));
     send(ctx, 200, body);
@@ -208,14 +207,14 @@ export async function indexes(req: Special): Promise<void> {
 async function copyFromRange(lounge: Req['lounge'], db: string, range: Range, id: string): Promise<void> {
   const { body } = await lounge.reader.json<Record<string, unknown>>(db, range, () => ({
     method: 'GET',
-    path: `${dbPath(shardName(range, db))}/${id.startsWith('_design/') ? '_design/' + encodeURIComponent(id.slice(8)) : encodeURIComponent(id)}?revs=true&attachments=true`,
+    path: `${dbPath(lounge.map.shardName(range, db))}/${id.startsWith('_design/') ? '_design/' + encodeURIComponent(id.slice(8)) : encodeURIComponent(id)}?revs=true&attachments=true`,
   }));
   const payload = JSON.stringify({ docs: [body], new_edits: false });
   await Promise.all(
     lounge.map.ranges.flatMap((r) =>
       lounge.map.nodesOf(r).map(async (node) => {
         try {
-          const res = await lounge.client.request(node, { method: 'POST', path: `${dbPath(shardName(r, db))}/_bulk_docs`, headers: { 'content-type': 'application/json' }, body: payload });
+          const res = await lounge.client.request(node, { method: 'POST', path: `${dbPath(lounge.map.shardName(r, db))}/_bulk_docs`, headers: { 'content-type': 'application/json' }, body: payload });
           res.discard();
         } catch {
           lounge.hints.missed(db, r, node);
@@ -233,7 +232,7 @@ export async function explain(req: Special): Promise<void> {
   const first = lounge.map.ranges[0] as Range;
   const { body: answer } = await lounge.reader.json<Record<string, unknown>>(route.db, first, () => ({
     method: 'POST',
-    path: `${dbPath(shardName(first, route.db))}/_explain`,
+    path: `${dbPath(lounge.map.shardName(first, route.db))}/_explain`,
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),
   }));

@@ -1,0 +1,206 @@
+// The elastic lounge under load: a 3-node cluster (q=8, n=2) with 32 writers (PUT and
+// `_bulk_docs`), readers, a continuous `_changes` client and a live PouchDB sync, while a
+// 4th node is added and the ranges are rebalanced onto it, then a node is drained and
+// removed, then a range is split.
+//
+// The promises under test (issue 14): every request during all of it gets a 2xx (202 where
+// `w` is not met); every acknowledged write is there at the end; every replica of every
+// range holds the same revisions; the `_changes` client saw every doc; PouchDB converged;
+// the map was written to lounge.json (epoch bumped) and the old replicas' shards were kept
+// after the switch.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { readFileSync, mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startCluster, type RunningCluster } from './cluster.js';
+import { NodeProcess } from './node-process.js';
+import { call, eventually } from '../test-support/http.js';
+import { startLoad } from '../test-support/load.js';
+
+/** Load while the cluster changes: enough writers to keep every range busy. */
+const WRITERS = 32;
+const READERS = 4;
+/** Moves of a few thousand docs each take seconds here; allow for a loaded machine. */
+const MOVES_DEADLINE_MS = 120_000;
+const CONVERGE_DEADLINE_MS = 30_000;
+
+const require = createRequire(import.meta.url);
+interface Pouch {
+  allDocs(): Promise<{ rows: { id: string }[] }>;
+  put(doc: Record<string, unknown>): Promise<{ rev: string }>;
+  sync(remote: string, opts: Record<string, unknown>): { on(e: string, f: (x: unknown) => void): unknown; cancel(): void };
+  destroy(): Promise<void>;
+}
+const PouchDB = require('pouchdb') as { new (name: string, o?: object): Pouch; plugin(p: unknown): unknown };
+PouchDB.plugin(require('pouchdb-adapter-memory'));
+
+let cluster: RunningCluster;
+let extra: NodeProcess;
+let L = '';
+let dir = '';
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'chaise-elastic-'));
+  cluster = await startCluster({
+    nodes: 3,
+    q: 8,
+    n: 2,
+    port: 0,
+    dir,
+    tune: {
+      health: { failThreshold: 2, backoffBaseMs: 100, backoffMaxMs: 300, probeIntervalMs: 100 },
+      sync: { intervalMs: 600_000, debounceMs: 200, enabled: true },
+      elastic: { retireAfterMs: 600_000, retryMs: 200, attemptsMax: 20 },
+    },
+  });
+  L = cluster.lounge.url;
+  mkdirSync(join(dir, 'n4'));
+  extra = new NodeProcess({ id: 'n4', dir: join(dir, 'n4'), port: 0 });
+  await extra.start();
+});
+
+after(async () => {
+  await cluster?.close();
+  await extra?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const t0 = Date.now();
+function phase(what: string, extra = ''): void {
+  console.log(`# ${((Date.now() - t0) / 1000).toFixed(1)} s: ${what} ${extra}`);
+}
+
+async function movesDone(): Promise<void> {
+  await eventually(
+    async () => {
+      const m = await call(L, 'GET', '/_lounge/moves');
+      const open = (m.body.moves as { state: string }[]).filter((x) => x.state !== 'done' && x.state !== 'failed');
+      return open.length === 0;
+    },
+    MOVES_DEADLINE_MS,
+    'every move to finish',
+    100,
+  );
+  const failed = ((await call(L, 'GET', '/_lounge/moves')).body.moves as { id: string; state: string; errors: string[] }[]).filter((x) => x.state === 'failed');
+  assert.deepEqual(failed, [], 'no move failed');
+}
+
+/** Every leaf of every doc on one replica of one shard. */
+async function replicaState(url: string, shard: string): Promise<string> {
+  const r = await call(url, 'GET', `/${encodeURIComponent(shard)}/_changes?style=all_docs`);
+  assert.equal(r.status, 200, `${url} ${shard}: ${r.text}`);
+  return (r.body.results as { id: string; changes: { rev: string }[]; deleted?: boolean }[])
+    .filter((x) => !x.id.startsWith('_design/'))
+    .map((x) => `${x.id} ${x.changes.map((c) => c.rev).sort().join(',')}${x.deleted ? ' deleted' : ''}`)
+    .sort()
+    .join('\n');
+}
+
+let lastDifference = '';
+async function replicasIdentical(db: string): Promise<boolean> {
+  const lounge = cluster.lounge.lounge;
+  for (const range of lounge.map.ranges) {
+    const shard = lounge.map.shardName(range, db);
+    const nodes = lounge.map.nodesOf(range);
+    const states = await Promise.all(nodes.map((n) => replicaState(lounge.config.nodes[n]?.url as string, shard)));
+    if (states.some((s) => s !== states[0])) {
+      const [a, b] = states.map((s) => new Set(s.split('\n')));
+      lastDifference = `${range.name} ${nodes.join('/')}: only on ${nodes[0]}: ${[...(a as Set<string>)].filter((x) => !b?.has(x)).slice(0, 3).join('; ')} | only on ${nodes[1]}: ${[...(b as Set<string>)].filter((x) => !a?.has(x)).slice(0, 3).join('; ')}`;
+      return false;
+    }
+  }
+  return true;
+}
+
+test('add a node and rebalance, drain and remove a node, split a range: under load, nothing fails', async () => {
+  const db = 'elastic';
+  assert.equal((await call(L, 'PUT', `/${db}`)).status, 201);
+  const local = new PouchDB(`elastic-${process.pid}`, { adapter: 'memory' });
+  const sync = local.sync(`${L}/${db}`, { live: true, retry: true, back_off_function: () => 200 });
+  let pouchWrites = 0;
+  const load = startLoad(L, db, { writers: WRITERS, readers: READERS });
+  const pouchLoop = (async () => {
+    while (pouchWrites < 40) {
+      await local.put({ _id: `pouch-${pouchWrites}`, n: pouchWrites });
+      pouchWrites++;
+      await new Promise((r) => setTimeout(r, 150));
+    }
+  })();
+  try {
+    await new Promise((r) => setTimeout(r, 1_000));
+    const epoch0 = Number(JSON.parse(readFileSync(cluster.configPath, 'utf8')).mapEpoch);
+
+    phase('load running');
+    // A node that is not a CouchDB is refused; the 4th node joins, holding nothing.
+    assert.equal((await call(L, 'PUT', '/_lounge/nodes/bad', { url: 'http://127.0.0.1:9' })).status, 400);
+    assert.equal((await call(L, 'PUT', '/_lounge/nodes/n1', { url: extra.url })).status, 409, 'id taken');
+    const add = await call(L, 'PUT', '/_lounge/nodes/n4', { url: extra.url });
+    assert.equal(add.status, 201, add.text);
+    assert.equal((await call(L, 'PUT', '/_lounge/nodes/n5', { url: extra.url })).status, 409, 'url taken');
+
+    // Rebalance: 4 replicas move to n4, with the old shards kept after the switch.
+    const rb = await call(L, 'POST', '/_lounge/rebalance');
+    assert.equal(rb.status, 202, rb.text);
+    assert.equal(rb.body.moves.length, 4);
+    await movesDone();
+    phase('rebalanced', String(load.report.acked.size));
+    const map1 = (await call(L, 'GET', '/_lounge/map')).body;
+    const perNode = (m: { ranges: { nodes: string[] }[] }, n: string) => m.ranges.filter((r) => r.nodes.includes(n)).length;
+    assert.deepEqual(['n1', 'n2', 'n3', 'n4'].map((n) => perNode(map1, n)), [4, 4, 4, 4]);
+    const moved = rb.body.moves[0] as { range: string; from: string };
+    const oldShards = (await call(cluster.lounge.lounge.config.nodes[moved.from]?.url as string, 'GET', '/_all_dbs')).body as string[];
+    assert.ok(oldShards.includes(`lounge_${moved.range}_${db}`), 'the old replica is not deleted at the switch');
+
+    // Drain n2: its replicas move elsewhere, then it leaves the map.
+    const drain = await call(L, 'DELETE', '/_lounge/nodes/n2');
+    assert.equal(drain.status, 202, drain.text);
+    await movesDone();
+    phase('drained', String(load.report.acked.size));
+    await eventually(async () => !('n2' in (await call(L, 'GET', '/_lounge/map')).body.nodes), 10_000, 'n2 to leave the map');
+
+    // Split the range holding "joan".
+    const split = await call(L, 'POST', '/_lounge/split', { range: 'e0000000-ffffffff' });
+    assert.equal(split.status, 202, split.text);
+    await movesDone();
+    phase('split', String(load.report.acked.size));
+    const map3 = (await call(L, 'GET', '/_lounge/map')).body;
+    assert.equal(map3.q, 9);
+    assert.ok(map3.ranges.some((r: { range: string }) => r.range === 'e0000000-efffffff'));
+    assert.ok(map3.ranges.some((r: { range: string }) => r.range === 'f0000000-ffffffff'));
+
+    // The map on disk is the live one, with a higher epoch.
+    const onDisk = JSON.parse(readFileSync(cluster.configPath, 'utf8'));
+    assert.ok(Number(onDisk.mapEpoch) > epoch0 + 4, `epoch ${onDisk.mapEpoch} after ${epoch0}`);
+    assert.deepEqual(onDisk.ranges, map3.ranges.map((r: { range: string; nodes: string[] }) => ({ range: r.range, nodes: r.nodes })));
+    assert.equal((await call(L, 'GET', '/_lounge/moves')).body.moves.length, 4 + drain.body.moves.length + 1);
+
+    await new Promise((r) => setTimeout(r, 500));
+    await pouchLoop;
+    await load.feedCaughtUp(CONVERGE_DEADLINE_MS);
+    phase('feed caught up');
+  } finally {
+    const report = await load.stop();
+    assert.deepEqual(report.failures.slice(0, 20), [], `${report.failures.length} of ${report.requests} requests failed`);
+    assert.ok(report.acked.size > 500, `enough load: ${report.acked.size} docs acknowledged`);
+
+    // Every acknowledged write is there, at its acknowledged revision.
+    const all = await call(L, 'GET', `/${db}/_all_docs`);
+    const revs = new Map((all.body.rows as { id: string; value: { rev: string } }[]).map((r) => [r.id, r.value.rev]));
+    const lost = [...report.acked].filter(([id, rev]) => revs.get(id) !== rev);
+    assert.deepEqual(lost.slice(0, 10), [], `${lost.length} acknowledged writes are missing or older`);
+    phase('checked acked');
+    // PouchDB converged both ways.
+    await eventually(async () => (await local.allDocs()).rows.length === revs.size, CONVERGE_DEADLINE_MS, 'PouchDB to hold every doc', 250);
+    phase('PouchDB converged');
+    for (let i = 0; i < pouchWrites; i++) assert.ok(revs.has(`pouch-${i}`), `pouch-${i} reached the lounge`);
+    // Every replica of every range is identical (the syncer may still be finishing hinted copies).
+    await eventually(() => replicasIdentical(db), CONVERGE_DEADLINE_MS, 'every replica of every range to be identical', 250).catch((e: Error) => {
+      throw new Error(`${e.message}: ${lastDifference}`);
+    });
+    sync.cancel();
+    await local.destroy();
+  }
+});
