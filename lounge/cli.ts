@@ -1,6 +1,7 @@
 // `chaise lounge` and `chaise cluster`: the node's CLI forwards both commands here.
 //
 //   chaise lounge --config lounge.json [--port 6984] [--host 127.0.0.1]
+//   chaise lounge add-node|remove-node|rebalance|split|moves … --lounge URL --user name:password (admin-cli.ts)
 //   chaise cluster [--nodes 3] [--q 8] [--n 2] [--port 6984] [--dir ./cluster] [--admin name:password] [--in-memory]
 //
 // A bad config, an unknown node in a range, or bad flags end the process with exit code 1
@@ -13,6 +14,7 @@ import { loadConfig } from './config/load-config.js';
 import { ConfigError } from './config/validate-config.js';
 import { startLounge } from './lounge.js';
 import { startCluster } from './cluster/cluster.js';
+import { ADMIN_COMMANDS, adminMain } from './admin-cli.js';
 
 function fail(message: string): never {
   console.error(`chaise: ${message}`);
@@ -119,6 +121,7 @@ async function cluster(args: string[]): Promise<void> {
 /** Entry point used by the node's CLI (server/cli.ts). */
 export async function main(command: 'lounge' | 'cluster', args: string[]): Promise<void> {
   try {
+    if (command === 'lounge' && ADMIN_COMMANDS.has(args[0] ?? '')) process.exit(await adminMain(args[0] as string, args.slice(1)));
     if (command === 'lounge') await lounge(args);
     else await cluster(args);
   } catch (e) {

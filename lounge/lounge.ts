@@ -28,6 +28,7 @@ import { createApp } from './http/app.js';
 import { AntiEntropy } from './sync/anti-entropy.js';
 import { SandboxPool } from '../views/index.js';
 import { Elastic } from './moves/elastic.js';
+import { QuorumReader } from './reads/quorum-read.js';
 
 /** How long a probe of a down node may take before it counts as failed. */
 const PROBE_TIMEOUT_MS = 2_000;
@@ -51,6 +52,8 @@ export class Lounge {
   readonly instances: ShardInstances;
   readonly changes: ChangesFeeds;
   readonly sync: AntiEntropy;
+  /** Single-document reads from `r` replicas, with read repair. */
+  readonly quorum: QuorumReader;
   /** Nodes joining and leaving, moves and splits (moves/elastic.ts). */
   readonly elastic: Elastic;
   /** Isolates for JavaScript re-reduce, one per design doc (views' sandbox). */
@@ -76,6 +79,7 @@ export class Lounge {
     this.locals = new LocalDocs(this.map, this.client, this.hints);
     this.instances = new ShardInstances(this.client);
     this.elastic = new Elastic(this, configPath);
+    this.quorum = new QuorumReader(this);
     this.changes = new ChangesFeeds(this.map, this.client, this.reader, this.instances, this.elastic);
     this.sync = new AntiEntropy(this);
   }

@@ -11,6 +11,7 @@ const USAGE = `usage:
   chaise serve [--port 5984] [--host 127.0.0.1] [--dir ./data] [--admin name:password]
                [--cors ORIGIN[,ORIGIN]] [--config chaise.json] [--in-memory]
   chaise lounge --config lounge.json [--port 6984]
+  chaise lounge add-node --url URL [--id ID] | remove-node ID | rebalance | split RANGE | moves  [--lounge URL] [--user name:password]
   chaise cluster [--nodes 3] [--q 8] [--n 2] [--port 6984] [--dir ./cluster] [--admin name:password]
 
 Environment: CHAISE_PORT, CHAISE_DIR and CHAISE_ADMIN stand for --port, --dir and --admin.`;

@@ -74,3 +74,14 @@ export async function passThrough(ctx: Context, res: UpstreamResponse, location?
   ctx.body = res.stream;
   if (typeof len === 'string') ctx.length = Number(len);
 }
+
+/** Sends an answer already read whole from a node (a quorum read's winner). */
+export function sendBuffered(ctx: Context, answer: { status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }): void {
+  ctx.status = answer.status;
+  for (const h of PASSED_HEADERS) {
+    const v = answer.headers[h];
+    if (typeof v === 'string') ctx.set(h, v);
+  }
+  ctx.body = ctx.method === 'HEAD' ? '' : answer.body;
+  ctx.length = answer.body.length;
+}

@@ -55,7 +55,8 @@ interface Job {
 export class Elastic {
   private loop: Promise<void> | undefined;
   private closed = false;
-  private current: Job | undefined;
+  /** The copies running now (stopped on close; their progress shows in `list()`). */
+  private readonly current: Job = { copies: [] };
   private retireTimer: NodeJS.Timeout | undefined;
   private wake: (() => void) | undefined;
 
@@ -80,15 +81,15 @@ export class Elastic {
   async close(): Promise<void> {
     this.closed = true;
     if (this.retireTimer) clearInterval(this.retireTimer);
-    for (const c of this.current?.copies ?? []) c.stop();
+    for (const c of this.current.copies) c.stop();
     this.wake?.();
     await this.loop;
   }
 
   /** Every move and split with its state, newest last. */
   list(): MoveRecord[] {
-    const live = this.current;
-    return this.state.moves.map((m) => (m.state === 'copying' && live ? { ...m, docsCopied: m.docsCopied + live.copies.reduce((a, c) => a + c.docsWritten, 0) } : { ...m }));
+    const live = this.current.copies.reduce((a, c) => a + c.docsWritten, 0);
+    return this.state.moves.map((m) => (m.state === 'copying' ? { ...m, docsCopied: m.docsCopied + live } : { ...m }));
   }
 
   /** Resolves when no move is pending or running (tests, CLI). */
@@ -418,15 +419,14 @@ export class Elastic {
     const map = this.lounge.map;
     const filter = only ? { range: only, hash: (id: string) => map.hashOf(id, db) } : undefined;
     const copy = new ShardCopy(this.lounge.client, this.lounge.config.serverUuid, from, to, filter, this.partitioned(db));
-    const job: Job = { copies: [copy] };
-    this.current = job;
+    this.current.copies.push(copy);
     const started = Date.now();
     try {
       const { docsWritten } = await copy.run();
       log('copy %s/%s → %s/%s: %d docs in %d ms', from.node, from.shard, to.node, to.shard, docsWritten, Date.now() - started);
       return docsWritten;
     } finally {
-      if (this.current === job) this.current = undefined;
+      this.current.copies = this.current.copies.filter((c) => c !== copy);
     }
   }
 
@@ -479,36 +479,8 @@ export class Elastic {
     await lounge.writer.gate.pause(range.name);
     log('switch %s: writes drained in %d ms', m.id, Date.now() - paused);
     try {
-      const translations: SeqTranslation[] = [];
-      for (const db of dbs) {
-        for (const t of this.targets(m, range, db)) await ensureShard(lounge.client, t.to, this.partitioned(db));
-        if (m.kind === 'move') {
-          const from = m.from as string;
-          const to = { node: m.to as string, shard: map.shardName(range, db) };
-          for (const n of map.nodesOf(range)) if (lounge.client.isUp(n)) await this.copyOne(db, { node: n, shard: to.shard }, to);
-          const old = { node: from, shard: to.shard };
-          if (lounge.client.isUp(from)) {
-            await this.copyOne(db, to, old);
-            await this.copyLocalDocs(db, old, to);
-            const [a, b] = await Promise.all([shardSeq(lounge.client, old), shardSeq(lounge.client, to)]);
-            translations.push({ db, range: range.name, node: from, seq: a.seq, toRange: range.name, toNode: to.node, toSeq: b.seq });
-          }
-          await this.copySecurity(db, to);
-        } else {
-          // Parent replicas first agree with each other, then each node's children are built from its parent.
-          const nodes = map.nodesOf(range).filter((n) => lounge.client.isUp(n));
-          const parent = (n: string) => ({ node: n, shard: map.shardName(range, db) });
-          for (const a of nodes) for (const b of nodes) if (a !== b) await this.copyOne(db, parent(a), parent(b));
-          for (const t of this.targets(m, range, db)) {
-            if (!nodes.includes(t.to.node)) continue;
-            await this.copyOne(db, parent(t.to.node), t.to, t.only);
-            await this.copyLocalDocs(db, parent(t.to.node), t.to, t.only);
-            await this.copySecurity(db, t.to);
-            const [a, b] = await Promise.all([shardSeq(lounge.client, parent(t.to.node)), shardSeq(lounge.client, t.to)]);
-            translations.push({ db, range: range.name, node: t.to.node, seq: a.seq, toRange: (t.only as Range).name, toNode: t.to.node, toSeq: b.seq });
-          }
-        }
-      }
+      // Databases are brought level in parallel: the pause lasts as long as the slowest, not the sum.
+      const translations = (await Promise.all(dbs.map((db) => this.levelDb(m, range, db)))).flat();
       // The one map change: new assignment, move done, translations, retired shards — one atomic write.
       const after = new Date(Date.now() + lounge.config.elastic.retireAfterMs).toISOString();
       const assignments = map.assignments().map((a) => ({ range: a.range, nodes: [...a.nodes] }));
@@ -535,6 +507,45 @@ export class Elastic {
       lounge.writer.gate.resume(range.name);
       log('switch %s: writes paused for %d ms', m.id, Date.now() - paused);
     }
+  }
+
+  /**
+   * With the range's writes paused: makes the new replica(s) hold exactly what the old ones
+   * hold, and records the sequence translation for each (see the file header, step 3).
+   */
+  private async levelDb(m: MoveRecord, range: Range, db: string): Promise<SeqTranslation[]> {
+    const { lounge } = this;
+    const map = lounge.map;
+    const up = (n: string) => lounge.client.isUp(n);
+    for (const t of this.targets(m, range, db)) await ensureShard(lounge.client, t.to, this.partitioned(db));
+    if (m.kind === 'move') {
+      const from = m.from as string;
+      const to = { node: m.to as string, shard: map.shardName(range, db) };
+      await Promise.all(map.nodesOf(range).filter(up).map((n) => this.copyOne(db, { node: n, shard: to.shard }, to)));
+      await this.copySecurity(db, to);
+      const old = { node: from, shard: to.shard };
+      if (!up(from)) return []; // tokens naming the old replica rewind that range (at least once)
+      await this.copyOne(db, to, old);
+      await this.copyLocalDocs(db, old, to);
+      const [a, b] = await Promise.all([shardSeq(lounge.client, old), shardSeq(lounge.client, to)]);
+      return [{ db, range: range.name, node: from, seq: a.seq, toRange: range.name, toNode: to.node, toSeq: b.seq }];
+    }
+    // A split: the parent replicas first agree with each other, then each node's children are built from its own parent.
+    const nodes = map.nodesOf(range).filter(up);
+    const parent = (n: string) => ({ node: n, shard: map.shardName(range, db) });
+    await Promise.all(nodes.flatMap((a) => nodes.filter((b) => b !== a).map((b) => this.copyOne(db, parent(a), parent(b)))));
+    const built = await Promise.all(
+      this.targets(m, range, db)
+        .filter((t) => nodes.includes(t.to.node))
+        .map(async (t): Promise<SeqTranslation> => {
+          await this.copyOne(db, parent(t.to.node), t.to, t.only);
+          await this.copyLocalDocs(db, parent(t.to.node), t.to, t.only);
+          await this.copySecurity(db, t.to);
+          const [a, b] = await Promise.all([shardSeq(lounge.client, parent(t.to.node)), shardSeq(lounge.client, t.to)]);
+          return { db, range: range.name, node: t.to.node, seq: a.seq, toRange: (t.only as Range).name, toNode: t.to.node, toSeq: b.seq };
+        }),
+    );
+    return built;
   }
 
   /** Deletes the shards of replicas that left their range, once their time has come. */

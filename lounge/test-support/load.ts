@@ -10,6 +10,8 @@ import http from 'node:http';
 
 /** Pause between one worker's requests. */
 const WORKER_PAUSE_MS = 150;
+/** A request unanswered this long is a failure (and cannot hang the test). */
+const REQUEST_TIMEOUT_MS = 60_000;
 /** Docs per `_bulk_docs` request. */
 const BULK_DOCS = 5;
 
@@ -61,6 +63,7 @@ function request(base: string, method: string, path: string, body: unknown, agen
       });
       res.on('error', reject);
     });
+    req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error(`no answer within ${REQUEST_TIMEOUT_MS} ms`)));
     req.on('error', reject);
     req.end(payload);
   });

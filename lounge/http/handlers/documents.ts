@@ -9,7 +9,8 @@ import { badRequest, LoungeError, methodNotAllowed } from '../../errors/lounge-e
 import { dbPath, docPath } from '../../upstream/node-client.js';
 import { newDocId, type DocWrite } from '../../writes/doc-writer.js';
 import { isJsonType, parseJson, readRaw, requireJsonType } from '../body.js';
-import { passThrough, send } from '../respond.js';
+import { passThrough, send, sendBuffered } from '../respond.js';
+import { parseR } from '../../reads/quorum-read.js';
 import { prepareUserDoc } from './users.js';
 
 /** Request headers a node needs to answer a document request the way the client asked. */
@@ -28,11 +29,23 @@ function location(req: Req, db: string, id: string, att?: string): string {
   return `${req.ctx.protocol}://${req.ctx.host}/${encodeURIComponent(db)}/${docPath(id)}${att !== undefined ? '/' + att.split('/').map(encodeURIComponent).join('/') : ''}`;
 }
 
-/** Streams a read of `sub` (below the shard) from one replica of the doc's range. */
-async function readThrough(req: Req, db: string, docId: string, sub: string): Promise<void> {
+/**
+ * Streams a read of `sub` (below the shard) from one replica of the doc's range; a document
+ * GET asks `r` replicas (reads/quorum-read.ts) unless `?r=1`, a `rev`/`open_revs` read, or a
+ * multipart answer was asked for.
+ */
+async function readThrough(req: Req, db: string, docId: string, sub: string, doc = false): Promise<void> {
   const { ctx, lounge } = req;
   const range = lounge.map.rangeOf(docId, db);
   const search = ctx.querystring ? `?${ctx.querystring}` : '';
+  if (doc && ctx.method === 'GET') {
+    const q = new URLSearchParams(ctx.querystring);
+    const r = parseR(q.get('r'), lounge.config.n, lounge.config.r);
+    if (r > 1 && !q.has('rev') && !q.has('open_revs') && !(ctx.get('accept') || '').includes('multipart')) {
+      sendBuffered(ctx, await lounge.quorum.read(db, docId, range, search, forwardHeaders(req), r));
+      return;
+    }
+  }
   const res = await lounge.reader.request(db, range, () => ({
     method: ctx.method === 'HEAD' ? 'HEAD' : 'GET',
     path: `${dbPath(lounge.map.shardName(range, db))}/${sub}${search}`,
@@ -129,7 +142,7 @@ export const docHandler: Handler<'doc'> = async (req) => {
   switch (ctx.method) {
     case 'GET':
     case 'HEAD':
-      return readThrough(req, route.db, route.docId, docPath(route.docId));
+      return readThrough(req, route.db, route.docId, docPath(route.docId), true);
     case 'PUT':
       return write(req, route.db, route.docId, 'PUT', undefined, await readRaw(ctx));
     case 'DELETE':
