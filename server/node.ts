@@ -50,6 +50,8 @@ export interface NodeOptions {
     sessionTimeoutSeconds?: number;
     peruser?: Partial<PeruserConfig>;
   };
+  /** Design-code limits (tests shorten the call timeout so hostile code is stopped quickly). */
+  sandbox?: { timeoutMs?: number; memoryLimitMb?: number };
 }
 
 export interface RunningNode {
@@ -88,7 +90,7 @@ export async function openNode(opts: NodeOptions, ext: Extensions | ((s: Service
   const closing = new AbortController();
   const config: NodeConfig = { version: VERSION };
   const users: UsersConfig = { publicSignup: opts.auth?.publicSignup ?? false, iterations: opts.auth?.iterations ?? PBKDF2_ITERATIONS };
-  const views = new ViewEngine({ db: env.stores.views as never, partitionQueryLimit: () => limits.partitionQueryLimit });
+  const views = new ViewEngine({ db: env.stores.views as never, partitionQueryLimit: () => limits.partitionQueryLimit, ...(opts.sandbox ? { sandbox: opts.sandbox } : {}) });
   // Set below, once the services it reads exist.
   let services = undefined as unknown as Services;
   const stats = new NodeStats({

@@ -30,6 +30,9 @@ export {
   type ReduceJob,
   type SandboxLogger,
   type SandboxOptions,
+  type RenderResponse,
+  type ListIo,
+  type ListOutput,
 } from './sandbox/index.js';
 
 // Built-in reducers (the lounge rereduces shard results with these).
@@ -37,9 +40,14 @@ export { builtinReducer, type BuiltinReducer, type KV } from './reduce/builtin.j
 
 // Persistent view indexes and queries.
 export type { ChangedDoc, DocSource } from './index-store/doc-source.js';
-export { ViewEngine, type ViewEngineOptions, type DesignInfo } from './engine/view-engine.js';
-export type { ViewResponse, MapRow, ReduceRow } from './query/run-view.js';
+export { ViewEngine, checkLanguage, runsLanguage, type ViewEngineOptions, type DesignInfo } from './engine/view-engine.js';
+export type { ViewResponse, MapRow, ReduceRow, RowCursor } from './query/run-view.js';
+export { arrayCursor } from './query/run-view.js';
 
 // Mango (_find, _explain, _index): also reachable as ViewEngine methods.
 export { type FindResponse, type ExecutionStats, type DocsById, FIND_LIMIT_DEFAULT } from './mango/find.js';
 export { type IndexChange, type MangoIndex } from './mango/index-def.js';
+
+// `_rewrite` rules (pure): the node and the lounge apply them the same way.
+export { applyRules, checkField, normalizePath, REWRITE_LIMIT, rewriteError, rewritePrefix, stringMap, textOf, type RewriteInput } from './render/rewrite-rules.js';
+export { couchHeaderName, makeEtag, parseExternal, safeHeader, type External } from './render/external.js';

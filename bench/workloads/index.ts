@@ -11,6 +11,7 @@ import { reduce1m } from './reduce-1m.js';
 import { partitionQuery } from './partition-query.js';
 import { replicate } from './replicate.js';
 import { replicateDelay } from './replicate-delay.js';
+import { listView, showDoc } from './render.js';
 import { rss } from './rss.js';
 import { viewBuild } from './view-build.js';
 import { viewUpdateLatency } from './view-update-latency.js';
@@ -35,6 +36,8 @@ export const workloads: readonly Workload[] = [
   viewUpdateLatency,
   reduce1m,
   partitionQuery,
+  showDoc,
+  listView,
   replicate,
   replicateDelay,
   ...loungeWorkloads,

@@ -16,7 +16,8 @@ import { send } from './respond.js';
 import { serverHandler, rootHandler } from './handlers/server.js';
 import { dbHandler, dbSpecialHandler, shardsHandler } from './handlers/database.js';
 import { docHandler, localHandler, attachmentHandler } from './handlers/documents.js';
-import { viewHandler, designInfoHandler, designFunctionHandler } from './handlers/views.js';
+import { viewHandler, designInfoHandler } from './handlers/views.js';
+import { designFunctionHandler, setRedispatch } from './handlers/design-functions.js';
 import { consoleMiddleware } from '../../console/server/static-files.js';
 
 const log = debuglog('chaise:lounge');
@@ -77,15 +78,21 @@ export function createApp(lounge: Lounge): Koa {
   app.use(consoleMiddleware());
 
   app.use(async (ctx) => {
-    const route = parseRoute(ctx.path);
     const user = await lounge.auth.fromRequest(ctx.get('authorization') || undefined, ctx.get('cookie') || undefined);
-    const req = { ctx, lounge, user, route } as Req;
-    await authorize(req);
-    const handler = HANDLERS[route.kind] as (r: Req) => Promise<void>;
-    await handler(req);
+    await dispatch({ ctx, lounge, user } as Req);
   });
   return app;
 }
+
+/** Routes, authorizes and handles a request (again, at its new path, after a `_rewrite`). */
+async function dispatch(base: Req): Promise<void> {
+  const route = parseRoute(base.ctx.path);
+  const req = { ...base, route } as Req;
+  await authorize(req);
+  const handler = HANDLERS[route.kind] as (r: Req) => Promise<void>;
+  await handler(req);
+}
+setRedispatch(dispatch);
 
 /** The `_users` doc of the requesting user, the only one a non-admin may touch. */
 function ownUserDoc(route: Route, user: UserCtx): boolean {

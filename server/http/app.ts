@@ -17,6 +17,8 @@ import { registerBulk } from './routes/bulk.js';
 import { registerChanges } from './routes/changes.js';
 import { registerAttachments } from './routes/attachments.js';
 import { registerViews } from './routes/views.js';
+import { registerDesignRender } from './routes/design-render.js';
+import { registerRewrite } from './routes/rewrite.js';
 import { registerReplication } from './routes/replication.js';
 import { registerDbUpdates } from './routes/db-updates.js';
 import { registerPurge } from './routes/purge.js';
@@ -98,6 +100,8 @@ export function routesOf(s: Services, ext: Extensions = {}): Router {
   registerCopy(router, s);
   registerPartitions(router, s);
   registerViews(router, s);
+  registerDesignRender(router, s);
+  registerRewrite(router, s);
   registerReplication(router, s);
   registerDatabase(router, s);
   registerBulk(router, s);

@@ -18,6 +18,9 @@ export interface BodyLimits {
  * PUT, which CouchDB stores as it came, compressed).
  */
 export function readRaw(ctx: Context, limits: BodyLimits, keepCoding = false): Promise<Buffer> {
+  // A `_rewrite` function may give the request a new body (see routes/rewrite.ts).
+  const rewritten: unknown = ctx.state.rewrittenBody;
+  if (rewritten instanceof Buffer) return Promise.resolve(rewritten);
   const req = ctx.req;
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (declared > limits.maxRequestBytes) {

@@ -1,5 +1,5 @@
-// Writing CouchDB-style responses: JSON with `Cache-Control: must-revalidate`, or text/plain for
-// browsers that do not ask for JSON (CouchDB does the same so a page shows the body).
+// Writing CouchDB-style responses: JSON (always application/json, as CouchDB 3 does) with `Cache-Control: must-revalidate`,
+// or text for browsers when a body is not JSON.
 
 import type { Context } from 'koa';
 import { Readable } from 'node:stream';
@@ -10,12 +10,12 @@ export class RawJson {
   constructor(readonly text: string) {}
 }
 
-export function jsonType(ctx: Context): string {
-  const accept = ctx.get('accept');
-  if (!accept || accept.includes('application/json') || accept.includes('*/*') || !/text\/(plain|html)/.test(accept)) {
-    return 'application/json';
-  }
-  return 'text/plain; charset=utf-8';
+/**
+ * CouchDB 3 (chttpd:negotiate_content_type) answers JSON as application/json whatever the Accept
+ * header says (the recordings show it for `Accept: text/plain`); only the 1.x API negotiated.
+ */
+export function jsonType(_ctx: Context): string {
+  return 'application/json';
 }
 
 export function send(ctx: Context, status: number, body: unknown): void {

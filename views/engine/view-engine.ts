@@ -16,8 +16,8 @@ import type { DocSource } from '../index-store/doc-source.js';
 import { NodeCache } from '../index-store/node-cache.js';
 import type { TreeShape } from '../index-store/btree.js';
 import { parseViewArgs, validateViewArgs } from '../query/params.js';
-import { runMapQuery, runReduceQuery, type ViewResponse } from '../query/run-view.js';
-import type { DesignDoc, SandboxOptions } from '../sandbox/design-sandbox.js';
+import { arrayCursor, mapCursor, runMapQuery, runReduceQuery, type RowCursor, type ViewResponse } from '../query/run-view.js';
+import type { DesignDoc, ListIo, ListOutput, RenderResponse, SandboxOptions } from '../sandbox/design-sandbox.js';
 import { SandboxPool } from '../sandbox/sandbox-pool.js';
 import { explainFind, runFind, type FindResponse, type FindScope } from '../mango/find.js';
 import { createIndex, deleteIndex, listIndexesResponse } from '../mango/index-def.js';
@@ -61,6 +61,7 @@ export class ViewEngine {
   private readonly partitionQueryLimit: () => number;
   /** Documents mapped and rows emitted since start-up (the node's `_stats` reads them). */
   readonly stats: ViewStats = { mapDocs: 0, emits: 0 };
+  private running = 0;
 
   constructor(options: ViewEngineOptions) {
     this.db = options.db;
@@ -138,6 +139,38 @@ export class ViewEngine {
       if (q.update === 'lazy') {
         group.update(source).catch((e: unknown) => debug('lazy view update failed: %s', (e as Error).message));
       }
+    }
+  }
+
+  /**
+   * A view's rows as a cursor, for `_list`: the same parameters and errors as queryView, but a
+   * map query without `keys` is read a page at a time from one snapshot (held until close()).
+   */
+  async openViewCursor(
+    source: DocSource,
+    ddoc: DesignDoc,
+    viewName: string,
+    query: Record<string, string>,
+    body?: unknown,
+  ): Promise<RowCursor> {
+    const args = parseViewArgs(query, body);
+    checkLanguage(ddoc);
+    const group = this.group(source.dbKey, ddoc);
+    const vi = group.viewIndex(viewName);
+    if (vi < 0) throw notFound('missing_named_view');
+    const view = group.def.views[vi]!;
+    const q = validateViewArgs(args, view.reduce !== null, (a, b) => group.orders[vi]!.cmpBounds(a, b));
+    if (q.update === 'true') await group.update(source);
+    const snap = group.snapshot();
+    if (q.update === 'lazy') {
+      group.update(source).catch((e: unknown) => debug('lazy view update failed: %s', (e as Error).message));
+    }
+    if (q.viewType === 'map' && q.keys === undefined) return mapCursor(group, vi, q, snap, source);
+    try {
+      const res = q.viewType === 'map' ? runMapQuery(group, vi, q, snap, source) : await runReduceQuery(group, vi, q, snap, group.reducers[vi]!);
+      return arrayCursor(res);
+    } finally {
+      snap.release();
     }
   }
 
@@ -248,11 +281,8 @@ export class ViewEngine {
    * `invalid_design_doc` or `compilation_error`.
    */
   async validateDesignDoc(ddoc: DesignDoc): Promise<void> {
-    const language = ddoc.language ?? 'javascript';
-    if (language !== 'javascript' && language !== 'query') {
-      throw new CouchError(400, 'invalid_design_doc', `\`${String(language)}\` is not a supported language.`);
-    }
-    if (language === 'query') return;
+    // CouchDB stores a design document of any language; only the languages it runs are checked.
+    if (!runsLanguage(ddoc) || ddoc.language === 'query') return;
     const paths: string[][] = [];
     if (ddoc.views !== undefined) {
       if (!isObject(ddoc.views)) throw new CouchError(400, 'invalid_design_doc', '`views` is not an object.');
@@ -276,6 +306,48 @@ export class ViewEngine {
     if (isObject(ddoc.filters)) for (const name of Object.keys(ddoc.filters)) paths.push(['filters', name]);
     if (typeof ddoc.validate_doc_update === 'string') paths.push(['validate_doc_update']);
     if (paths.length > 0) await this.pool.get(ddoc).check(paths);
+  }
+
+  // ------------------------------------------------- shows, lists, updates, rewrites
+
+  /** shows.<name>(doc, req): the response object (CouchDB's external response). */
+  show(ddoc: DesignDoc, name: string, doc: unknown, req: unknown): Promise<RenderResponse> {
+    requireFunction(ddoc, 'shows', name);
+    return this.pool.get(ddoc, 'render').show(name, doc, req);
+  }
+
+  /** updates.<name>(doc, req): [the doc to save, or null; the response object]. */
+  update(ddoc: DesignDoc, name: string, doc: unknown, req: unknown): Promise<[Record<string, unknown> | null, RenderResponse]> {
+    requireFunction(ddoc, 'updates', name);
+    return this.pool.get(ddoc, 'render').update(name, doc, req);
+  }
+
+  /** A `rewrites` function's answer for req, or null when it matched nothing. */
+  rewrite(ddoc: DesignDoc, req: unknown): Promise<Record<string, unknown> | null> {
+    checkLanguage(ddoc);
+    return this.pool.get(ddoc, 'render').rewrite(req);
+  }
+
+  /**
+   * lists.<name>(head, req) over rows `io.pull` hands out, in an isolate no other call shares while
+   * it runs (a list runs as long as its rows last, and must not hold up shows or view builds).
+   * Resolves with the last chunks (and a head, when the list called start() after its last row).
+   */
+  async list(ddoc: DesignDoc, name: string, head: unknown, req: unknown, io: ListIo): Promise<ListOutput> {
+    checkLanguage(ddoc);
+    const { sandbox, release } = this.pool.lease(ddoc);
+    this.running++;
+    try {
+      return await sandbox.list(name, head, req, io);
+    } finally {
+      this.running--;
+      release();
+    }
+  }
+
+  /** Lists running now (each holds an isolate of its own). */
+  get listsRunning(): number {
+    return this.running;
   }
 
   // ------------------------------------------------------------------ Mango
@@ -324,9 +396,28 @@ export class ViewEngine {
   }
 }
 
-function checkLanguage(ddoc: DesignDoc): void {
+/** Whether Chaise runs this design document's code: JavaScript (the default) and Mango's `query`. */
+export function runsLanguage(ddoc: DesignDoc): boolean {
   const language = ddoc.language ?? 'javascript';
-  if (language !== 'javascript' && language !== 'query') {
-    throw new CouchError(400, 'query_parse_error', `Views of language \`${String(language)}\` cannot be queried here.`);
-  }
+  return language === 'javascript' || language === 'query';
+}
+
+/**
+ * Using the code of a design document whose language Chaise does not run (erlang, coffeescript,
+ * anything stored): CouchDB's `unknown_query_language` error, with the language as the reason.
+ * CouchDB answers it with a 500; it is the request that cannot be served, so Chaise answers 400.
+ */
+export function checkLanguage(ddoc: DesignDoc): void {
+  if (!runsLanguage(ddoc)) throw new CouchError(400, 'unknown_query_language', String(ddoc.language));
+}
+
+/**
+ * A show or update function must exist before anything runs: CouchDB looks the path up in the
+ * design document (couch_util:get_nested_json_value) and answers 404 "missing json key: name".
+ */
+function requireFunction(ddoc: DesignDoc, kind: 'shows' | 'updates', name: string): void {
+  checkLanguage(ddoc);
+  const fns = ddoc[kind];
+  if (!isObject(fns)) throw notFound(`missing json key: ${kind}`);
+  if (typeof fns[name] !== 'string') throw notFound(`missing json key: ${name}`);
 }

@@ -282,3 +282,74 @@ export async function runReduceQuery(
   out.rows = rows;
   return out;
 }
+
+/** Rows handed out a page at a time (a `_list` reads its view this way). */
+export interface RowCursor {
+  /** The view's meta: total_rows, offset, update_seq as a map answer has them; {} or update_seq for reduce. */
+  head: Record<string, unknown>;
+  /** Up to `max` next rows; [] once there are none. */
+  next(max: number): Record<string, unknown>[];
+  /** Lets go of the index snapshot; idempotent. */
+  close(): void;
+}
+
+/** A cursor over rows already computed (reduce answers, `keys` queries). */
+export function arrayCursor(response: ViewResponse, release: () => void = () => undefined): RowCursor {
+  const { rows, ...head } = response;
+  let pos = 0;
+  return {
+    head,
+    next(max) {
+      const page = rows.slice(pos, pos + max) as unknown as Record<string, unknown>[];
+      pos += page.length;
+      return page;
+    },
+    close: release,
+  };
+}
+
+/**
+ * A map query without `keys`, read lazily: each page is one walk down the tree from the
+ * snapshot, so a list over a million rows holds one page at a time.
+ */
+export function mapCursor(group: ViewGroup, vi: number, q: ViewQuery, snap: Snapshot, source: DocSource): RowCursor {
+  // As runMapQuery: a partition query counts total_rows and offset within its partition.
+  const span = spanOf(group, vi, snap, q);
+  const total = span.hi - span.lo;
+  const root = snap.roots[vi] ?? null;
+  const fwd = !q.descending;
+  const { lo, hi } = rangeFor(group, vi, snap, q, span, q.startKey, q.endKey);
+  const offset = fwd ? Math.min(lo + q.skip, hi) - span.lo : span.hi - Math.max(hi - q.skip, lo);
+  let remaining = Math.max(0, Math.min(q.limit ?? Infinity, hi - lo - q.skip));
+  let pos = fwd ? lo + q.skip : hi - 1 - q.skip;
+  const head: Record<string, unknown> = q.updateSeq ? { total_rows: total, offset, update_seq: snap.seq } : { total_rows: total, offset };
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    snap.release();
+  };
+  return {
+    head,
+    next(max) {
+      if (closed || remaining <= 0) return [];
+      const got = rowsAt(group.nodes, root, pos, Math.min(max, remaining), fwd ? 1 : -1, fwd ? hi : lo);
+      remaining -= got.length;
+      pos += fwd ? got.length : -got.length;
+      if (got.length === 0) remaining = 0;
+      const rows: Record<string, unknown>[] = got.map((r) => ({ id: r.id, key: r.key, value: r.value }));
+      if (q.includeDocs) {
+        for (const row of rows) {
+          let doc = source.getDoc(linkedId(row as unknown as MapRow));
+          if (doc !== null && !q.conflicts && '_conflicts' in doc) {
+            const { _conflicts: _c, ...rest } = doc;
+            doc = rest;
+          }
+          row.doc = doc;
+        }
+      }
+      return rows;
+    },
+    close,
+  };
+}

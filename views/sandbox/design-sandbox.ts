@@ -23,6 +23,8 @@ import {
   MAP_BATCH_BYTES_MAX,
   MAP_BATCH_DOCS_MAX,
   MAP_BATCHES_IN_FLIGHT,
+  LIST_ROWS_FIRST,
+  LIST_ROWS_MAX,
   REDUCE_LIMIT_CHARS,
 } from './limits.js';
 
@@ -65,6 +67,39 @@ interface Api {
   filter: ivm.Reference<(name: string, docs: string, req: string) => string>;
   filterView: ivm.Reference<(name: string, docs: string) => string>;
   check: ivm.Reference<(paths: string) => string>;
+  show: ivm.Reference<(name: string, doc: string, req: string) => string>;
+  update: ivm.Reference<(name: string, doc: string, req: string) => string>;
+  list: ivm.Reference<(name: string, head: string, req: string, pull: ivm.Reference<unknown>) => string>;
+  rewrite: ivm.Reference<(req: string) => string>;
+}
+
+/** What a show or update function answers (CouchDB's external response object). */
+export interface RenderResponse {
+  code?: unknown;
+  headers?: unknown;
+  body?: unknown;
+  json?: unknown;
+  base64?: unknown;
+  [field: string]: unknown;
+}
+
+/** One crossing of a running list into the host: what it sent since the last one. */
+export interface ListOutput {
+  /**
+   * The response head: `start()` plus the negotiated Content-Type on the first crossing, and
+   * again whenever the list called start() since (the response starts at the first output).
+   */
+  start?: RenderResponse;
+  chunks: string[];
+}
+
+/**
+ * The host side of a running list. `pull` receives the list's output so far and answers up to
+ * `maxRows` next rows ([] when there are no more, or when maxRows is 0), or 'stop' when the
+ * client has gone.
+ */
+export interface ListIo {
+  pull(out: ListOutput, maxRows: number): Promise<unknown[] | 'stop'>;
 }
 
 interface Reply {
@@ -72,6 +107,21 @@ interface Reply {
   fail?: { error: string; reason: string };
   logs: string[];
 }
+
+/**
+ * HTTP status of an error design code raised (CouchDB's chttpd:error_info for the same names);
+ * anything else is a 500.
+ */
+const ERROR_STATUS: Record<string, number> = {
+  compilation_error: 400,
+  bad_request: 400,
+  query_parse_error: 400,
+  not_found: 404,
+  forbidden: 403,
+  unauthorized: 401,
+  not_acceptable: 406,
+  method_not_allowed: 405,
+};
 
 const defaultLogger: SandboxLogger = (id, msg) => debug('%s: %s', id, msg);
 
@@ -178,6 +228,84 @@ export class DesignSandbox {
     return (await this.call(`view ${viewName}`, (api) => api.filterView, [viewName, JSON.stringify(docs)])) as boolean[];
   }
 
+  /** shows.<name>(doc, req): the response object (string answers come back as {body}). */
+  async show(name: string, doc: unknown, req: unknown): Promise<RenderResponse> {
+    return (await this.call(`show ${name}`, (api) => api.show, [name, JSON.stringify(doc ?? null), JSON.stringify(req)])) as RenderResponse;
+  }
+
+  /** updates.<name>(doc, req): [the doc to save or null, the response object]. */
+  async update(name: string, doc: unknown, req: unknown): Promise<[Record<string, unknown> | null, RenderResponse]> {
+    return (await this.call(`update ${name}`, (api) => api.update, [name, JSON.stringify(doc ?? null), JSON.stringify(req)])) as [
+      Record<string, unknown> | null,
+      RenderResponse,
+    ];
+  }
+
+  /** The `rewrites` function of the ddoc: the new request, or null when it matched nothing. */
+  async rewrite(req: unknown): Promise<Record<string, unknown> | null> {
+    return (await this.call('rewrites', (api) => api.rewrite, [JSON.stringify(req)])) as Record<string, unknown> | null;
+  }
+
+  /**
+   * lists.<name>(head, req), streaming: each time the list needs rows it crosses into the host
+   * through `io.pull` (handing over what it sent), so rows are read lazily and output leaves as
+   * it is produced. There is no limit on the whole run (a list over a large view takes as long
+   * as it takes) but the isolate must cross back within the call timeout each time: a list that
+   * loops or sends without asking for rows is stopped then, and its isolate disposed. Resolves
+   * with the last chunks (the list's return value included).
+   */
+  async list(name: string, head: unknown, req: unknown, io: ListIo): Promise<ListOutput> {
+    this.released = false;
+    const api = this.ensure();
+    const isolate = this.isolate as ivm.Isolate;
+    let timedOut = false;
+    let timer: NodeJS.Timeout | undefined;
+    const arm = () => {
+      if (timer !== undefined) clearTimeout(timer);
+      timer = setTimeout(() => {
+        timedOut = true;
+        if (!isolate.isDisposed) isolate.dispose();
+      }, this.timeoutMs);
+    };
+    let batch = LIST_ROWS_FIRST;
+    let handedAt = Date.now();
+    const pull = new ivm.Reference(async (msgJson: string): Promise<string> => {
+      if (timer !== undefined) clearTimeout(timer);
+      const took = Date.now() - handedAt;
+      if (took > this.timeoutMs / 4) batch = Math.max(1, batch >> 1);
+      else if (took < this.timeoutMs / 16) batch = Math.min(LIST_ROWS_MAX, batch * 2);
+      try {
+        const msg = JSON.parse(msgJson) as ListOutput & { rows: boolean };
+        const rows = await io.pull(msg.start !== undefined ? { start: msg.start, chunks: msg.chunks } : { chunks: msg.chunks }, msg.rows ? batch : 0);
+        return JSON.stringify(rows);
+      } finally {
+        handedAt = Date.now();
+        arm();
+      }
+    });
+    let raw: unknown;
+    this.inflight++;
+    arm();
+    try {
+      raw = await api.list.apply(undefined, [name, JSON.stringify(head), JSON.stringify(req), pull], {
+        arguments: { reference: false },
+      } as ivm.ScriptRunOptions);
+    } catch (e) {
+      const message = (e as Error).message ?? String(e);
+      const oom = !timedOut && (/memory limit/i.test(message) || isolate.isDisposed);
+      if (this.isolate === isolate) this.reset();
+      if (timedOut) throw osProcessError(`The list ${name} function of ${this.ddocId} timed out after ${this.timeoutMs} ms`);
+      if (oom) throw osProcessError(`The list ${name} function of ${this.ddocId} exceeded the ${this.memoryLimitMb} MB memory limit`);
+      throw osProcessError(`The list ${name} function of ${this.ddocId} failed: ${message}`);
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+      pull.release();
+      this.inflight--;
+      if (this.released && this.inflight === 0) this.reset();
+    }
+    return this.settle(`list ${name}`, raw) as ListOutput;
+  }
+
   /** Compile the functions at the given ddoc paths now; throws compilation_error if one is broken. */
   async check(paths: readonly string[][]): Promise<void> {
     await this.call('check', (api) => api.check, [JSON.stringify(paths)]);
@@ -230,6 +358,10 @@ export class DesignSandbox {
         filter: fn('filter'),
         filterView: fn('filterView'),
         check: fn('check'),
+        show: fn('show'),
+        update: fn('update'),
+        list: fn('list'),
+        rewrite: fn('rewrite'),
       };
       this.isolate = isolate;
       return this.api;
@@ -267,14 +399,17 @@ export class DesignSandbox {
       this.inflight--;
       if (this.released && this.inflight === 0) this.reset();
     }
+    return this.settle(what, raw);
+  }
+
+  /** A call's JSON reply: its logs go to the logger, its failure becomes a CouchError. */
+  private settle(what: string, raw: unknown): unknown {
     if (typeof raw !== 'string') throw osProcessError(`The ${what} function of ${this.ddocId} returned no result`);
     const reply = JSON.parse(raw) as Reply;
     for (const line of reply.logs) this.logger(this.ddocId, line);
     if (reply.fail !== undefined) {
       const { error, reason } = reply.fail;
-      if (error === 'compilation_error') throw new CouchError(400, 'compilation_error', reason);
-      if (error === 'not_found') throw new CouchError(404, 'not_found', reason);
-      throw new CouchError(500, error, reason);
+      throw new CouchError(ERROR_STATUS[error] ?? 500, error, reason);
     }
     return reply.ok;
   }

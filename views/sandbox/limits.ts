@@ -48,3 +48,20 @@ export const LOG_LINE_CHARS_MAX = 2_000;
  * partial reduction grow with the data.
  */
 export const REDUCE_LIMIT_CHARS = 4_096;
+
+/**
+ * Rows a running `_list` gets per crossing into the host: it starts at LIST_ROWS_FIRST and doubles
+ * while the list handles a batch quickly (under a sixteenth of the call timeout), up to
+ * LIST_ROWS_MAX; it halves when a batch takes over a quarter of the timeout. The timeout applies
+ * between crossings (CouchDB's is per row), so a slow but honest list is never stopped for
+ * being handed many rows at once.
+ */
+export const LIST_ROWS_FIRST = 16;
+export const LIST_ROWS_MAX = 1_000;
+
+/**
+ * Idle `_list` isolates kept for reuse, over all design docs. A list runs in an isolate no other
+ * call shares; starting one (and freezing its intrinsics) costs tens of milliseconds, which
+ * dominated small lists, so a few are kept warm.
+ */
+export const LIST_ISOLATES_IDLE_MAX = 4;

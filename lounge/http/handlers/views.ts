@@ -92,10 +92,6 @@ export const designInfoHandler: Handler<'designInfo'> = async ({ ctx, lounge, ro
   });
 };
 
-export const designFunctionHandler: Handler<'designFunction'> = async ({ route }) => {
-  throw new LoungeError(501, 'not_implemented', `${route.fn} functions are not supported through the lounge (CouchDB 3 deprecates them)`);
-};
-
 type Special = Req<Extract<Route, { kind: 'dbSpecial' }>>;
 
 /** `POST /db/_find`: every range with the same selector; docs merged by the sort; skip/limit at the proxy. */

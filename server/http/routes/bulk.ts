@@ -20,6 +20,7 @@ import { RawJson, notModifiedIfCurrent, send, sendParts } from '../respond.js';
 import type { Services } from '../services.js';
 import { writeDocs, writeStatus } from '../write.js';
 import { openDb, queryEtag, readOptions, refuseLocalRevisions } from './documents.js';
+import type { MapRow, ViewResponse } from '../../../views/index.js';
 import { newUuid } from './server.js';
 
 /** `_bulk_docs` bodies from this size on (about 100 docs) have their rev hashes started on the worker as they arrive. */
@@ -418,3 +419,10 @@ function bulkGet(db: Database, requests: unknown[], opts: ReadOptions, latest: b
   return '{"results":[' + results.join(',') + ']}';
 }
 
+
+/** An `_all_docs` answer as rows, for a `_list` over `_all_docs`. */
+export function allDocsRows(db: Database, q: Query, bodyKeys: unknown[] | undefined): ViewResponse {
+  const a = allDocsAnswer(db, q, bodyKeys);
+  const { rows: _none, ...head } = JSON.parse(a.head + ']}') as Record<string, unknown>;
+  return { ...head, rows: a.rows.map((r) => JSON.parse(r) as MapRow) };
+}
