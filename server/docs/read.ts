@@ -3,6 +3,7 @@
 
 import type { Database } from '../storage/database.js';
 import type { DocInfo } from '../storage/records.js';
+import type { AttStub } from './attachments.js';
 import { ancestry, conflicts, deletedConflicts, findRev, parseRev, revsInfo } from '../revtree/index.js';
 import { renderDoc, type AttachmentMode, type RenderExtras } from './render.js';
 
@@ -16,6 +17,8 @@ export interface ReadOptions {
   attsSince?: string[];
   /** `att_encoding_info=true`. */
   attEncodingInfo?: boolean;
+  /** A multipart/related answer: attachments with data become `follows` stubs handed here. */
+  follow?: (name: string, stub: AttStub) => void;
 }
 
 /** Renders revision `rev` of a document, or undefined when that revision's body is not stored. */
@@ -38,6 +41,7 @@ export function renderRevision(db: Database, id: string, info: DocInfo, rev: str
   let mode: AttachmentMode | undefined;
   if (body.atts && (opts.attachments || opts.attsSince || opts.attEncodingInfo)) {
     mode = { inline: opts.attachments === true || opts.attsSince !== undefined, read: (stub) => db.attachmentData(stub), showEncoding: opts.attEncodingInfo === true };
+    if (opts.follow) mode.follow = opts.follow;
     if (opts.attsSince) {
       const history = new Set(ancestry(info.tree, parsed).map((h, i) => `${parsed.pos - i}-${h}`));
       let since = 0;

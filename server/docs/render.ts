@@ -21,6 +21,11 @@ export interface AttachmentMode {
   read: (stub: AttStub) => Buffer | undefined;
   /** `att_encoding_info=true`: show `encoding` and `encoded_length` of compressed attachments. */
   showEncoding?: boolean;
+  /**
+   * A multipart/related answer (couch_att:to_json with `follows`): each wanted attachment is a
+   * `"follows": true` stub and is handed here, in order, to be sent as its own part.
+   */
+  follow?: (name: string, stub: AttStub) => void;
 }
 
 export function renderDoc(
@@ -58,6 +63,16 @@ function renderAttachments(atts: AttMap, mode: AttachmentMode | undefined): stri
   for (const name in atts) {
     const stub = atts[name] as AttStub;
     const wanted = mode !== undefined && mode.inline && (mode.sincePos === undefined || stub.revpos > mode.sincePos);
+    if (wanted && mode.follow) {
+      const shown: Record<string, unknown> = { content_type: stub.content_type, revpos: stub.revpos, digest: stub.digest, length: stub.length, follows: true };
+      if (showEncoding && stub.encoding !== undefined) {
+        shown.encoding = stub.encoding;
+        shown.encoded_length = stub.encoded_length;
+      }
+      mode.follow(name, stub);
+      out[name] = shown;
+      continue;
+    }
     const bytes = wanted ? mode.read(stub) : undefined;
     const shown: Record<string, unknown> = bytes
       ? { content_type: stub.content_type, revpos: stub.revpos, digest: stub.digest, data: bytes.toString('base64') }

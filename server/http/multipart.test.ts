@@ -47,8 +47,11 @@ test('PUT ?new_edits=false with multipart/related stores follows attachments byt
     assert.match(String(mixed.headers['content-type']), /^multipart\/mixed; boundary=/);
     const parts = parseMultipart(mixed.body as Buffer, boundaryOf(String(mixed.headers['content-type'])) as string);
     assert.equal(parts.length, 2);
-    const okDoc = JSON.parse(parts[0]?.body.toString() ?? '') as { _attachments: Record<string, { data: string }> };
-    assert.deepEqual(Buffer.from(okDoc._attachments['bin.dat']?.data ?? '', 'base64'), bytes);
+    // The revision with an attachment is a multipart/related part: its JSON, then the bytes.
+    const inner = parseMultipart(parts[0]?.body as Buffer, boundaryOf(parts[0]?.headers['content-type'] ?? '') as string);
+    const okDoc = JSON.parse(inner[0]?.body.toString() ?? '') as { _attachments: Record<string, { follows: boolean }> };
+    assert.equal(okDoc._attachments['bin.dat']?.follows, true);
+    assert.deepEqual(inner[1]?.body, bytes);
     assert.equal(parts[1]?.headers['content-type'], 'application/json; error="true"');
     assert.deepEqual(JSON.parse(parts[1]?.body.toString() ?? ''), { missing: '3-cccccccccccccccccccccccccccccccc' });
   } finally {

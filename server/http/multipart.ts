@@ -3,6 +3,7 @@
 // `"follows": true` stubs, then one part per attachment), and asks for `open_revs` with
 // `Accept: multipart/mixed`. Bodies here are already in memory (bounded by the request limit).
 
+import { randomBytes } from 'node:crypto';
 import { CouchError } from '../errors/catalog.js';
 
 export interface Part {
@@ -96,15 +97,75 @@ export function documentFromMultipart(body: Buffer, contentType: string, parseJs
   return doc;
 }
 
-/** A multipart/mixed answer to `open_revs`: one JSON part per revision, error parts for missing ones. */
-export function multipartMixed(items: ({ ok: string } | { missing: string })[]): { contentType: string; body: Buffer } {
-  const boundary = 'chaise' + Math.random().toString(16).slice(2);
-  const chunks: Buffer[] = [];
-  for (const item of items) {
-    const isOk = 'ok' in item;
-    const json = isOk ? item.ok : JSON.stringify({ missing: item.missing });
-    chunks.push(Buffer.from(`--${boundary}\r\nContent-Type: application/json${isOk ? '' : '; error="true"'}\r\n\r\n${json}\r\n`));
+/** One attachment sent as its own part: its stored bytes (gzip ones as stored, with `Content-Encoding`). */
+export interface FollowingAtt {
+  name: string;
+  contentType: string;
+  bytes: Buffer;
+  encoding?: 'gzip' | undefined;
+}
+
+/** A boundary as couch_uuids:random() makes them: 32 hex digits. */
+export function newBoundary(): string {
+  return randomBytes(16).toString('hex');
+}
+
+/**
+ * couch_httpd_multipart:encode_multipart_stream: the JSON document (its attachments `"follows":
+ * true` stubs) as the first part, then one part per attachment with its Content-Disposition,
+ * Content-Type, Content-Length and, when sent as stored compressed, Content-Encoding. With no
+ * attachment to send CouchDB answers the bare JSON, so callers send JSON then.
+ */
+export function relatedBody(json: string, atts: FollowingAtt[], boundary: string): { contentType: string; body: Buffer } {
+  const chunks: Buffer[] = [Buffer.from(`--${boundary}\r\nContent-Type: application/json\r\n\r\n`), Buffer.from(json), Buffer.from(`\r\n--${boundary}`)];
+  for (const att of atts) {
+    let head = `\r\nContent-Disposition: attachment; filename="${att.name}"\r\nContent-Type: ${att.contentType}\r\nContent-Length: ${att.bytes.length}`;
+    if (att.encoding) head += `\r\nContent-Encoding: ${att.encoding}`;
+    chunks.push(Buffer.from(head + '\r\n\r\n'), att.bytes, Buffer.from(`\r\n--${boundary}`));
   }
-  chunks.push(Buffer.from(`--${boundary}--`));
+  chunks.push(Buffer.from('--'));
+  return { contentType: `multipart/related; boundary="${boundary}"`, body: Buffer.concat(chunks) };
+}
+
+/**
+ * Whether an Accept header lists `type` (or its `major/*`) with a q above 0, as mochiweb's
+ * accepts_content_type decides. Unlike mochiweb, a missing Accept or a bare `*\/*` does not count:
+ * clients that did not ask for multipart (curl, browsers) keep getting JSON.
+ */
+export function acceptsType(accept: string, type: string): boolean {
+  const major = type.split('/')[0] + '/*';
+  for (const entry of accept.split(',')) {
+    const [name, ...params] = entry.split(';').map((x) => x.trim().toLowerCase());
+    if (name !== type && name !== major) continue;
+    const q = params.find((p) => p.startsWith('q='));
+    if (q === undefined || Number(q.slice(2)) > 0) return true;
+  }
+  return false;
+}
+
+/** An `open_revs` revision in a multipart/mixed answer: its JSON alone, or a nested multipart/related with its attachments. */
+export type MixedItem = { ok: string; atts?: FollowingAtt[] } | { missing: string };
+
+/**
+ * A multipart/mixed answer to `open_revs` (chttpd_db:send_docs_multipart): one part per
+ * revision, a revision with attachments to send as a multipart/related part of its own (all
+ * sharing one inner boundary), error parts for missing ones.
+ */
+export function multipartMixed(items: MixedItem[]): { contentType: string; body: Buffer } {
+  const boundary = newBoundary();
+  const inner = newBoundary();
+  const chunks: Buffer[] = [Buffer.from(`--${boundary}`)];
+  for (const item of items) {
+    if ('missing' in item) {
+      chunks.push(Buffer.from(`\r\nContent-Type: application/json; error="true"\r\n\r\n${JSON.stringify({ missing: item.missing })}`));
+    } else if (item.atts && item.atts.length > 0) {
+      const related = relatedBody(item.ok, item.atts, inner);
+      chunks.push(Buffer.from(`\r\nContent-Type: ${related.contentType}\r\n\r\n`), related.body);
+    } else {
+      chunks.push(Buffer.from(`\r\nContent-Type: application/json\r\n\r\n${item.ok}`));
+    }
+    chunks.push(Buffer.from(`\r\n--${boundary}`));
+  }
+  chunks.push(Buffer.from('--'));
   return { contentType: `multipart/mixed; boundary="${boundary}"`, body: Buffer.concat(chunks) };
 }

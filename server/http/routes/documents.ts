@@ -14,7 +14,8 @@ import type { DocInfo } from '../../storage/records.js';
 import { requireDbAdmin, requireMember } from '../../auth/access.js';
 import { canAccessUserDoc, USERS_DB } from '../../auth/users.js';
 import { parseJson, readJson, readRaw, requireJsonType } from '../body.js';
-import { documentFromMultipart, multipartMixed } from '../multipart.js';
+import { acceptsType, documentFromMultipart, multipartMixed, newBoundary, relatedBody, type FollowingAtt, type MixedItem } from '../multipart.js';
+import type { AttStub } from '../../docs/attachments.js';
 import { bool, json, str, type Query } from '../query.js';
 import { RawJson, absoluteUri, makeEtag, notModifiedIfCurrent, send } from '../respond.js';
 import { purgeSeq } from '../../storage/purge.js';
@@ -219,9 +220,33 @@ function getDoc(ctx: Context, s: Services, id: string): void {
   }
   const etag = `"${rev}"`;
   if (notModifiedIfCurrent(ctx, etag)) return;
+  // chttpd_db:send_doc_efficiently: attachments with their data, to a client that accepts
+  // multipart/related, go as parts of their own, as stored (gzip ones with Content-Encoding).
+  if ((opts.attachments || opts.attsSince) && acceptsType(ctx.get('accept'), 'multipart/related')) {
+    const follows: FollowingAtt[] = [];
+    const text = renderRevision(db, id, info, rev, { ...opts, attEncodingInfo: true, follow: following(db, follows) });
+    if (text === undefined) throw new CouchError('not_found', 'missing');
+    if (follows.length > 0) {
+      const mp = relatedBody(text, follows, newBoundary());
+      ctx.status = 200;
+      ctx.set('ETag', etag);
+      ctx.set('Content-Type', mp.contentType);
+      ctx.body = mp.body;
+      return;
+    }
+  }
   const text = renderRevision(db, id, info, rev, opts);
   if (text === undefined) throw new CouchError('not_found', 'missing');
   send(ctx, 200, new RawJson(text));
+}
+
+/** Collects the attachments a multipart answer sends, with their stored bytes. */
+function following(db: Database, into: FollowingAtt[]): (name: string, stub: AttStub) => void {
+  return (name, stub) => {
+    const bytes = db.storedAttachment(stub);
+    if (!bytes) throw new CouchError('not_found', `attachment ${name} has no stored data`);
+    into.push({ name, contentType: stub.content_type, bytes, encoding: stub.encoding });
+  };
 }
 
 function getOpenRevs(ctx: Context, db: Database, id: string, info: DocInfo | undefined, param: string, opts: ReadOptions, latest: boolean): void {
@@ -244,8 +269,11 @@ function getOpenRevs(ctx: Context, db: Database, id: string, info: DocInfo | und
     }
     wanted = list as string[];
   }
+  // CouchDB's replicator asks for multipart/mixed (chttpd_db:send_docs_multipart): every
+  // revision with all its attachments' data, each one with attachments a multipart/related part.
+  const mixed = /multipart\/mixed/i.test(ctx.get('accept')) && !/application\/json/i.test(ctx.get('accept'));
   const parts: string[] = [];
-  const items: ({ ok: string } | { missing: string })[] = [];
+  const items: MixedItem[] = [];
   const seen = new Set<string>();
   for (const rev of wanted) {
     const parsed = parseRev(rev);
@@ -258,13 +286,20 @@ function getOpenRevs(ctx: Context, db: Database, id: string, info: DocInfo | und
     for (const r of revs) {
       if (seen.has(r)) continue;
       seen.add(r);
+      if (mixed) {
+        // Here CouchDB applies no atts_since: every attachment's data is sent.
+        const { attsSince: _since, ...rest } = opts;
+        void _since;
+        const atts: FollowingAtt[] = [];
+        const text = info ? renderRevision(db, id, info, r, { ...rest, attachments: true, attEncodingInfo: true, follow: following(db, atts) }) : undefined;
+        items.push(text === undefined ? { missing: r } : { ok: text, atts });
+        continue;
+      }
       const text = info ? renderRevision(db, id, info, r, opts) : undefined;
       parts.push(text === undefined ? JSON.stringify({ missing: r }) : '{"ok":' + text + '}');
-      items.push(text === undefined ? { missing: r } : { ok: text });
     }
   }
-  // CouchDB's replicator asks for multipart/mixed; everyone else gets the JSON array.
-  if (/multipart\/mixed/i.test(ctx.get('accept')) && !/application\/json/i.test(ctx.get('accept'))) {
+  if (mixed) {
     const mp = multipartMixed(items);
     ctx.status = 200;
     ctx.set('Content-Type', mp.contentType);
