@@ -109,6 +109,7 @@ test('the target dies mid-copy, then the lounge stops mid-switch: the moves fini
   await extra.restart();
   await eventually(async () => (await moves()).every((m) => m.state === 'done' || m.state === 'failed'), DEADLINE_MS, 'the move to finish');
   assert.deepEqual((await moves()).map((m) => m.state), ['done'], JSON.stringify(await moves()));
+  assert.ok(((await moves())[0]?.errors.length ?? 0) > 0, 'the kill hit the move (its step failed and was retried)');
   assert.ok(lounge.lounge.map.nodesOf(range).includes('n4'));
 
   // 2. Stop the lounge while a rebalance is switching; start a new one from the file.
