@@ -551,3 +551,25 @@ test('a list streams: output arrives before the list ends, and a client that lea
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 });
+
+// ---- CoffeeScript (coffee_test.exs) -----------------------------------------------------------
+
+test('CoffeeScript design docs: views, shows, lists and filters run compiled', async () => {
+  await t.request.put('/coffee').expect(201);
+  const docs = [{ _id: 'a', foo: 100 }, { foo: 1 }, { foo: 1 }, { foo: 2 }, { foo: 2 }, { bar: 1 }, { bar: 1 }, { bar: 2 }, { bar: 2 }];
+  await t.request.post('/coffee/_bulk_docs').set(json).send({ docs }).expect(201);
+  await put('/coffee/_design/coffee', {
+    language: 'coffeescript',
+    views: { myview: { map: '(doc) -> if doc.foo\n  emit(doc.foo, 1)', reduce: '(keys, values, rereduce) ->\n  sum = 0\n  for x in values\n    sum = sum + x\n  sum' } },
+    shows: { myshow: '(doc) ->\n  "Foo #{doc.foo}"' },
+    lists: { mylist: '(head, req) ->\n  while row = getRow()\n    send(toJSON({"resp": "Foo #{row.value}"}))\n  return' },
+    filters: { filter: '(doc) ->\n  doc.foo' },
+  });
+  assert.equal((await t.request.get('/coffee/_design/coffee/_view/myview')).body.rows[0].value, 5);
+  assert.equal((await text(t.request.get('/coffee/_design/coffee/_show/myshow/a'))).body, 'Foo 100');
+  assert.equal(JSON.parse((await text(t.request.get('/coffee/_design/coffee/_list/mylist/myview'))).body).resp, 'Foo 5');
+  assert.equal((await t.request.get('/coffee/_changes?filter=coffee/filter')).body.results.length, 5);
+  const broken = await t.request.put('/coffee/_design/broken').set(json).send({ language: 'coffeescript', views: { v: { map: '(doc) -> emit(' } } });
+  assert.equal(broken.status, 400);
+  assert.equal(broken.body.error, 'compilation_error');
+});

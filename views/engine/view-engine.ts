@@ -19,6 +19,7 @@ import { parseViewArgs, validateViewArgs } from '../query/params.js';
 import { arrayCursor, mapCursor, runMapQuery, runReduceQuery, type RowCursor, type ViewResponse } from '../query/run-view.js';
 import type { DesignDoc, ListIo, ListOutput, RenderResponse, SandboxOptions } from '../sandbox/design-sandbox.js';
 import { SandboxPool } from '../sandbox/sandbox-pool.js';
+import { compileCoffeeDesign } from '../sandbox/coffee.js';
 import { explainFind, runFind, type FindResponse, type FindScope } from '../mango/find.js';
 import { createIndex, deleteIndex, listIndexesResponse } from '../mango/index-def.js';
 
@@ -283,6 +284,7 @@ export class ViewEngine {
   async validateDesignDoc(ddoc: DesignDoc): Promise<void> {
     // CouchDB stores a design document of any language; only the languages it runs are checked.
     if (!runsLanguage(ddoc) || ddoc.language === 'query') return;
+    if (ddoc.language === 'coffeescript') compileCoffeeDesign(ddoc);
     const paths: string[][] = [];
     if (ddoc.views !== undefined) {
       if (!isObject(ddoc.views)) throw new CouchError(400, 'invalid_design_doc', '`views` is not an object.');
@@ -396,10 +398,10 @@ export class ViewEngine {
   }
 }
 
-/** Whether Chaise runs this design document's code: JavaScript (the default) and Mango's `query`. */
+/** Whether Chaise runs this design document's code: JavaScript (the default), CoffeeScript (compiled to it) and Mango's `query`. */
 export function runsLanguage(ddoc: DesignDoc): boolean {
   const language = ddoc.language ?? 'javascript';
-  return language === 'javascript' || language === 'query';
+  return language === 'javascript' || language === 'query' || language === 'coffeescript';
 }
 
 /**

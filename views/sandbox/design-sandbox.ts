@@ -15,6 +15,7 @@ import ivm from 'isolated-vm';
 import { debuglog } from 'node:util';
 import { CouchError, osProcessError } from '../errors/couch-error.js';
 import { PRELUDE_SOURCE } from './prelude.js';
+import { compileCoffeeDesign } from './coffee.js';
 import {
   CALL_TIMEOUT_MS,
   ISOLATE_MEMORY_LIMIT_MB,
@@ -123,6 +124,20 @@ const ERROR_STATUS: Record<string, number> = {
   method_not_allowed: 405,
 };
 
+/**
+ * A CoffeeScript ddoc compiled to JavaScript; one that does not compile runs as JavaScript that
+ * reports the compilation error from every call (the sandbox is made where no error can be thrown).
+ */
+function coffeeOrBroken(ddoc: DesignDoc): DesignDoc {
+  try {
+    return compileCoffeeDesign(ddoc);
+  } catch (e) {
+    const reason = JSON.stringify((e as Error & { reason?: string }).reason ?? (e as Error).message);
+    const broken = `(function () { throw ['error', 'compilation_error', ${reason}]; })`;
+    return { _id: ddoc._id, language: 'javascript', views: {}, shows: {}, lists: {}, updates: {}, filters: {}, validate_doc_update: broken };
+  }
+}
+
 const defaultLogger: SandboxLogger = (id, msg) => debug('%s: %s', id, msg);
 
 export class DesignSandbox {
@@ -140,7 +155,7 @@ export class DesignSandbox {
     this.ddocId = ddoc._id;
     // Attachments never hold code; leaving them out keeps big ddocs cheap to load.
     const { _attachments: _ignored, ...code } = ddoc;
-    this.ddocJson = JSON.stringify(code);
+    this.ddocJson = JSON.stringify(code.language === 'coffeescript' ? coffeeOrBroken(code as DesignDoc) : code);
     this.memoryLimitMb = options.memoryLimitMb ?? ISOLATE_MEMORY_LIMIT_MB;
     this.timeoutMs = options.timeoutMs ?? CALL_TIMEOUT_MS;
     this.logger = options.logger ?? defaultLogger;
