@@ -50,7 +50,7 @@ test('a partitioned database through the lounge', async () => {
   // And that shard holds the whole partition.
   const owner = (await call(L, 'GET', '/pdb/_shards/foo:0')).body.nodes[0] as string;
   const ownerUrl = cluster.nodes.find((n) => n.id === owner)?.url as string;
-  const shardInfo = await call(ownerUrl, 'GET', `/${encodeURIComponent(`shards/${fooRange}/pdb`)}/_partition/foo`);
+  const shardInfo = await call(ownerUrl, 'GET', `/${encodeURIComponent(cluster.lounge.lounge.map.shardName(fooRange as string, 'pdb'))}/_partition/foo`);
   assert.equal(shardInfo.body.doc_count, 20);
 
   // Partition endpoints.

@@ -23,7 +23,9 @@ test('replicas are the range nodes rotated per database, so leaders spread', () 
 });
 
 test('shard names round-trip', () => {
-  assert.equal(shardName('00000000-1fffffff', 'a/b'), 'shards/00000000-1fffffff/a/b');
+  assert.equal(shardName('00000000-1fffffff', 'a/b', 'shards'), 'shards/00000000-1fffffff/a/b');
+  assert.equal(shardName('00000000-1fffffff', 'a/b', 'flat'), 'lounge_00000000-1fffffff_a/b');
+  assert.deepEqual(parseShardName('lounge_00000000-1fffffff_a/b', 'flat'), { range: '00000000-1fffffff', db: 'a/b' });
   assert.deepEqual(parseShardName('shards/00000000-1fffffff/a/b'), { range: '00000000-1fffffff', db: 'a/b' });
   assert.equal(parseShardName('lounge_registry'), undefined);
 });

@@ -160,7 +160,7 @@ export class ShardMap {
 }
 
 /** The node database holding range `range` of logical database `db` under `scheme`. */
-export function shardName(range: Range | string, db: string, scheme: ShardNameScheme = 'shards'): string {
+export function shardName(range: Range | string, db: string, scheme: ShardNameScheme): string {
   const r = typeof range === 'string' ? range : range.name;
   return scheme === 'flat' ? `lounge_${r}_${db}` : `shards/${r}/${db}`;
 }

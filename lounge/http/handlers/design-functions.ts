@@ -31,7 +31,6 @@ import type { Route } from '../route-path.js';
 import { isDbAdmin } from '../../auth/access.js';
 import { dbInfo } from '../../db/lifecycle.js';
 import { badRequest, LoungeError, methodNotAllowed } from '../../errors/lounge-error.js';
-import { shardName } from '../../placement/shard-map.js';
 import { allDocs } from '../../reads/all-docs.js';
 import { dbPath, docPath, UpstreamError } from '../../upstream/node-client.js';
 import { queryView } from '../../view-query/view-query.js';
@@ -139,7 +138,7 @@ async function docForCode(req: FnReq, docId: string): Promise<Record<string, unk
   try {
     const { body } = await lounge.reader.json<Record<string, unknown>>(route.db, range, () => ({
       method: 'GET',
-      path: `${dbPath(shardName(range, route.db))}/${docPath(docId)}?revs=true&conflicts=true`,
+      path: `${dbPath(lounge.map.shardName(range, route.db))}/${docPath(docId)}?revs=true&conflicts=true`,
     }));
     return body;
   } catch (e) {
