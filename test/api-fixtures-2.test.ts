@@ -17,6 +17,11 @@ const SIZES_WHY = "bytes used by CouchDB's couch_file B-trees vs Chaise's LMDB p
 
 /** Where Chaise knowingly differs from the recording, and why; everything else in the step is compared. */
 const DEVIATIONS: Deviations = {
+  'partitioned db changes': {
+    paths: ['results.0.seq', 'results.1.seq', 'results.2.seq', 'results.3.seq', 'results.4.seq'],
+    byId: 'results',
+    why: "the recording made this db without ?q=, so CouchDB 3.5 cut it into its default 2 shards and its feed interleaves them: row order and each row's seq differ from one node's write order; the same rows, revs, last_seq and pending are still compared",
+  },
   '_local doc with _revisions': {
     paths: [],
     status: 400,
@@ -103,13 +108,13 @@ const DEVIATIONS: Deviations = {
  * others so that work on one does not touch the lines of another. A step leaves its list when
  * Chaise answers it as CouchDB did.
  */
-const PENDING_SEQUENCES: number[] = [126];
+const PENDING_SEQUENCES: number[] = [];
 
 const PENDING_NODE_API: number[] = [];
 
 const PENDING_HTTP: number[] = [];
 
-const PENDING_ATTACHMENTS_AND_HISTORY: number[] = [166];
+const PENDING_ATTACHMENTS_AND_HISTORY: number[] = [];
 
 const PENDING_DESIGN_FUNCTIONS: number[] = [];
 
