@@ -4,7 +4,7 @@
 import Koa from 'koa';
 import Router from '@koa/router';
 import { debuglog } from 'node:util';
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { isCouchShaped } from '../errors/catalog.js';
 import { send } from './respond.js';
 import { corsMiddleware } from './cors.js';
@@ -150,8 +150,20 @@ const CLIENT_REQUEST_ID_CHARS_MAX = 200;
  */
 function requestId(sent: string): string {
   if (sent !== '' && sent.length <= CLIENT_REQUEST_ID_CHARS_MAX && /^[\x21-\x7e]+$/.test(sent)) return sent;
-  return randomBytes(REQUEST_ID_BYTES).toString('hex');
+  if (randomUsed + REQUEST_ID_BYTES > randomPool.length) {
+    randomFillSync(randomPool);
+    randomUsed = 0;
+  }
+  randomUsed += REQUEST_ID_BYTES;
+  return randomPool.toString('hex', randomUsed - REQUEST_ID_BYTES, randomUsed);
 }
+
+/**
+ * Random bytes for request ids, drawn a pool at a time: one `randomBytes` call per request cost
+ * about 7% of a GET's CPU (profiled), one fill per 800 requests costs nothing measurable.
+ */
+const randomPool = Buffer.alloc(REQUEST_ID_BYTES * 800);
+let randomUsed = randomPool.length;
 
 /** The methods `X-HTTP-Method-Override` may name (chttpd:handle_request_int), exactly as spelled there. */
 const METHOD_OVERRIDES = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'TRACE', 'CONNECT', 'COPY']);
