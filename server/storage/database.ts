@@ -774,9 +774,21 @@ export class Database {
     await this.env.durable();
   }
 
+  /** Compactions under way: db info's `compact_running`, which clients poll after the 202 (CouchDB's own tests do). */
+  compactionsRunning = 0;
+
   /** Drops the bodies of revisions that are no longer leaves (CouchDB's compaction result) and attachments nothing refers to. */
   async compact(): Promise<void> {
     this.assertLive();
+    this.compactionsRunning++;
+    try {
+      await this.compactNow();
+    } finally {
+      this.compactionsRunning--;
+    }
+  }
+
+  private async compactNow(): Promise<void> {
     const { docs, bodies } = this.env.stores;
     const BATCH = 1000;
     let batch: { id: string; info: DocInfo }[] = [];

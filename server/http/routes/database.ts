@@ -24,7 +24,7 @@ export function dbInfo(db: Database): Record<string, unknown> {
     doc_del_count: c.delCount,
     doc_count: c.docCount,
     disk_format_version: 8,
-    compact_running: false,
+    compact_running: db.compactionsRunning > 0,
     cluster: { q: 1, n: 1, w: 1, r: 1 },
     instance_start_time: String(db.record.created),
   };
