@@ -5,12 +5,12 @@
 // request counts only if it answered 200 with a body carrying the requested id. Rounds are
 // bounded by count (options.docs) and time; the median round is reported.
 
-import { clientBoundNote, runConcurrent } from '../concurrent.js';
+import { runConcurrent } from '../concurrent.js';
 import { docId, makeRandom } from '../docs.js';
 import { snippet } from '../http-client.js';
 import { datasetPrefix } from './dataset.js';
 import { roundMs } from './put-doc.js';
-import { failed, measured, median, type Workload } from './workload.js';
+import { failed, medianOfRounds, type Workload } from './workload.js';
 
 const warmupRequestsMax = 1_000;
 const warmupMs = 1_000;
@@ -38,17 +38,6 @@ export const getDoc: Workload = {
           return undefined;
         },
       });
-    const warm = await round(Math.min(docs, warmupRequestsMax), warmupMs);
-    if (warm.kind === 'failed') return failed(`warm-up: ${warm.reason}`);
-    const rates: number[] = [];
-    const cpuShares: number[] = [];
-    for (let r = 0; r < repeat; r++) {
-      const res = await round(docs, roundMs);
-      if (res.kind === 'failed') return failed(res.reason);
-      rates.push(res.perSecond);
-      cpuShares.push(res.clientCpuShare);
-      ctx.log(`get round ${r + 1}: ${Math.round(res.perSecond)} req/s, client CPU ${Math.round(res.clientCpuShare * 100)}% of a core`);
-    }
-    return measured(median(rates), clientBoundNote(cpuShares));
+    return medianOfRounds('get', repeat, () => round(Math.min(docs, warmupRequestsMax), warmupMs), () => round(docs, roundMs), (line) => ctx.log(line));
   },
 };

@@ -6,10 +6,10 @@
 // answers only once the write is durable. A request counts only if it answered 2xx with a rev.
 // Rounds are bounded by count (options.docs) and time; the median round is reported.
 
-import { clientBoundNote, runConcurrent } from '../concurrent.js';
+import { runConcurrent } from '../concurrent.js';
 import { docFields, makeRandom } from '../docs.js';
 import { isSuccess, snippet } from '../http-client.js';
-import { failed, measured, median, type Workload } from './workload.js';
+import { failed, medianOfRounds, type Workload } from './workload.js';
 
 /** Distinct bodies cycled through (bodies need no _id: the id is in the URL). */
 const bodyPoolSize = 256;
@@ -42,17 +42,6 @@ export const putDoc: Workload = {
           return undefined;
         },
       });
-    const warm = await round('w-', Math.min(docs, warmupRequestsMax), warmupMs);
-    if (warm.kind === 'failed') return failed(`warm-up: ${warm.reason}`);
-    const rates: number[] = [];
-    const cpuShares: number[] = [];
-    for (let r = 0; r < repeat; r++) {
-      const res = await round(`p${r}-`, docs, roundMs);
-      if (res.kind === 'failed') return failed(res.reason);
-      rates.push(res.perSecond);
-      cpuShares.push(res.clientCpuShare);
-      ctx.log(`put round ${r + 1}: ${Math.round(res.perSecond)} req/s, client CPU ${Math.round(res.clientCpuShare * 100)}% of a core`);
-    }
-    return measured(median(rates), clientBoundNote(cpuShares));
+    return medianOfRounds('put', repeat, () => round('w-', Math.min(docs, warmupRequestsMax), warmupMs), (r) => round(`p${r}-`, docs, roundMs), (line) => ctx.log(line));
   },
 };

@@ -9,14 +9,14 @@
 // (added to it once; adding shows and lists changes no view, so the index is not rebuilt).
 
 import { performance } from 'node:perf_hooks';
-import { clientBoundNote, runConcurrent } from '../concurrent.js';
+import { runConcurrent } from '../concurrent.js';
 import { docId, makeRandom } from '../docs.js';
 import { isSuccess, snippet, type HttpClient } from '../http-client.js';
 import type { RunningServer } from '../servers.js';
 import { datasetPrefix } from './dataset.js';
 import { roundMs } from './put-doc.js';
 import { scoreDesign, scoreView } from './score-view.js';
-import { failed, measured, median, type Workload, type WorkloadContext } from './workload.js';
+import { failed, measured, median, medianOfRounds, type Workload, type WorkloadContext } from './workload.js';
 
 const warmupRequestsMax = 1_000;
 const warmupMs = 1_000;
@@ -76,18 +76,7 @@ export const showDoc: Workload = {
           return undefined;
         },
       });
-    const warm = await round(Math.min(docs, warmupRequestsMax), warmupMs);
-    if (warm.kind === 'failed') return failed(`warm-up: ${warm.reason}`);
-    const rates: number[] = [];
-    const cpuShares: number[] = [];
-    for (let i = 0; i < repeat; i++) {
-      const res = await round(docs, roundMs);
-      if (res.kind === 'failed') return failed(res.reason);
-      rates.push(res.perSecond);
-      cpuShares.push(res.clientCpuShare);
-      ctx.log(`show round ${i + 1}: ${Math.round(res.perSecond)} req/s`);
-    }
-    return measured(median(rates), clientBoundNote(cpuShares));
+    return medianOfRounds('show', repeat, () => round(Math.min(docs, warmupRequestsMax), warmupMs), () => round(docs, roundMs), (line) => ctx.log(line));
   },
 };
 

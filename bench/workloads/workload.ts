@@ -7,6 +7,7 @@
 
 import type { HttpClient } from '../http-client.js';
 import type { RunningServer } from '../servers.js';
+import { clientBoundNote, type ConcurrentResult } from '../concurrent.js';
 
 /** A measured value, a failed check, or a cell that cannot be measured on this server. */
 export type Measurement =
@@ -88,4 +89,30 @@ export function percentile(samples: readonly number[], p: number): number {
   if (samples.length === 0) throw new Error('percentile of no samples');
   const sorted = [...samples].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length))) - 1]!;
+}
+
+/**
+ * The shape every concurrent request workload shares: one untimed warm-up round, then `repeat`
+ * timed rounds, each logged; the median rate is the measurement, with a note when the client may
+ * have set the pace. The first failed round fails the workload.
+ */
+export async function medianOfRounds(
+  name: string,
+  repeat: number,
+  warmUp: () => Promise<ConcurrentResult>,
+  round: (r: number) => Promise<ConcurrentResult>,
+  log: (line: string) => void,
+): Promise<Measurement> {
+  const warm = await warmUp();
+  if (warm.kind === 'failed') return failed(`warm-up: ${warm.reason}`);
+  const rates: number[] = [];
+  const cpuShares: number[] = [];
+  for (let r = 0; r < repeat; r++) {
+    const res = await round(r);
+    if (res.kind === 'failed') return failed(res.reason);
+    rates.push(res.perSecond);
+    cpuShares.push(res.clientCpuShare);
+    log(`${name} round ${r + 1}: ${Math.round(res.perSecond)} req/s, client CPU ${Math.round(res.clientCpuShare * 100)}% of a core`);
+  }
+  return measured(median(rates), clientBoundNote(cpuShares));
 }
