@@ -11,7 +11,8 @@ import { getHashes } from 'node:crypto';
 import { CouchError, type CouchShaped } from '../../errors/catalog.js';
 import { requireServerAdmin } from '../../auth/access.js';
 import { ConfigRejected } from '../../config/store.js';
-import { readRaw, parseJson } from '../body.js';
+import { readRaw, parseJson, requireJsonType } from '../body.js';
+import { CLUSTER_SYSTEM_DBS, ensureDbsList, planSetup, setupState, type SetupFacts } from '../../config/cluster-setup.js';
 import { send } from '../respond.js';
 import { PROMETHEUS_CONTENT_TYPE, toPrometheus } from '../../stats/prometheus.js';
 import type { Metric, MetricTree } from '../../stats/node-stats.js';
@@ -110,7 +111,63 @@ export function registerNode(router: Router, s: Services): void {
   router.get('/_reshard', admin((ctx) => send(ctx, 200, { state: 'running', state_reason: null, completed: 0, failed: 0, running: 0, stopped: 0, total: 0 })));
   router.get('/_reshard/state', admin((ctx) => send(ctx, 200, { state: 'running', reason: null })));
   router.get('/_reshard/jobs', admin((ctx) => send(ctx, 200, { total_rows: 0, offset: 0, jobs: [] })));
-  router.get('/_cluster_setup', admin((ctx) => send(ctx, 200, { state: 'single_node_enabled' })));
+  router.all('/_cluster_setup', (ctx) => clusterSetup(ctx, s));
+}
+
+function setupFacts(s: Services): SetupFacts {
+  const store = s.configStore;
+  return {
+    singleNode: store.get('couchdb', 'single_node'),
+    clusterN: store.get('cluster', 'n'),
+    bindAddress: store.get('chttpd', 'bind_address'),
+    hasAdmins: Object.keys(store.section('admins')).length > 0,
+    dbsExist: (dbs) => dbs.every((d) => s.catalog.get(d) !== undefined),
+  };
+}
+
+/** setup_httpd:handle_setup_req/1 (decisions in config/cluster-setup.ts). */
+async function clusterSetup(ctx: Context, s: Services): Promise<void> {
+  if (ctx.method === 'GET') {
+    requireServerAdmin(ctx.state.user);
+    const raw = typeof ctx.query.ensure_dbs_exist === 'string' ? ctx.query.ensure_dbs_exist : undefined;
+    let dbs: string[] | null = CLUSTER_SYSTEM_DBS.slice();
+    if (raw !== undefined) {
+      try {
+        dbs = ensureDbsList(JSON.parse(raw));
+      } catch {
+        throw new CouchError('bad_request', 'Invalid JSON in ensure_dbs_exist');
+      }
+      if (dbs === null) throw new CouchError('bad_request', 'ensure_dbs_exist must be a list of database names');
+    }
+    return send(ctx, 200, { state: setupState(setupFacts(s), dbs) });
+  }
+  if (ctx.method !== 'POST') throw notAllowed('GET,POST');
+  requireServerAdmin(ctx.state.user);
+  requireJsonType(ctx);
+  let body: unknown;
+  try {
+    body = parseJson(await readRaw(ctx, s.limits), s.limits.maxJsonDepth);
+  } catch (e) {
+    // CouchDB catches every body failure alike; size limits still answer as they do everywhere.
+    if (e instanceof CouchError && e.status === 413) throw e;
+    body = undefined;
+  }
+  const plan = planSetup(setupFacts(s), body);
+  if (!plan.ok) throw new CouchError('bad_request', plan.reason);
+  try {
+    for (const c of plan.config) s.configStore.set(c.section, c.key, c.value, true);
+  } catch (e) {
+    throw new CouchError('bad_request', e instanceof ConfigRejected ? e.reason : e instanceof Error ? e.message : String(e));
+  }
+  // fabric:create_db's answers are ignored, as CouchDB's lists:foreach ignores them (an existing
+  // or misnamed database is no failure of the action).
+  for (const name of plan.createDbs) {
+    if (s.catalog.get(name)) continue;
+    await s.catalog.create(name).catch((e: unknown) => {
+      if (!(e instanceof CouchError)) throw e;
+    });
+  }
+  return send(ctx, 201, { ok: true });
 }
 
 function versions(): Record<string, unknown> {
