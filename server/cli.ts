@@ -5,7 +5,7 @@
 
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { startNode, type NodeOptions } from './node.js';
+import { startNode, type NodeOptions, type RunningNode } from './node.js';
 
 const USAGE = `usage:
   chaise serve [--port 5984] [--host 127.0.0.1] [--dir ./data] [--admin name:password]
@@ -50,40 +50,38 @@ interface ConfigFile {
   auth?: { public_signup?: boolean; iterations?: number; timeout?: number; peruser?: { enable?: boolean; delete_dbs?: boolean } };
 }
 
-async function serve(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      port: { type: 'string' },
-      host: { type: 'string' },
-      dir: { type: 'string' },
-      admin: { type: 'string', multiple: true },
-      cors: { type: 'string' },
-      config: { type: 'string' },
-      'in-memory': { type: 'boolean' },
-    },
-    strict: true,
-  });
+interface ServeFlags {
+  port?: string | undefined;
+  host?: string | undefined;
+  dir?: string | undefined;
+  admin?: string[] | undefined;
+  cors?: string | undefined;
+  config?: string | undefined;
+  'in-memory'?: boolean | undefined;
+}
+
+/** The node's options from the flags, the environment and the `--config` file (read each call). */
+function serveOptions(values: ServeFlags): NodeOptions {
   let file: ConfigFile = {};
   if (values.config) {
     try {
       file = JSON.parse(readFileSync(values.config, 'utf8')) as ConfigFile;
     } catch (e) {
-      fail(`cannot read config file ${values.config}: ${(e as Error).message}`);
+      throw new Error(`cannot read config file ${values.config}: ${(e as Error).message}`);
     }
   }
   const portText = values.port ?? process.env.CHAISE_PORT;
   const port = portText !== undefined ? Number(portText) : file.port ?? 5984;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`invalid port '${portText}'`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid port '${portText}'`);
   const admins: { name: string; password: string }[] = [];
   for (const spec of values.admin ?? (process.env.CHAISE_ADMIN ? [process.env.CHAISE_ADMIN] : [])) {
     const i = spec.indexOf(':');
-    if (i <= 0) fail(`--admin must be name:password`);
+    if (i <= 0) throw new Error(`--admin must be name:password`);
     admins.push({ name: spec.slice(0, i), password: spec.slice(i + 1) });
   }
   for (const [name, password] of Object.entries(file.admins ?? {})) admins.push({ name, password });
   const corsOrigins = values.cors !== undefined ? values.cors.split(',').map((o) => o.trim()).filter(Boolean) : file.cors?.origins;
-  const opts: NodeOptions = {
+  return {
     port,
     host: values.host ?? file.host ?? '127.0.0.1',
     dir: values.dir ?? process.env.CHAISE_DIR ?? file.dir ?? './data',
@@ -112,13 +110,53 @@ async function serve(args: string[]): Promise<void> {
         }
       : {}),
   };
-  let node;
+}
+
+function listeningLine(node: RunningNode, opts: NodeOptions): string {
+  return `listening on ${node.url} (${opts.inMemory ? 'in memory' : `data in ${opts.dir}`}${(opts.admins ?? []).length === 0 ? ', admin party' : ''})`;
+}
+
+async function serve(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      dir: { type: 'string' },
+      admin: { type: 'string', multiple: true },
+      cors: { type: 'string' },
+      config: { type: 'string' },
+      'in-memory': { type: 'boolean' },
+    },
+    strict: true,
+  });
+  let opts: NodeOptions;
   try {
-    node = await startNode(opts, {});
+    opts = serveOptions(values);
   } catch (e) {
     fail((e as Error).message);
   }
-  console.log(`chaise: listening on ${node.url} (${opts.inMemory ? 'in memory' : `data in ${opts.dir}`}${admins.length === 0 ? ', admin party' : ''})`);
+  let node: RunningNode;
+  try {
+    // `POST /_node/_local/_restart` restarts the node in this process, reading the config file
+    // again, as CouchDB's init:restart() does; a restart that cannot listen again exits with 1 so
+    // a supervisor (systemd, Docker's restart policy) starts the node afresh.
+    node = await startNode(opts, {}, {
+      reloadOptions: () => {
+        try {
+          opts = serveOptions(values);
+        } catch (e) {
+          console.error(`chaise: ${(e as Error).message}; restarting with the previous options`);
+        }
+        return opts;
+      },
+      onRestarted: (n) => console.log(`chaise: restarted, ${listeningLine(n, opts)}`),
+      onRestartFailed: (e) => fail(`restart failed: ${e instanceof Error ? e.message : String(e)}`),
+    });
+  } catch (e) {
+    fail((e as Error).message);
+  }
+  console.log(`chaise: ${listeningLine(node, opts)}`);
   const stop = () => {
     void node.close().then(() => process.exit(0));
   };

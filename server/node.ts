@@ -60,6 +60,8 @@ export interface RunningNode {
   services: Services;
   server: Server;
   close(): Promise<void>;
+  /** Closes the node and opens it again on the same address (`POST /_node/_local/_restart`). */
+  restart(): Promise<void>;
 }
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/;
@@ -172,7 +174,74 @@ export async function openNode(opts: NodeOptions, ext: Extensions | ((s: Service
   };
 }
 
-export async function startNode(opts: NodeOptions, ext: Extensions | ((s: Services) => Extensions) = {}): Promise<RunningNode> {
+/** How a node started by `startNode` restarts (`POST /_node/_local/_restart`). */
+export interface RestartHooks {
+  /**
+   * The options to open the node with again (the CLI reads its `--config` file again); the first
+   * start's when absent. Host and port stay those of the first start. Called before the node
+   * closes: if it throws, the node keeps running and `onRestartFailed` hears of it.
+   */
+  reloadOptions?: () => NodeOptions;
+  /** The node is open and listening again. */
+  onRestarted?: (node: RunningNode) => void;
+  /** The restart failed; unless `reloadOptions` threw, the node is closed (the CLI exits, so a supervisor starts it). */
+  onRestartFailed?: (e: unknown) => void;
+}
+
+/**
+ * Opens a node and listens. The node restarts in place on `POST /_node/_local/_restart`, as
+ * CouchDB's `init:restart()` restarts the whole VM in its OS process: listeners, feeds,
+ * replications and the store are closed, the options and the persisted config are read again,
+ * and it listens on the same host and port. The returned object stays valid across restarts
+ * (`services` and `server` are replaced).
+ */
+export async function startNode(opts: NodeOptions, ext: Extensions | ((s: Services) => Extensions) = {}, hooks: RestartHooks = {}): Promise<RunningNode> {
+  const host = opts.host ?? '127.0.0.1';
+  let current = await launch(opts, ext);
+  let closed: Promise<void> | undefined;
+  let restarting: Promise<void> | undefined;
+  const running: RunningNode = {
+    url: current.url,
+    port: current.port,
+    services: current.services,
+    server: current.server,
+    close() {
+      closed ??= (async () => {
+        await restarting?.catch(() => {});
+        await current.close();
+      })();
+      return closed;
+    },
+    restart() {
+      if (closed) return Promise.reject(new Error('the node is closed'));
+      restarting ??= (async () => {
+        const next: NodeOptions = { ...(hooks.reloadOptions?.() ?? opts), host, port: running.port };
+        await current.close();
+        current = await launch(next, ext);
+        running.services = current.services;
+        running.server = current.server;
+        offerRestart();
+        hooks.onRestarted?.(running);
+      })().finally(() => {
+        restarting = undefined;
+      });
+      return restarting;
+    },
+  };
+  const offerRestart = () => {
+    current.services.restart = () => {
+      void running.restart().catch((e: unknown) => {
+        if (hooks.onRestartFailed) hooks.onRestartFailed(e);
+        else console.error('chaise: restart failed', e);
+      });
+    };
+  };
+  offerRestart();
+  return running;
+}
+
+/** One life of a started node: open, listen, run the replicator; `close` undoes all three. */
+async function launch(opts: NodeOptions, ext: Extensions | ((s: Services) => Extensions)): Promise<Omit<RunningNode, 'restart'>> {
   const host = opts.host ?? '127.0.0.1';
   if ((opts.admins ?? []).length === 0 && !isLoopback(host)) {
     throw new Error(`refusing to bind ${host} without an admin: an admin party may listen only on a loopback address (pass --admin name:password)`);
@@ -184,10 +253,15 @@ export async function startNode(opts: NodeOptions, ext: Extensions | ((s: Servic
   const server = createServer({ connectionsCheckingInterval: checkMs, headersTimeout: services.limits.requestTimeoutMs }, node.app.callback());
   server.keepAliveTimeout = services.limits.idleTimeoutMs;
   server.requestTimeout = services.limits.requestTimeoutMs;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 5984, host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(opts.port ?? 5984, host, () => resolve());
+    });
+  } catch (e) {
+    await node.shutdown();
+    throw e;
+  }
   const port = (server.address() as AddressInfo).port;
   const url = `http://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`;
   // The replicator talks to this node over HTTP, as any client would, with the first admin's credentials.

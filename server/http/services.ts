@@ -40,6 +40,11 @@ export interface Services {
   stats: NodeStats;
   /** This node's name, as `/_node/_local` and `/_membership` give it. */
   nodeName: string;
+  /**
+   * Restarts the node in place, after the current request's answer is out; set by `startNode`
+   * (a node opened without listening, as in-process tests do, has nothing to restart).
+   */
+  restart?: () => void;
 }
 
 declare module 'koa' {

@@ -71,6 +71,11 @@ export class ChildNode {
     return this.child !== undefined;
   }
 
+  /** The running child's process id (a node that restarts itself in place keeps it). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   /** The child's recent stdout and stderr, for assertion messages. */
   get output(): string {
     return this.log;

@@ -1,6 +1,6 @@
 // The node API (chttpd_node.erl): `/_node/{node}` with `_local` meaning this node — its name,
 // `_config` (whole, by section, by key; GET/PUT/DELETE, `_reload`), `_versions`, `_stats`,
-// `_system` and `_prometheus` — and the single-node answers of the cluster endpoints
+// `_system`, `_prometheus` and `_restart` — and the single-node answers of the cluster endpoints
 // (`/_membership` is in server.ts). Paths are split as CouchDB splits them, empty segments
 // dropped, so add-cors-to-couchdb's `/_node/{node}//_config/…` works. Server admins only; the
 // metrics endpoints also admit the `_metrics` role.
@@ -87,6 +87,16 @@ export function registerNode(router: Router, s: Services): void {
         if (tail.length > 0) break;
         if (method !== 'GET') throw notAllowed('GET');
         return send(ctx, 200, s.stats.system());
+      case '_restart': {
+        // chttpd_node: POST answers ok and calls init:restart(); here the restart waits until
+        // the answer is out (server/README.md, Restarting).
+        if (tail.length > 0) break;
+        if (method !== 'POST') throw notAllowed('POST');
+        const restart = s.restart;
+        if (!restart) throw new CouchError('service_unavailable', 'This node is not listening on its own and cannot restart itself.');
+        ctx.res.once('close', restart);
+        return send(ctx, 200, { ok: true });
+      }
       case '_prometheus': {
         if (tail.length > 0) break;
         if (method !== 'GET') throw notAllowed('GET');
