@@ -1,78 +1,84 @@
-// Moves that are interrupted: the target node is SIGKILLed in the middle of the copy and
-// restarted (the copy step is retried and resumes from the replicator's checkpoints), and
-// the lounge is stopped while a move is switching and started again from its lounge.json
-// (the move is resumed from the state the file recorded). Either way the move ends `done`,
-// every document is there, and every replica of every range is identical.
+// Moves that are interrupted by crashes (issue 14's chaos test), with real processes: three
+// nodes (q=4, n=2), a spare node n4, and the lounge as its own process (`chaise lounge
+// --config lounge.json`), under a steady load of writers, readers and a continuous `_changes`
+// client the whole time.
 //
-// What this does not do: SIGKILL the lounge process itself (the lounge runs in this test's
-// process; it is closed, which stops its copies wherever they are, and a new one is started
-// from the file the old one wrote). The CLI (`chaise lounge rebalance`) is run here as a
-// child process against the lounge, with plain progress lines (not a terminal).
+// 1. The target (n4) is SIGKILLed while its copy runs, and restarted: the copy step fails,
+//    is retried and resumes from the replicator's checkpoints.
+// 2. The lounge is SIGKILLed in the middle of a switch, and started again from its
+//    lounge.json. To hit the switch every time (it lasts tens of ms otherwise), the lounge
+//    runs with the test-only CHAISE_TEST_SWITCH_HOLD_MS, which holds a switch for that long
+//    once the new replica is level and before the map changes (the most telling moment: the
+//    new replica is complete, writes to the range are paused, the map does not say so yet);
+//    the test kills it when the lounge logs that hold.
+// 3. The lounge and the target are SIGKILLed together mid-copy; both are restarted.
+//
+// After each, every move is `done` (finished) or `failed` (rolled back: the map unchanged);
+// at the end: no request got an error answer (the only failures are requests the dead
+// lounge never answered), every acknowledged write is there at its acknowledged revision,
+// the `_changes` client saw every acknowledged doc, every range has n distinct replicas,
+// lounge.json holds the live map, and every replica of every range is identical.
+// The CLI (`chaise lounge add-node`, `rebalance`, `moves`) runs as a child process against
+// the lounge, with plain progress lines (not a terminal).
 
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, mkdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startCluster, type RunningCluster } from './cluster.js';
-import { NodeProcess, nodeCliPath } from './node-process.js';
-import { loadConfig } from '../config/load-config.js';
-import { startLounge, type RunningLounge } from '../lounge.js';
+import { readFileSync } from 'node:fs';
+import { nodeCliPath } from './node-process.js';
 import { call, eventually } from '../test-support/http.js';
+import { startLoad } from '../test-support/load.js';
+import { FAST_HEALTH, replicaDifference, TRIGGERED_SYNC, useCluster } from '../test-support/cluster-fixture.js';
 
 const DOCS = 4_000;
+/** How long the lounge holds a switch (test-only setting); the kill lands inside it. */
+const SWITCH_HOLD_MS = 3_000;
 const DEADLINE_MS = 180_000;
 const TEST_TIMEOUT_MS = 600_000;
+const CONVERGE_DEADLINE_MS = 30_000;
 
-let cluster: RunningCluster;
-let lounge: RunningLounge;
-let extra: NodeProcess;
-let dir = '';
-
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'chaise-crash-'));
-  cluster = await startCluster({
-    nodes: 3,
-    q: 4,
-    n: 2,
-    port: 0,
-    dir,
-    tune: {
-      health: { failThreshold: 1, backoffBaseMs: 100, backoffMaxMs: 300, probeIntervalMs: 100 },
-      sync: { intervalMs: 600_000, debounceMs: 200, enabled: true },
-      elastic: { retireAfterMs: 600_000, retryMs: 300, attemptsMax: 30 },
-    },
-  });
-  lounge = cluster.lounge;
-  mkdirSync(join(dir, 'n4'));
-  extra = new NodeProcess({ id: 'n4', dir: join(dir, 'n4'), port: 0 });
-  await extra.start();
+/** The lounge's output (its elastic log) since the last reset. */
+let output = '';
+const fx = useCluster({
+  nodes: 3,
+  q: 4,
+  n: 2,
+  spareNodes: 1,
+  tune: { health: FAST_HEALTH, sync: TRIGGERED_SYNC, elastic: { retireAfterMs: 600_000, retryMs: 300, attemptsMax: 30 } },
+  loungeProcess: {
+    env: { CHAISE_TEST_SWITCH_HOLD_MS: String(SWITCH_HOLD_MS), CHAISE_ELASTIC_LOG: '1' },
+    onOutput: (text) => (output += text),
+  },
 });
 
-after(async () => {
-  await lounge?.close();
-  await Promise.all([...(cluster?.nodes ?? []).map((n) => n.stop()), extra?.stop()]);
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function moves(): Promise<{ id: string; state: string; errors: string[] }[]> {
-  return (await call(lounge.url, 'GET', '/_lounge/moves')).body.moves;
+interface Move {
+  id: string;
+  range: string;
+  from?: string;
+  to?: string;
+  state: string;
+  errors: string[];
+}
+interface MapFile {
+  mapEpoch: string;
+  ranges: { range: string; nodes: string[] }[];
+  moves: Move[];
 }
 
-async function identical(db: string): Promise<boolean> {
-  const l = lounge.lounge;
-  for (const range of l.map.ranges) {
-    const shard = encodeURIComponent(l.map.shardName(range, db));
-    const states = await Promise.all(
-      l.map.nodesOf(range).map(async (n) => {
-        const r = await call(l.config.nodes[n]?.url as string, 'GET', `/${shard}/_changes?style=all_docs`);
-        return JSON.stringify((r.body.results as { id: string; changes: unknown }[]).map((x) => [x.id, x.changes]).sort());
-      }),
-    );
-    if (states.some((s) => s !== states[0])) return false;
-  }
-  return true;
+const onDisk = (): MapFile => JSON.parse(readFileSync(fx.cluster.configPath, 'utf8')) as MapFile;
+
+async function moves(): Promise<Move[]> {
+  return (await call(fx.url, 'GET', '/_lounge/moves')).body.moves;
+}
+
+async function liveMap(): Promise<{ mapEpoch: string; n: number; ranges: { range: string; nodes: string[] }[] }> {
+  return (await call(fx.url, 'GET', '/_lounge/map')).body;
+}
+
+/** Waits until no move is pending or running; every one must be done or failed (rolled back). */
+async function settled(what: string): Promise<Move[]> {
+  await eventually(async () => (await moves().catch(() => [{ state: 'unreachable' }] as Move[])).every((m) => m.state === 'done' || m.state === 'failed'), DEADLINE_MS, what, 50);
+  return moves();
 }
 
 function cli(args: string[]): Promise<{ code: number | null; out: string }> {
@@ -85,50 +91,105 @@ function cli(args: string[]): Promise<{ code: number | null; out: string }> {
   });
 }
 
-test('the target dies mid-copy, then the lounge stops mid-switch: the moves finish, nothing is lost', { timeout: TEST_TIMEOUT_MS }, async () => {
+test('the target dies mid-copy, the lounge dies mid-switch, both die mid-copy: the moves finish, nothing is lost', { timeout: TEST_TIMEOUT_MS }, async () => {
   const db = 'crash';
-  const L = () => lounge.url;
-  assert.equal((await call(L(), 'PUT', `/${db}`)).status, 201);
+  const L = fx.url;
+  const lounge = fx.lounge as NonNullable<typeof fx.lounge>;
+  const n4 = fx.spares[0] as NonNullable<(typeof fx.spares)[0]>;
+  assert.equal((await call(L, 'PUT', `/${db}`)).status, 201);
+  const loaded = new Map<string, string>();
   for (let i = 0; i < DOCS; i += 500) {
     const docs = Array.from({ length: 500 }, (_, k) => ({ _id: `d${i + k}`, text: 'x'.repeat(500) }));
-    assert.equal((await call(L(), 'POST', `/${db}/_bulk_docs`, { docs })).status, 201);
+    const r = await call(L, 'POST', `/${db}/_bulk_docs`, { docs });
+    assert.equal(r.status, 201);
+    for (const row of r.body as { id: string; rev: string }[]) loaded.set(row.id, row.rev);
   }
   // The CLI adds the node (plain lines: stdout is not a terminal).
-  const added = await cli(['add-node', '--url', extra.url, '--id', 'n4', '--lounge', L()]);
+  const added = await cli(['add-node', '--url', n4.url, '--id', 'n4', '--lounge', L]);
   assert.equal(added.code, 0, added.out);
   assert.match(added.out, /added node n4/);
 
-  // 1. Kill the target while it copies; bring it back.
-  const range = lounge.lounge.map.ranges[0]?.name as string;
-  const from = lounge.lounge.map.nodesOf(range)[0] as string;
-  const mv = await call(L(), 'POST', '/_lounge/moves', { range, from, to: 'n4' });
-  assert.equal(mv.status, 202, mv.text);
-  await eventually(async () => (await moves()).some((m) => m.state === 'copying'), DEADLINE_MS, 'the copy to start', 20);
-  await extra.kill('SIGKILL');
-  await new Promise((r) => setTimeout(r, 500));
-  await extra.restart();
-  await eventually(async () => (await moves()).every((m) => m.state === 'done' || m.state === 'failed'), DEADLINE_MS, 'the move to finish');
-  assert.deepEqual((await moves()).map((m) => m.state), ['done'], JSON.stringify(await moves()));
-  assert.ok(((await moves())[0]?.errors.length ?? 0) > 0, 'the kill hit the move (its step failed and was retried)');
-  assert.ok(lounge.lounge.map.nodesOf(range).includes('n4'));
+  const load = startLoad(L, db, { writers: 8, readers: 2 });
+  try {
+    await new Promise((r) => setTimeout(r, 500));
 
-  // 2. Stop the lounge while a rebalance is switching; start a new one from the file.
-  const rebalance = cli(['rebalance', '--lounge', L()]);
-  await eventually(async () => JSON.parse(readFileSync(cluster.configPath, 'utf8')).moves.some((m: { state: string }) => m.state === 'switching'), DEADLINE_MS, 'a switch', 5);
-  await lounge.close();
-  const r = await rebalance;
-  assert.notEqual(r.code, 0, 'the CLI reports the lounge going away');
-  lounge = await startLounge(loadConfig(cluster.configPath), { port: 0, configPath: cluster.configPath });
-  await eventually(async () => (await moves()).every((m) => m.state === 'done' || m.state === 'failed'), DEADLINE_MS, 'the resumed moves to finish');
-  const states = (await moves()).map((m) => m.state);
-  assert.ok(states.every((s) => s === 'done'), JSON.stringify(await moves()));
+    // 1. Kill the target while it copies; bring it back.
+    const first = (await liveMap()).ranges[0] as { range: string; nodes: string[] };
+    const mv = await call(L, 'POST', '/_lounge/moves', { range: first.range, from: first.nodes[0], to: 'n4' });
+    assert.equal(mv.status, 202, mv.text);
+    await eventually(async () => (await moves()).some((m) => m.state === 'copying'), DEADLINE_MS, 'the copy to start', 20);
+    await n4.kill('SIGKILL');
+    await new Promise((r) => setTimeout(r, 500));
+    await n4.restart();
+    const after1 = await settled('the move to finish');
+    assert.deepEqual(after1.map((m) => m.state), ['done'], JSON.stringify(after1));
+    assert.ok((after1[0]?.errors.length ?? 0) > 0, 'the kill hit the move (its step failed and was retried)');
+    assert.ok((await liveMap()).ranges.find((r) => r.range === first.range)?.nodes.includes('n4'));
 
-  // Nothing lost, every replica identical, n replicas everywhere.
-  const all = await call(L(), 'GET', `/${db}/_all_docs`);
-  assert.equal(all.body.rows.length, DOCS);
-  for (const rg of lounge.lounge.map.ranges) assert.equal(lounge.lounge.map.nodesOf(rg).length, 2);
-  await eventually(() => identical(db), 30_000, 'identical replicas', 250);
-  const listed = await cli(['moves', '--lounge', L()]);
-  assert.equal(listed.code, 0);
+    // 2. SIGKILL the lounge while a rebalance is switching; start it again from its file.
+    output = '';
+    const rebalance = cli(['rebalance', '--lounge', L]);
+    await eventually(async () => /switch \S+: levelled, holding/.test(output), DEADLINE_MS, 'a switch to hold', 20);
+    const atKill = onDisk();
+    await lounge.kill('SIGKILL');
+    const cut = atKill.moves.find((m) => m.state === 'switching') as Move;
+    assert.ok(cut, `the file records the switch: ${JSON.stringify(atKill.moves)}`);
+    const r = await rebalance;
+    assert.notEqual(r.code, 0, 'the CLI reports the lounge going away');
+    // The kill came before the one map change: the file still has the old replica, not the new one.
+    const fileAfterKill = onDisk();
+    const cutRange = fileAfterKill.ranges.find((x) => x.range === cut.range) as { nodes: string[] };
+    assert.ok(cutRange.nodes.includes(cut.from as string) && !cutRange.nodes.includes(cut.to as string), JSON.stringify(cutRange));
+    assert.equal(fileAfterKill.mapEpoch, atKill.mapEpoch);
+    output = '';
+    await lounge.start();
+    const after2 = await settled('the resumed moves to finish');
+    const resumed = after2.find((m) => m.id === cut.id) as Move;
+    assert.equal(resumed.state, 'done', JSON.stringify(resumed));
+    assert.match(output, new RegExp(`${cut.id} (switching|copying) → `), 'the restarted lounge took the move up again');
+    assert.ok((await liveMap()).ranges.find((x) => x.range === cut.range)?.nodes.includes(cut.to as string));
+    assert.ok(after2.every((m) => m.state === 'done'), JSON.stringify(after2));
+
+    // 3. SIGKILL the lounge and the target together mid-copy; restart both.
+    const onlyOld = (await liveMap()).ranges.find((x) => !x.nodes.includes('n4')) as { range: string; nodes: string[] };
+    assert.ok(onlyOld, 'a range n4 does not hold');
+    const mv3 = await call(L, 'POST', '/_lounge/moves', { range: onlyOld.range, from: onlyOld.nodes[0], to: 'n4' });
+    assert.equal(mv3.status, 202, mv3.text);
+    const id3 = mv3.body.moves[0].id as string;
+    await eventually(async () => onDisk().moves.some((m) => m.id === id3 && m.state === 'copying'), DEADLINE_MS, 'the third copy to start', 10);
+    await Promise.all([lounge.kill('SIGKILL'), n4.kill('SIGKILL')]);
+    await n4.start();
+    await lounge.start();
+    const after3 = await settled('the third move to finish');
+    assert.equal(after3.find((m) => m.id === id3)?.state, 'done', JSON.stringify(after3));
+    assert.ok((await liveMap()).ranges.find((x) => x.range === onlyOld.range)?.nodes.includes('n4'));
+    await load.feedCaughtUp(CONVERGE_DEADLINE_MS);
+  } finally {
+    const report = await load.stop();
+    console.log(`# load: ${report.requests} requests, ${report.acked.size} docs acknowledged, ${report.failures.length} unanswered while the lounge was down`);
+    // The only failures are requests the killed lounge never answered: no error answers.
+    const answered = report.failures.filter((f) => !/: no answer: /.test(f));
+    assert.deepEqual(answered.slice(0, 20), [], `${answered.length} requests got an error answer`);
+    assert.ok(report.acked.size > 100, `enough load: ${report.acked.size} docs acknowledged`);
+
+    // Every acknowledged write is there, at its acknowledged revision.
+    const all = await call(L, 'GET', `/${db}/_all_docs`);
+    const revs = new Map((all.body.rows as { id: string; value: { rev: string } }[]).map((x) => [x.id, x.value.rev]));
+    const lost = [...loaded, ...report.acked].filter(([id, rev]) => revs.get(id) !== rev);
+    assert.deepEqual(lost.slice(0, 10), [], `${lost.length} acknowledged writes are missing or older`);
+  }
+
+  // n distinct replicas everywhere; the file holds the live map; every replica identical.
+  const map = await liveMap();
+  for (const rg of map.ranges) assert.equal(new Set(rg.nodes).size, map.n, JSON.stringify(rg));
+  const file = onDisk();
+  assert.equal(file.mapEpoch, map.mapEpoch);
+  assert.deepEqual(file.ranges, map.ranges.map((x) => ({ range: x.range, nodes: x.nodes })));
+  let difference: string | undefined;
+  await eventually(async () => (difference = await replicaDifference(L, db)) === undefined, CONVERGE_DEADLINE_MS, 'identical replicas', 250).catch((e: Error) => {
+    throw new Error(`${e.message}: ${difference}`);
+  });
+  const listed = await cli(['moves', '--lounge', L]);
+  assert.equal(listed.code, 0, listed.out);
   assert.match(listed.out, /done/);
 });

@@ -1,5 +1,6 @@
 // One Chaise node as a child process (`chaise serve`), for `chaise cluster` and the
-// lounge's multi-process tests.
+// lounge's multi-process tests; or, with `loungeConfig`, a lounge (`chaise lounge`) as its
+// own process, so a test can SIGKILL it and start it again from its lounge.json.
 //
 // It guarantees: `start()` resolves once the node printed its listening line and answers
 // `GET /`; a restart reuses the node's port and directory, so the lounge's map stays
@@ -17,7 +18,7 @@ const START_TIMEOUT_MS = 20_000;
 const STOP_GRACE_MS = 3_000;
 /** Recent output kept per child for error messages. */
 const LOG_CHARS_MAX = 8_000;
-const READY = /chaise: listening on (http:\/\/\S+)/;
+const READY = /chaise: (?:lounge )?listening on (http:\/\/\S+)/;
 
 const live = new Set<ChildProcess>();
 process.once('exit', () => {
@@ -43,6 +44,10 @@ export interface NodeProcessOptions {
   inMemory?: boolean;
   /** Where the node's output goes besides the kept log (the cluster command passes it through). */
   onOutput?: (id: string, text: string) => void;
+  /** Runs `chaise lounge --config <this file>` instead of a node: the lounge as its own process (crash tests, bench). */
+  loungeConfig?: string;
+  /** Extra environment for the child (test-only settings such as CHAISE_TEST_SWITCH_HOLD_MS). */
+  env?: Record<string, string>;
 }
 
 export class NodeProcess {
@@ -73,10 +78,13 @@ export class NodeProcess {
   }
 
   async start(): Promise<void> {
-    const args = [nodeCliPath(), 'serve', '--port', String(this.port), '--dir', this.opts.dir, '--host', this.opts.host ?? '127.0.0.1'];
-    if (this.opts.admin) args.push('--admin', this.opts.admin);
-    if (this.opts.inMemory) args.push('--in-memory');
-    const env = { ...process.env };
+    const host = this.opts.host ?? '127.0.0.1';
+    const args = this.opts.loungeConfig
+      ? [nodeCliPath(), 'lounge', '--config', this.opts.loungeConfig, '--port', String(this.port), '--host', host]
+      : [nodeCliPath(), 'serve', '--port', String(this.port), '--dir', this.opts.dir, '--host', host];
+    if (this.opts.admin && !this.opts.loungeConfig) args.push('--admin', this.opts.admin);
+    if (this.opts.inMemory && !this.opts.loungeConfig) args.push('--in-memory');
+    const env = { ...process.env, ...this.opts.env };
     delete env.CHAISE_PORT;
     delete env.CHAISE_DIR;
     delete env.CHAISE_ADMIN;

@@ -46,6 +46,12 @@ const NODE_PROBE_TIMEOUT_MS = 5_000;
 const RETRY_BACKOFF_MAX_FACTOR = 8;
 
 const NODE_ID = /^[A-Za-z0-9_.@-]{1,64}$/;
+/**
+ * Test-only: how long a switch waits, levelled but with the map not yet changed, so a crash
+ * test can SIGKILL the lounge inside the switch every time (the window is otherwise tens of
+ * ms). Read from the environment, never from lounge.json; unset (0) in production.
+ */
+const TEST_SWITCH_HOLD_MS = Number(process.env.CHAISE_TEST_SWITCH_HOLD_MS ?? 0) || 0;
 const log = process.env.CHAISE_ELASTIC_LOG ? (f: string, ...a: unknown[]) => console.error(`[elastic ${new Date().toISOString().slice(11, 23)}] ${f}`, ...a) : debuglog('chaise_elastic');
 
 interface Job {
@@ -481,6 +487,10 @@ export class Elastic {
     try {
       // Databases are brought level in parallel: the pause lasts as long as the slowest, not the sum.
       const translations = (await Promise.all(dbs.map((db) => this.levelDb(m, range, db)))).flat();
+      if (TEST_SWITCH_HOLD_MS > 0) {
+        log('switch %s: levelled, holding %d ms before the map changes (test-only)', m.id, TEST_SWITCH_HOLD_MS);
+        await sleep(TEST_SWITCH_HOLD_MS);
+      }
       // The one map change: new assignment, move done, translations, retired shards — one atomic write.
       const after = new Date(Date.now() + lounge.config.elastic.retireAfterMs).toISOString();
       const assignments = map.assignments().map((a) => ({ range: a.range, nodes: [...a.nodes] }));
