@@ -162,3 +162,82 @@ test('compressed attachments are sent as stored, gzip with Content-Encoding', as
   check(partsOf(String(one.headers['content-type']), one.body as Buffer));
   assert.equal(one.headers.etag, `"${r3.body.rev}"`);
 });
+
+// chttpd_db's _bulk_get for a client that accepts multipart/mixed and not application/json:
+// boundaries are "--" + a uuid; a revision with attachments is a multipart/related part headed
+// X-Doc-Id/X-Rev-Id with every attachment's data (CouchDB renders with attachments and follows
+// whatever the query says; only atts_since leaves stubs), one without is application/json, and
+// errors are application/json; error="true" parts (a missing revision's without its id).
+test('_bulk_get with Accept: multipart/mixed', async () => {
+  const req = t.request;
+  await req.put('/mpbulk').expect(201);
+  const lorem = 'Lorem ipsum dolor sit amet, consectetur adipiscing elit. '.repeat(40);
+  const a1 = await req.put('/mpbulk/a').send({ n: 1 }).expect(201);
+  const a2 = await req.put(`/mpbulk/a/lorem.txt?rev=${a1.body.rev}`).set('content-type', 'text/plain').send(lorem).expect(201);
+  const a3 = await req.put(`/mpbulk/a/data.bin?rev=${a2.body.rev}`).set('content-type', 'application/octet-stream').send(Buffer.from([0, 13, 10, 45, 45, 255])).expect(201);
+  const b = await req.put('/mpbulk/b').send({ plain: true }).expect(201);
+  // Two leaves for c.
+  await req.post('/mpbulk/_bulk_docs').send({ new_edits: false, docs: [{ _id: 'c', _rev: '1-aaa', v: 'a' }, { _id: 'c', _rev: '1-bbb', v: 'b' }] }).expect(201);
+
+  const body = {
+    docs: [
+      { id: 'a' },
+      { id: 'b', rev: b.body.rev },
+      { id: 'c' },
+      { id: 'a', rev: a3.body.rev, atts_since: [a2.body.rev] },
+      { id: 'nope', rev: '1-abc' },
+      { id: 'nope2' },
+      { rev: '1-abc' },
+    ],
+  };
+  const res = await raw(req.post('/mpbulk/_bulk_get').set('accept', 'multipart/mixed').send(body)).expect(200);
+  const ctype = String(res.headers['content-type']);
+  assert.match(ctype, /^multipart\/mixed; boundary="--[0-9a-f]{32}"$/);
+  const outer = partsOf(ctype, res.body as Buffer);
+  assert.equal((res.body as Buffer).subarray(-2).toString(), '\r\n', 'the close delimiter ends with CRLF');
+  assert.equal(outer.length, 8, 'a, b, c twice, a again, and three errors');
+
+  // a: a multipart/related part with both attachments' data, the text one gzipped as stored.
+  assert.equal(outer[0]?.headers['x-doc-id'], 'a');
+  assert.equal(outer[0]?.headers['x-rev-id'], a3.body.rev);
+  const innerType = outer[0]?.headers['content-type'] ?? '';
+  assert.match(innerType, /^multipart\/related; boundary=--[0-9a-f]{32}$/);
+  const inner = partsOf(innerType, outer[0]?.body as Buffer);
+  assert.equal(inner.length, 3);
+  const doc = json(inner[0]);
+  assert.equal(doc._rev, a3.body.rev);
+  assert.deepEqual(doc._attachments['lorem.txt'], { ...doc._attachments['lorem.txt'], content_type: 'text/plain', length: lorem.length, follows: true, encoding: 'gzip' });
+  assert.equal(doc._attachments['data.bin']?.follows, true);
+  const byName = (n: string) => inner.find((p) => p.headers['content-disposition'] === `attachment; filename="${n}"`);
+  assert.equal(byName('lorem.txt')?.headers['content-encoding'], 'gzip');
+  assert.equal(gunzipSync(byName('lorem.txt')?.body as Buffer).toString(), lorem);
+  assert.deepEqual([...(byName('data.bin')?.body ?? [])], [0, 13, 10, 45, 45, 255]);
+
+  // b: plain JSON.
+  assert.equal(outer[1]?.headers['content-type'], 'application/json');
+  assert.deepEqual(JSON.parse(outer[1]?.body.toString() ?? ''), { _id: 'b', _rev: b.body.rev, plain: true });
+  // c: one part per leaf.
+  assert.deepEqual([outer[2], outer[3]].map((p) => (JSON.parse(p?.body.toString() ?? '') as { v: string }).v).sort(), ['a', 'b']);
+  // a with atts_since: only data.bin (added after a2) follows; lorem.txt is a stub.
+  const since = partsOf(outer[4]?.headers['content-type'] ?? '', outer[4]?.body as Buffer);
+  assert.equal(since.length, 2);
+  assert.equal(json(since[0])._attachments['lorem.txt']?.stub, true);
+  assert.equal(since[1]?.headers['content-disposition'], 'attachment; filename="data.bin"');
+
+  const errors = outer.slice(5).map((p) => [p.headers['content-type'], JSON.parse(p.body.toString()) as unknown]);
+  assert.deepEqual(errors, [
+    ['application/json; error="true"', { rev: '1-abc', error: 'not_found', reason: 'missing' }],
+    ['application/json; error="true"', { id: 'nope2', rev: 'undefined', error: 'not_found', reason: 'missing' }],
+    ['application/json; error="true"', { id: null, rev: null, error: 'bad_request', reason: 'document id missed' }],
+  ]);
+
+  // Accepting application/json too, or nothing in particular, keeps the JSON answer.
+  const both = await req.post('/mpbulk/_bulk_get').set('accept', 'multipart/mixed, application/json').send({ docs: [{ id: 'b' }] }).expect(200);
+  assert.deepEqual(both.body, { results: [{ id: 'b', docs: [{ ok: { _id: 'b', _rev: b.body.rev, plain: true } }] }] });
+  const missingId = await req.post('/mpbulk/_bulk_get').send({ docs: [{}] }).expect(200);
+  assert.deepEqual(missingId.body, { results: [{ id: null, docs: [{ error: { id: null, rev: null, error: 'bad_request', reason: 'document id missed' } }] }] });
+  // multipart/related alone (old Couchbase Lite) gets the same parts under that type.
+  const related = await raw(req.post('/mpbulk/_bulk_get').set('accept', 'multipart/related').send({ docs: [{ id: 'b' }] })).expect(200);
+  assert.match(String(related.headers['content-type']), /^multipart\/related; boundary="--[0-9a-f]{32}"$/);
+  assert.equal(partsOf(String(related.headers['content-type']), related.body as Buffer).length, 1);
+});

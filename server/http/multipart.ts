@@ -5,6 +5,8 @@
 
 import { randomBytes } from 'node:crypto';
 import { CouchError } from '../errors/catalog.js';
+import type { AttStub } from '../docs/attachments.js';
+import type { Database } from '../storage/database.js';
 
 export interface Part {
   headers: Record<string, string>;
@@ -105,6 +107,15 @@ export interface FollowingAtt {
   encoding?: 'gzip' | undefined;
 }
 
+/** Collects the attachments a multipart answer sends (a `follow` callback of docs/read.ts), with their stored bytes. */
+export function followingAtts(db: Database, into: FollowingAtt[]): (name: string, stub: AttStub) => void {
+  return (name, stub) => {
+    const bytes = db.storedAttachment(stub);
+    if (!bytes) throw new CouchError('not_found', `attachment ${name} has no stored data`);
+    into.push({ name, contentType: stub.content_type, bytes, encoding: stub.encoding });
+  };
+}
+
 /** A boundary as couch_uuids:random() makes them: 32 hex digits. */
 export function newBoundary(): string {
   return randomBytes(16).toString('hex');
@@ -168,4 +179,31 @@ export function multipartMixed(items: MixedItem[]): { contentType: string; body:
   }
   chunks.push(Buffer.from('--'));
   return { contentType: `multipart/mixed; boundary="${boundary}"`, body: Buffer.concat(chunks) };
+}
+
+/** A `_bulk_get` revision with the attachments that follow it, or an error part's JSON. */
+export type BulkGetPart = { id: string; rev: string; json: string; atts: FollowingAtt[]; boundary: string } | { error: Record<string, unknown> };
+
+/**
+ * A multipart `_bulk_get` answer (chttpd_db:send_docs_multipart_bulk_get): boundaries are
+ * `--` + a uuid, every part opens with CRLF + delimiter; a revision without attachments to send
+ * is an application/json part, one with them a multipart/related part of its own headed
+ * `X-Doc-Id` and `X-Rev-Id`; errors are `application/json; error="true"` parts. The close
+ * delimiter comes only when there was a part, as in CouchDB.
+ */
+export function bulkGetMultipart(parts: BulkGetPart[], type: 'multipart/mixed' | 'multipart/related'): { contentType: string; body: Buffer } {
+  const outer = '--' + newBoundary();
+  const chunks: Buffer[] = [];
+  for (const p of parts) {
+    if ('error' in p) {
+      chunks.push(Buffer.from(`\r\n--${outer}\r\nContent-Type: application/json; error="true"\r\n\r\n${JSON.stringify(p.error)}`));
+    } else if (p.atts.length > 0) {
+      chunks.push(Buffer.from(`\r\n--${outer}\r\nX-Doc-Id: ${p.id}\r\nX-Rev-Id: ${p.rev}\r\nContent-Type: multipart/related; boundary=${p.boundary}\r\n\r\n`));
+      chunks.push(relatedBody(p.json, p.atts, p.boundary).body);
+    } else {
+      chunks.push(Buffer.from(`\r\n--${outer}\r\nContent-Type: application/json\r\n\r\n${p.json}`));
+    }
+  }
+  if (parts.length > 0) chunks.push(Buffer.from(`\r\n--${outer}--\r\n`));
+  return { contentType: `${type}; boundary="${outer}"`, body: Buffer.concat(chunks) };
 }

@@ -18,6 +18,7 @@ import type { BulkHashes } from '../../storage/rev-hasher.js';
 import { bool, json, nonNegInt, type Query } from '../query.js';
 import { RawJson, notModifiedIfCurrent, send, sendParts } from '../respond.js';
 import type { Services } from '../services.js';
+import { acceptsType, bulkGetMultipart, followingAtts, newBoundary, type BulkGetPart, type FollowingAtt } from '../multipart.js';
 import { writeDocs, writeStatus } from '../write.js';
 import { openDb, queryEtag, readOptions, refuseLocalRevisions } from './documents.js';
 import type { MapRow, ViewResponse } from '../../../views/index.js';
@@ -117,7 +118,16 @@ export function registerBulk(router: Router, s: Services): void {
     if (body.docs.length > s.limits.maxBulkDocs) throw new CouchError('too_large', `Number of documents exceeds the limit of ${s.limits.maxBulkDocs}`);
     const q = ctx.query as Query;
     const opts: ReadOptions = { ...readOptions(q), revs: bool(q, 'revs') };
-    send(ctx, 200, new RawJson(bulkGet(db, body.docs, opts, bool(q, 'latest'))));
+    // chttpd_db: multipart when the client accepts multipart/mixed (or, for old Couchbase Lite,
+    // multipart/related) and not application/json.
+    const accept = ctx.get('accept');
+    const mpType = acceptsType(accept, 'application/json') ? undefined : acceptsType(accept, 'multipart/mixed') ? 'multipart/mixed' : acceptsType(accept, 'multipart/related') ? 'multipart/related' : undefined;
+    const entries = bulkGetEntries(db, body.docs, opts, bool(q, 'latest'), mpType !== undefined);
+    if (mpType === undefined) return send(ctx, 200, new RawJson(bulkGetJson(entries)));
+    const mp = bulkGetMultipart(bulkGetParts(entries), mpType);
+    ctx.status = 200;
+    ctx.set('Content-Type', mp.contentType);
+    ctx.body = mp.body;
   });
 
   router.post('/:db/_revs_diff', async (ctx) => {
@@ -378,47 +388,98 @@ function partitionedIdError(id: string): { error: string; reason: string } | und
   }
 }
 
-function bulkGet(db: Database, requests: unknown[], opts: ReadOptions, latest: boolean): string {
-  const results: string[] = [];
+/** What `_bulk_get` found for one request: its id and, per revision, the doc or an error. */
+interface BulkGetEntry {
+  id: string | null;
+  /** An error for the request as a whole (CouchDB's `{DocId, {error, …}}`), shown with the id. */
+  error?: { rev: string | null; error: string; reason: string };
+  /** Per revision: the revision rendered as JSON (with its attachments to send, in multipart), or missing. */
+  revs: ({ rev: string; json: string; atts?: FollowingAtt[] } | { rev: string; missing: true })[];
+}
+
+/**
+ * chttpd_db:bulk_get_open_doc_revs: each request's revisions. In `multipart` form every
+ * attachment's data follows in parts of its own (CouchDB renders with `[attachments, follows,
+ * att_encoding_info]` whatever `attachments=` says), except what `atts_since` leaves as stubs.
+ */
+function bulkGetEntries(db: Database, requests: unknown[], opts: ReadOptions, latest: boolean, multipart: boolean): BulkGetEntry[] {
+  const entries: BulkGetEntry[] = [];
   for (const r of requests) {
     const req = (typeof r === 'object' && r !== null ? r : {}) as { id?: unknown; rev?: unknown; atts_since?: unknown };
     const id = typeof req.id === 'string' ? req.id : undefined;
-    const err = (rev: string | null, error = 'not_found', reason = 'missing') =>
-      '{"error":' + JSON.stringify({ id: id ?? null, rev, error, reason }) + '}';
-    const docs: string[] = [];
     const badId = id !== undefined && db.partitioned ? partitionedIdError(id) : undefined;
     if (badId) {
-      results.push('{"id":' + JSON.stringify(id) + ',"docs":[' + err(null, badId.error, badId.reason) + ']}');
+      entries.push({ id: id ?? null, error: { rev: null, ...badId }, revs: [] });
       continue;
     }
-    const info = id === undefined ? undefined : db.docInfo(id);
-    const ropts: ReadOptions = Array.isArray(req.atts_since) ? { ...opts, attsSince: req.atts_since.filter((x): x is string => typeof x === 'string') } : opts;
     if (id === undefined) {
-      docs.push(err(String(req.rev ?? 'undefined'), 'bad_request', 'document id missing'));
-    } else if (!info) {
-      docs.push(err(typeof req.rev === 'string' ? req.rev : 'undefined'));
-    } else {
-      let revs: string[];
-      if (typeof req.rev === 'string') {
-        const parsed = parseRev(req.rev);
-        if (!parsed) revs = [req.rev];
-        else if (latest) {
-          const found = latestLeaves(info.tree, parsed);
-          revs = found.length > 0 ? found.map((l) => l.rev) : [req.rev];
-        } else revs = [req.rev];
-      } else {
-        revs = leaves(info.tree).map((l) => l.rev);
-      }
-      for (const rev of revs) {
-        const text = renderRevision(db, id, info, rev, ropts);
-        docs.push(text === undefined ? err(rev) : '{"ok":' + text + '}');
-      }
+      // CouchDB's words, and its null rev, for a request without an id.
+      entries.push({ id: null, error: { rev: null, error: 'bad_request', reason: 'document id missed' }, revs: [] });
+      continue;
     }
-    results.push('{"id":' + JSON.stringify(id ?? null) + ',"docs":[' + docs.join(',') + ']}');
+    const info = db.docInfo(id);
+    if (!info) {
+      // Without a rev, open_revs(all) finds nothing: CouchDB's error for the request, its rev the
+      // atom `undefined`. With one, that revision is missing.
+      if (typeof req.rev === 'string') entries.push({ id, revs: [{ rev: req.rev, missing: true }] });
+      else entries.push({ id, error: { rev: 'undefined', error: 'not_found', reason: 'missing' }, revs: [] });
+      continue;
+    }
+    let ropts: ReadOptions = Array.isArray(req.atts_since) ? { ...opts, attsSince: req.atts_since.filter((x): x is string => typeof x === 'string') } : opts;
+    let revs: string[];
+    if (typeof req.rev === 'string') {
+      const parsed = parseRev(req.rev);
+      if (!parsed) revs = [req.rev];
+      else if (latest) {
+        const found = latestLeaves(info.tree, parsed);
+        revs = found.length > 0 ? found.map((l) => l.rev) : [req.rev];
+      } else revs = [req.rev];
+    } else {
+      revs = leaves(info.tree).map((l) => l.rev);
+    }
+    const entry: BulkGetEntry = { id, revs: [] };
+    for (const rev of revs) {
+      let atts: FollowingAtt[] | undefined;
+      if (multipart) {
+        atts = [];
+        ropts = { ...ropts, attachments: true, attEncodingInfo: true, follow: followingAtts(db, atts) };
+      }
+      const text = renderRevision(db, id, info, rev, ropts);
+      entry.revs.push(text === undefined ? { rev, missing: true } : { rev, json: text, ...(atts ? { atts } : {}) });
+    }
+    entries.push(entry);
+  }
+  return entries;
+}
+
+function bulkGetJson(entries: BulkGetEntry[]): string {
+  const results: string[] = [];
+  for (const e of entries) {
+    const err = (rev: string | null, error: string, reason: string) => '{"error":' + JSON.stringify({ id: e.id, rev, error, reason }) + '}';
+    const docs = e.error ? [err(e.error.rev, e.error.error, e.error.reason)] : e.revs.map((r) => ('missing' in r ? err(r.rev, 'not_found', 'missing') : '{"ok":' + r.json + '}'));
+    results.push('{"id":' + JSON.stringify(e.id) + ',"docs":[' + docs.join(',') + ']}');
   }
   return '{"results":[' + results.join(',') + ']}';
 }
 
+/** The parts of a multipart `_bulk_get` answer, in CouchDB's order and error shapes. */
+function bulkGetParts(entries: BulkGetEntry[]): BulkGetPart[] {
+  const parts: BulkGetPart[] = [];
+  for (const e of entries) {
+    if (e.error) {
+      parts.push({ error: { id: e.id, rev: e.error.rev, error: e.error.error, reason: e.error.reason } });
+      continue;
+    }
+    // One inner boundary per request, shared by its revisions, as send_docs_multipart_bulk_get.
+    const inner = '--' + newBoundary();
+    for (const r of e.revs) {
+      // A missing revision's part names no id (CouchDB's {{not_found, missing}, Rev}).
+      if ('missing' in r) parts.push({ error: { rev: r.rev, error: 'not_found', reason: 'missing' } });
+      else parts.push({ id: e.id as string, rev: r.rev, json: r.json, atts: r.atts ?? [], boundary: inner });
+    }
+  }
+  return parts;
+}
 
 /** An `_all_docs` answer as rows, for a `_list` over `_all_docs`. */
 export function allDocsRows(db: Database, q: Query, bodyKeys: unknown[] | undefined): ViewResponse {

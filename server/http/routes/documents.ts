@@ -14,7 +14,7 @@ import type { DocInfo } from '../../storage/records.js';
 import { requireDbAdmin, requireMember } from '../../auth/access.js';
 import { canAccessUserDoc, USERS_DB } from '../../auth/users.js';
 import { parseJson, readJson, readRaw, requireJsonType } from '../body.js';
-import { acceptsType, documentFromMultipart, multipartMixed, newBoundary, relatedBody, type FollowingAtt, type MixedItem } from '../multipart.js';
+import { acceptsType, documentFromMultipart, followingAtts, multipartMixed, newBoundary, relatedBody, type FollowingAtt, type MixedItem } from '../multipart.js';
 import type { AttStub } from '../../docs/attachments.js';
 import { bool, json, str, type Query } from '../query.js';
 import { RawJson, absoluteUri, makeEtag, notModifiedIfCurrent, send } from '../respond.js';
@@ -224,7 +224,7 @@ function getDoc(ctx: Context, s: Services, id: string): void {
   // multipart/related, go as parts of their own, as stored (gzip ones with Content-Encoding).
   if ((opts.attachments || opts.attsSince) && acceptsType(ctx.get('accept'), 'multipart/related')) {
     const follows: FollowingAtt[] = [];
-    const text = renderRevision(db, id, info, rev, { ...opts, attEncodingInfo: true, follow: following(db, follows) });
+    const text = renderRevision(db, id, info, rev, { ...opts, attEncodingInfo: true, follow: followingAtts(db, follows) });
     if (text === undefined) throw new CouchError('not_found', 'missing');
     if (follows.length > 0) {
       const mp = relatedBody(text, follows, newBoundary());
@@ -238,15 +238,6 @@ function getDoc(ctx: Context, s: Services, id: string): void {
   const text = renderRevision(db, id, info, rev, opts);
   if (text === undefined) throw new CouchError('not_found', 'missing');
   send(ctx, 200, new RawJson(text));
-}
-
-/** Collects the attachments a multipart answer sends, with their stored bytes. */
-function following(db: Database, into: FollowingAtt[]): (name: string, stub: AttStub) => void {
-  return (name, stub) => {
-    const bytes = db.storedAttachment(stub);
-    if (!bytes) throw new CouchError('not_found', `attachment ${name} has no stored data`);
-    into.push({ name, contentType: stub.content_type, bytes, encoding: stub.encoding });
-  };
 }
 
 function getOpenRevs(ctx: Context, db: Database, id: string, info: DocInfo | undefined, param: string, opts: ReadOptions, latest: boolean): void {
@@ -291,7 +282,7 @@ function getOpenRevs(ctx: Context, db: Database, id: string, info: DocInfo | und
         const { attsSince: _since, ...rest } = opts;
         void _since;
         const atts: FollowingAtt[] = [];
-        const text = info ? renderRevision(db, id, info, r, { ...rest, attachments: true, attEncodingInfo: true, follow: following(db, atts) }) : undefined;
+        const text = info ? renderRevision(db, id, info, r, { ...rest, attachments: true, attEncodingInfo: true, follow: followingAtts(db, atts) }) : undefined;
         items.push(text === undefined ? { missing: r } : { ok: text, atts });
         continue;
       }
