@@ -51,3 +51,6 @@ export { type IndexChange, type MangoIndex } from './mango/index-def.js';
 // `_rewrite` rules (pure): the node and the lounge apply them the same way.
 export { applyRules, checkField, normalizePath, REWRITE_LIMIT, rewriteError, rewritePrefix, stringMap, textOf, type RewriteInput } from './render/rewrite-rules.js';
 export { couchHeaderName, makeEtag, parseExternal, safeHeader, type External } from './render/external.js';
+// The HTTP side of show, list, update and rewrite functions, shared by the node and the lounge.
+export { docFromUpdate, pathParts, requestObject, type RequestFacts, type RequestSubject } from './render/request-object.js';
+export { sendExternal, streamList, type AnswerTarget, type ListRun } from './render/answer.js';

@@ -6,25 +6,24 @@
 // rewrite is resolved here and the new request is dispatched again through the lounge.
 // `_search`/`_nouveau` stay 501 (no search index in Chaise).
 
-import { once } from 'node:events';
-import { PassThrough } from 'node:stream';
 import {
   applyRules,
   checkField,
   checkLanguage,
-  couchHeaderName,
+  docFromUpdate,
   makeEtag,
   normalizePath,
-  parseExternal,
+  pathParts,
+  requestObject,
   REWRITE_LIMIT,
   rewriteError,
   rewritePrefix,
-  safeHeader,
+  sendExternal,
+  streamList,
   stringMap,
   textOf,
   type DesignDoc,
-  type ListOutput,
-  type RenderResponse,
+  type RequestFacts,
 } from '../../../views/index.js';
 import type { Handler, Req } from '../app.js';
 import type { Route } from '../route-path.js';
@@ -40,9 +39,6 @@ import { send } from '../respond.js';
 
 type FnReq = Req<Extract<Route, { kind: 'designFunction' }>>;
 
-/** Query parameters CouchDB decodes from JSON before design code sees them. */
-const JSON_QUERY_KEYS = new Set(['startkey', 'endkey', 'key', 'descending']);
-
 /** Re-dispatches a rewritten request through the lounge (set by app.ts, which owns dispatch). */
 let redispatch: ((req: Req) => Promise<void>) | undefined;
 export function setRedispatch(fn: (req: Req) => Promise<void>): void {
@@ -51,19 +47,6 @@ export function setRedispatch(fn: (req: Req) => Promise<void>): void {
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function pathParts(path: string): string[] {
-  return path
-    .split('/')
-    .filter((p) => p !== '')
-    .map((p) => {
-      try {
-        return decodeURIComponent(p);
-      } catch {
-        return p;
-      }
-    });
 }
 
 async function bodyText(req: FnReq): Promise<string | undefined> {
@@ -78,51 +61,25 @@ async function bodyText(req: FnReq): Promise<string | undefined> {
 /** CouchDB's `req` object, as the lounge sees the request (the database is the clustered one). */
 async function jsonReq(req: FnReq, docId: string | null, fields?: readonly string[]): Promise<Record<string, unknown>> {
   const { ctx, lounge, user, route } = req;
-  const body = await bodyText(req);
-  const want = (f: string) => fields === undefined || fields.includes(f);
-  const out: Record<string, unknown> = {};
-  if (want('info')) out.info = await dbInfo(lounge, route.db);
-  if (want('uuid')) out.uuid = newDocId();
-  if (want('id')) out.id = docId;
-  out.method = ctx.method;
-  out.requested_path = (ctx.state.requestedPath as string[] | undefined) ?? pathParts(ctx.path);
-  out.path = pathParts(ctx.path);
-  out.raw_path = ctx.url;
-  const query: Record<string, unknown> = {};
-  for (const [k, v] of new URLSearchParams(ctx.querystring)) {
-    if (JSON_QUERY_KEYS.has(k)) {
-      try {
-        query[k] = JSON.parse(v);
-        continue;
-      } catch {
-        // kept as text
-      }
-    }
-    query[k] = v;
-  }
-  out.query = query;
-  const headers: Record<string, string> = {};
-  const raw = ctx.req.rawHeaders;
-  for (let i = 0; i + 1 < raw.length; i += 2) headers[couchHeaderName(raw[i] as string)] = raw[i + 1] as string;
-  out.headers = headers;
-  out.body = body === undefined ? 'undefined' : body;
-  out.peer = ctx.req.socket?.remoteAddress?.replace(/^::ffff:/, '') ?? '127.0.0.1';
-  if (want('form')) {
-    const form: Record<string, string> = {};
-    if ((ctx.method === 'POST' || ctx.method === 'PUT') && /^application\/x-www-form-urlencoded/i.test(ctx.get('content-type')) && body) {
-      for (const [k, v] of new URLSearchParams(body)) form[k] = v;
-    }
-    out.form = form;
-  }
-  const cookie: Record<string, string> = {};
-  for (const part of (ctx.get('cookie') || '').split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0) cookie[part.slice(0, eq).trim()] = part.slice(eq + 1).trim();
-  }
-  out.cookie = cookie;
-  out.userCtx = { db: route.db, name: user.name, roles: user.roles };
-  out.secObj = await lounge.security.get(route.db);
-  return out;
+  const facts: RequestFacts = {
+    method: ctx.method,
+    path: ctx.path,
+    url: ctx.url,
+    querystring: ctx.querystring,
+    rawHeaders: ctx.req.rawHeaders,
+    contentType: ctx.get('content-type'),
+    cookieHeader: ctx.get('cookie') || '',
+    body: await bodyText(req),
+    peer: ctx.req.socket?.remoteAddress,
+    requestedPath: ctx.state.requestedPath as string[] | undefined,
+  };
+  return requestObject(facts, {
+    info: () => dbInfo(lounge, route.db),
+    uuid: newDocId,
+    id: docId,
+    userCtx: { db: route.db, name: user.name, roles: user.roles },
+    secObj: () => lounge.security.get(route.db),
+  }, fields);
 }
 
 async function designOf(req: FnReq, name = req.route.ddoc): Promise<DesignDoc> {
@@ -153,19 +110,6 @@ function requireFunction(ddoc: DesignDoc, kind: 'shows' | 'updates', name: strin
   if (typeof fns[name] !== 'string') throw new LoungeError(404, 'not_found', `missing json key: ${name}`);
 }
 
-function sendExternal(req: FnReq, resp: RenderResponse, extra: [string, string][] = []): void {
-  const { ctx } = req;
-  const ext = parseExternal(resp, extra);
-  ctx.status = ext.code;
-  for (const [h, v] of ext.headers) if (safeHeader(h, v)) ctx.set(h, v);
-  if (ext.hasJson) {
-    ctx.set('Cache-Control', 'must-revalidate');
-    ctx.body = JSON.stringify(ext.json ?? null) + '\n';
-  } else {
-    ctx.body = ext.data;
-  }
-}
-
 function invalidPath(error: string, reason: string): never {
   throw new LoungeError(404, error, reason);
 }
@@ -188,7 +132,7 @@ async function show(req: FnReq): Promise<void> {
     return;
   }
   const resp = await lounge.sandboxes.get(ddoc, 'render').show(name, doc, await jsonReq(req, docId));
-  sendExternal(req, resp, [
+  sendExternal(req.ctx, resp, [
     ['ETag', etag],
     ['Vary', 'Accept'],
   ]);
@@ -205,14 +149,8 @@ async function update(req: FnReq): Promise<void> {
   requireFunction(ddoc, 'updates', name);
   const doc = docId === null ? null : await docForCode(req, docId);
   const [newDoc, resp] = await lounge.sandboxes.get(ddoc, 'render').update(name, doc, await jsonReq(req, docId));
-  if (newDoc === null) return sendExternal(req, { code: 200, ...resp });
-  const body: Record<string, unknown> = { ...newDoc };
-  if (isObject(body._revisions)) {
-    const revs = body._revisions as { start?: unknown; ids?: unknown };
-    if (body._rev === undefined && typeof revs.start === 'number' && Array.isArray(revs.ids) && typeof revs.ids[0] === 'string') body._rev = `${revs.start}-${revs.ids[0]}`;
-    delete body._revisions;
-  }
-  delete body._conflicts;
+  if (newDoc === null) return sendExternal(req.ctx, { code: 200, ...resp });
+  const body = docFromUpdate(newDoc);
   const id = body._id;
   if (typeof id !== 'string') throw new LoungeError(400, 'illegal_docid', id === undefined ? 'Document id must not be empty' : 'Document id must be a string');
   if (id === '') throw new LoungeError(400, 'illegal_docid', 'Document id must not be empty');
@@ -236,7 +174,7 @@ async function update(req: FnReq): Promise<void> {
   });
   if (id.startsWith('_design/')) lounge.designWritten(route.db, id);
   const rev = String(outcome.body.rev);
-  sendExternal(req, { code: outcome.status === 202 ? 202 : 201, ...resp }, [
+  sendExternal(req.ctx, { code: outcome.status === 202 ? 202 : 201, ...resp }, [
     ['X-Couch-Update-NewRev', rev],
     ['X-Couch-Id', encodeURIComponent(id)],
   ]);
@@ -269,35 +207,10 @@ async function list(req: FnReq): Promise<void> {
   const rows = answer.rows[Symbol.asyncIterator]();
   const jsReq = await jsonReq(req, null);
 
-  const out = new PassThrough();
-  let started = false;
-  let gone = false;
-  let listHead: RenderResponse = {};
-  const markGone = () => {
-    if (!ctx.res.writableFinished) gone = true;
-  };
-  out.on('close', markGone);
-  ctx.res.on('close', markGone);
-  let headStarted: () => void = () => undefined;
-  const headReady = new Promise<void>((resolve) => (headStarted = resolve));
-  const begin = (code?: number) => {
-    started = true;
-    const ext = parseExternal(listHead);
-    ctx.status = code ?? ext.code;
-    if (code === undefined) for (const [h, v] of ext.headers) if (safeHeader(h, v)) ctx.set(h, v);
-    ctx.body = out;
-    headStarted();
-  };
-  const write = async (chunk: string) => {
-    if (chunk === '' || gone) return;
-    if (!started) begin();
-    if (!out.write(chunk)) await Promise.race([once(out, 'drain'), once(out, 'close')]);
-  };
-  const io = {
-    pull: async (o: ListOutput, maxRows: number): Promise<unknown[] | 'stop'> => {
-      if (o.start !== undefined) listHead = o.start;
-      await write(o.chunks.join(''));
-      if (gone) return 'stop';
+  const { sandbox, release } = lounge.sandboxes.lease(ddoc);
+  await streamList(ctx, {
+    run: (io) => sandbox.list(name, head, jsReq, io),
+    rows: async (maxRows) => {
       const page: unknown[] = [];
       while (page.length < maxRows) {
         const next = await rows.next();
@@ -306,26 +219,11 @@ async function list(req: FnReq): Promise<void> {
       }
       return page;
     },
-  };
-  const { sandbox, release } = lounge.sandboxes.lease(ddoc);
-  const run = sandbox
-    .list(name, head, jsReq, io)
-    .then(async (last) => {
-      if (last.start !== undefined) listHead = last.start;
-      await write(last.chunks.join(''));
-      if (!started) begin(200);
-      out.end();
-    })
-    .catch((e: unknown) => {
-      if (!started) throw e;
-      const err = e as { error?: string; reason?: string };
-      if (!gone) out.end(JSON.stringify({ error: err.error ?? 'unknown_error', reason: err.reason ?? String(e) }) + '\n');
-    })
-    .finally(() => {
+    done: () => {
       release();
       void rows.return?.();
-    });
-  await Promise.race([headReady, run]);
+    },
+  });
 }
 
 // ---- _rewrite -------------------------------------------------------------------------------

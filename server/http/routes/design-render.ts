@@ -1,13 +1,12 @@
 // Design functions that answer HTTP themselves: `_show`, `_list` and `_update` (CouchDB's
-// couch_mrview_show.erl and chttpd_external.erl). The code runs in the views/ sandbox; this file
-// builds CouchDB's `req` object, turns what the functions answer into responses, streams a list
-// while it runs, and writes what an update returns through the same guards as any write.
+// couch_mrview_show.erl and chttpd_external.erl). The code runs in the views/ sandbox; CouchDB's
+// `req` object, the answers and the list's streaming come from views/render (shared with the
+// lounge); this file feeds them the node's documents and views, and writes what an update
+// returns through the same guards as any write.
 
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { once } from 'node:events';
-import { PassThrough } from 'node:stream';
-import { arrayCursor, couchHeaderName, makeEtag, parseExternal, safeHeader, type DesignDoc, type ListOutput, type RenderResponse, type RowCursor } from '../../../views/index.js';
+import { arrayCursor, docFromUpdate, makeEtag, requestObject, sendExternal, streamList, type DesignDoc, type RequestFacts, type RowCursor } from '../../../views/index.js';
 import { CouchError } from '../../errors/catalog.js';
 import { designDoc } from '../../design/design-docs.js';
 import { docSource } from '../../design/doc-source.js';
@@ -24,67 +23,8 @@ import { newUuid } from './server.js';
 import type { Services } from '../services.js';
 import { writeDocs } from '../write.js';
 
-/** Query parameters CouchDB decodes from JSON before design code sees them (json_query_keys). */
-const JSON_QUERY_KEYS = new Set(['startkey', 'endkey', 'key', 'descending']);
-
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** The request's path as CouchDB's path_parts: decoded segments. */
-function pathParts(path: string): string[] {
-  return path
-    .split('/')
-    .filter((p) => p !== '')
-    .map((p) => {
-      try {
-        return decodeURIComponent(p);
-      } catch {
-        return p;
-      }
-    });
-}
-
-function queryObject(ctx: Context): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of new URLSearchParams(ctx.querystring)) {
-    if (JSON_QUERY_KEYS.has(k)) {
-      try {
-        out[k] = JSON.parse(v);
-        continue;
-      } catch {
-        // CouchDB would refuse the request; the raw text is the closest thing to show.
-      }
-    }
-    out[k] = v;
-  }
-  return out;
-}
-
-function headersObject(ctx: Context): Record<string, string> {
-  const out: Record<string, string> = {};
-  const raw = ctx.req.rawHeaders;
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i] as string;
-    out[couchHeaderName(name)] = raw[i + 1] as string;
-  }
-  // A rewrite may have set headers of its own.
-  const extra = ctx.state.rewriteHeaders as Record<string, string> | undefined;
-  if (extra) for (const [k, v] of Object.entries(extra)) out[couchHeaderName(k)] = v;
-  return out;
-}
-
-function cookies(ctx: Context): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const part of (ctx.get('cookie') || '').split(';')) {
-    const eq = part.indexOf('=');
-    if (eq <= 0) continue;
-    const k = part.slice(0, eq).trim();
-    let v = part.slice(eq + 1).trim();
-    if (v.startsWith('"') && v.endsWith('"') && v.length >= 2) v = v.slice(1, -1);
-    out[k] = v;
-  }
-  return out;
 }
 
 /** The request body as text, read once (an update function and its form share it). */
@@ -96,36 +36,28 @@ async function bodyText(ctx: Context, s: Services): Promise<string | undefined> 
   return text;
 }
 
-/**
- * CouchDB's `req` object (chttpd_external:json_req_obj): every field a show, list or update
- * function reads. `body` is the string "undefined" for a GET, as CouchDB sends it.
- */
+/** What design code gets as `req` (views/render/request-object.ts builds it; a rewrite may have set headers). */
 export async function jsonReq(ctx: Context, s: Services, db: Database, docId: string | null, fields?: readonly string[]): Promise<Record<string, unknown>> {
-  const body = await bodyText(ctx, s);
-  const want = (f: string) => fields === undefined || fields.includes(f);
-  const req: Record<string, unknown> = {};
-  if (want('info')) req.info = dbInfo(db);
-  if (want('uuid')) req.uuid = newUuid();
-  if (want('id')) req.id = docId;
-  req.method = ctx.method;
-  req.requested_path = (ctx.state.requestedPath as string[] | undefined) ?? pathParts(ctx.path);
-  req.path = pathParts(ctx.path);
-  req.raw_path = ctx.url;
-  req.query = queryObject(ctx);
-  req.headers = headersObject(ctx);
-  req.body = body === undefined ? 'undefined' : body;
-  req.peer = ctx.req.socket?.remoteAddress?.replace(/^::ffff:/, '') ?? '127.0.0.1';
-  if (want('form')) {
-    const form: Record<string, string> = {};
-    if ((ctx.method === 'POST' || ctx.method === 'PUT') && /^application\/x-www-form-urlencoded/i.test(ctx.get('content-type')) && body) {
-      for (const [k, v] of new URLSearchParams(body)) form[k] = v;
-    }
-    req.form = form;
-  }
-  req.cookie = cookies(ctx);
-  req.userCtx = { db: db.name, name: ctx.state.user.name, roles: ctx.state.user.roles };
-  req.secObj = db.security;
-  return req;
+  const facts: RequestFacts = {
+    method: ctx.method,
+    path: ctx.path,
+    url: ctx.url,
+    querystring: ctx.querystring,
+    rawHeaders: ctx.req.rawHeaders,
+    extraHeaders: ctx.state.rewriteHeaders as Record<string, string> | undefined,
+    contentType: ctx.get('content-type'),
+    cookieHeader: ctx.get('cookie') || '',
+    body: await bodyText(ctx, s),
+    peer: ctx.req.socket?.remoteAddress,
+    requestedPath: ctx.state.requestedPath as string[] | undefined,
+  };
+  return requestObject(facts, {
+    info: () => dbInfo(db),
+    uuid: newUuid,
+    id: docId,
+    userCtx: { db: db.name, name: ctx.state.user.name, roles: ctx.state.user.roles },
+    secObj: () => db.security,
+  }, fields);
 }
 
 function designOf(db: Database, name: string): DesignDoc {
@@ -140,18 +72,6 @@ function docForCode(db: Database, id: string): Record<string, unknown> | null {
   if (!info || info.deleted) return null;
   const text = renderRevision(db, id, info, info.rev, { revs: true, conflicts: true });
   return text === undefined ? null : (JSON.parse(text) as Record<string, unknown>);
-}
-
-function sendExternal(ctx: Context, resp: RenderResponse, extraHeaders: [string, string][] = []): void {
-  const ext = parseExternal(resp, extraHeaders);
-  ctx.status = ext.code;
-  for (const [h, v] of ext.headers) if (safeHeader(h, v)) ctx.set(h, v);
-  if (ext.hasJson) {
-    ctx.set('Cache-Control', 'must-revalidate');
-    ctx.body = JSON.stringify(ext.json ?? null) + '\n';
-  } else {
-    ctx.body = ext.data;
-  }
 }
 
 // ---- _show ----------------------------------------------------------------------------------
@@ -190,16 +110,7 @@ async function update(ctx: Context, s: Services, docId: string | null): Promise<
   const req = await jsonReq(ctx, s, db, docId);
   const [newDoc, resp] = await s.views.update(ddoc, name, doc, req);
   if (newDoc === null) return sendExternal(ctx, { code: 200, ...resp });
-  const body: Record<string, unknown> = { ...newDoc };
-  // The doc came with its history (`_revisions`); the edit is of its `_rev`.
-  if (isObject(body._revisions)) {
-    const revs = body._revisions as { start?: unknown; ids?: unknown };
-    if (body._rev === undefined && typeof revs.start === 'number' && Array.isArray(revs.ids) && typeof revs.ids[0] === 'string') {
-      body._rev = `${revs.start}-${revs.ids[0]}`;
-    }
-    delete body._revisions;
-  }
-  delete body._conflicts;
+  const body = docFromUpdate(newDoc);
   const id = validateDocId(body._id ?? '');
   const parsed = parseDoc(body);
   if (parsed.json.length > s.limits.maxDocumentBytes) throw new CouchError('document_too_large', id);
@@ -246,59 +157,11 @@ async function list(ctx: Context, s: Services, viewDdoc: string | null): Promise
     cursor.close();
     throw e;
   }
-
-  // The response starts at the list's first output, with the head it has set by then (CouchDB's
-  // send_non_empty_chunk), so start() after getRow() still decides the status and headers.
-  const out = new PassThrough();
-  let head: RenderResponse = {};
-  let started = false;
-  let gone = false;
-  const markGone = () => {
-    if (!ctx.res.writableFinished) gone = true;
-  };
-  out.on('close', markGone);
-  ctx.res.on('close', markGone);
-  let headStarted: () => void = () => undefined;
-  const headReady = new Promise<void>((resolve) => (headStarted = resolve));
-  const begin = (code?: number) => {
-    started = true;
-    const ext = parseExternal(head);
-    ctx.status = code ?? ext.code;
-    if (code === undefined) for (const [h, v] of ext.headers) if (safeHeader(h, v)) ctx.set(h, v);
-    ctx.body = out;
-    headStarted();
-  };
-  const write = async (chunk: string) => {
-    if (chunk === '' || gone) return;
-    if (!started) begin();
-    if (!out.write(chunk)) await Promise.race([once(out, 'drain'), once(out, 'close')]);
-  };
-  const io = {
-    pull: async (o: ListOutput, maxRows: number): Promise<unknown[] | 'stop'> => {
-      if (o.start !== undefined) head = o.start;
-      await write(o.chunks.join(''));
-      if (gone) return 'stop';
-      return maxRows > 0 ? cursor.next(maxRows) : [];
-    },
-  };
-  const run = s.views
-    .list(ddoc, name, cursor.head, req, io)
-    .then(async (last) => {
-      if (last.start !== undefined) head = last.start;
-      await write(last.chunks.join(''));
-      // Nothing was ever sent: CouchDB answers an empty 200 (last_chunk with no response).
-      if (!started) begin(200);
-      out.end();
-    })
-    .catch((e: unknown) => {
-      if (!started) throw e;
-      // Headers are gone: CouchDB ends the chunked body with the error (send_chunked_error).
-      const err = e as { error?: string; reason?: string };
-      if (!gone) out.end(JSON.stringify({ error: err.error ?? 'unknown_error', reason: err.reason ?? String(e) }) + '\n');
-    })
-    .finally(() => cursor.close());
-  // Answer as soon as the list has output; the rest streams. A list that fails first answers its error.
-  await Promise.race([headReady, run]);
+  await streamList(ctx, {
+    run: (io) => s.views.list(ddoc, name, cursor.head, req, io),
+    rows: (maxRows) => cursor.next(maxRows),
+    done: () => cursor.close(),
+  });
 }
 
 function invalidPath(error: string, reason: string): never {
