@@ -53,4 +53,4 @@ export { applyRules, checkField, normalizePath, REWRITE_LIMIT, rewriteError, rew
 export { couchHeaderName, makeEtag, parseExternal, safeHeader, type External } from './render/external.js';
 // The HTTP side of show, list, update and rewrite functions, shared by the node and the lounge.
 export { docFromUpdate, pathParts, requestObject, type RequestFacts, type RequestSubject } from './render/request-object.js';
-export { sendExternal, streamList, type AnswerTarget, type ListRun } from './render/answer.js';
+export { requestFacts, sendExternal, streamList, type AnswerTarget, type ListRun, type RequestSource } from './render/answer.js';

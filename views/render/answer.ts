@@ -1,12 +1,41 @@
-// Sending what show, update and list functions answer, for the node and the lounge alike:
-// the external answer on a response (status, safe headers, JSON or data), and a list run
-// streamed as it goes. The response is any object shaped like a koa context (structural: no
-// HTTP framework is imported here).
+// The koa-shaped side of show, update and list functions, for the node and the lounge alike:
+// the request's facts for CouchDB's `req` object, the external answer on a response (status,
+// safe headers, JSON or data), and a list run streamed as it goes. The context is any object
+// shaped like a koa context (structural: no HTTP framework is imported here).
 
 import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { parseExternal, safeHeader } from './external.js';
 import type { ListIo, ListOutput, RenderResponse } from '../sandbox/design-sandbox.js';
+import type { RequestFacts } from './request-object.js';
+
+/** The parts of a koa context a request's facts come from. */
+export interface RequestSource {
+  method: string;
+  path: string;
+  url: string;
+  querystring: string;
+  req: { rawHeaders: string[]; socket?: { remoteAddress?: string | undefined } | undefined };
+  state: Record<string, unknown>;
+  get(field: string): string;
+}
+
+/** What the request says, for `requestObject` (`state.requestedPath`: the path before a rewrite). */
+export function requestFacts(ctx: RequestSource, body: string | undefined, extraHeaders?: Record<string, string>): RequestFacts {
+  return {
+    method: ctx.method,
+    path: ctx.path,
+    url: ctx.url,
+    querystring: ctx.querystring,
+    rawHeaders: ctx.req.rawHeaders,
+    extraHeaders,
+    contentType: ctx.get('content-type'),
+    cookieHeader: ctx.get('cookie') || '',
+    body,
+    peer: ctx.req.socket?.remoteAddress,
+    requestedPath: ctx.state.requestedPath as string[] | undefined,
+  };
+}
 
 /** The parts of a koa context these functions set. */
 export interface AnswerTarget {

@@ -14,6 +14,7 @@ import {
   makeEtag,
   normalizePath,
   pathParts,
+  requestFacts,
   requestObject,
   REWRITE_LIMIT,
   rewriteError,
@@ -23,7 +24,6 @@ import {
   stringMap,
   textOf,
   type DesignDoc,
-  type RequestFacts,
 } from '../../../views/index.js';
 import type { Handler, Req } from '../app.js';
 import type { Route } from '../route-path.js';
@@ -61,18 +61,7 @@ async function bodyText(req: FnReq): Promise<string | undefined> {
 /** CouchDB's `req` object, as the lounge sees the request (the database is the clustered one). */
 async function jsonReq(req: FnReq, docId: string | null, fields?: readonly string[]): Promise<Record<string, unknown>> {
   const { ctx, lounge, user, route } = req;
-  const facts: RequestFacts = {
-    method: ctx.method,
-    path: ctx.path,
-    url: ctx.url,
-    querystring: ctx.querystring,
-    rawHeaders: ctx.req.rawHeaders,
-    contentType: ctx.get('content-type'),
-    cookieHeader: ctx.get('cookie') || '',
-    body: await bodyText(req),
-    peer: ctx.req.socket?.remoteAddress,
-    requestedPath: ctx.state.requestedPath as string[] | undefined,
-  };
+  const facts = requestFacts(ctx, await bodyText(req));
   return requestObject(facts, {
     info: () => dbInfo(lounge, route.db),
     uuid: newDocId,

@@ -6,7 +6,7 @@
 
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { arrayCursor, docFromUpdate, makeEtag, requestObject, sendExternal, streamList, type DesignDoc, type RequestFacts, type RowCursor } from '../../../views/index.js';
+import { arrayCursor, docFromUpdate, makeEtag, requestFacts, requestObject, sendExternal, streamList, type DesignDoc, type RowCursor } from '../../../views/index.js';
 import { CouchError } from '../../errors/catalog.js';
 import { designDoc } from '../../design/design-docs.js';
 import { docSource } from '../../design/doc-source.js';
@@ -38,19 +38,7 @@ async function bodyText(ctx: Context, s: Services): Promise<string | undefined> 
 
 /** What design code gets as `req` (views/render/request-object.ts builds it; a rewrite may have set headers). */
 export async function jsonReq(ctx: Context, s: Services, db: Database, docId: string | null, fields?: readonly string[]): Promise<Record<string, unknown>> {
-  const facts: RequestFacts = {
-    method: ctx.method,
-    path: ctx.path,
-    url: ctx.url,
-    querystring: ctx.querystring,
-    rawHeaders: ctx.req.rawHeaders,
-    extraHeaders: ctx.state.rewriteHeaders as Record<string, string> | undefined,
-    contentType: ctx.get('content-type'),
-    cookieHeader: ctx.get('cookie') || '',
-    body: await bodyText(ctx, s),
-    peer: ctx.req.socket?.remoteAddress,
-    requestedPath: ctx.state.requestedPath as string[] | undefined,
-  };
+  const facts = requestFacts(ctx, await bodyText(ctx, s), ctx.state.rewriteHeaders as Record<string, string> | undefined);
   return requestObject(facts, {
     info: () => dbInfo(db),
     uuid: newUuid,
