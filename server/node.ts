@@ -2,6 +2,7 @@
 // the HTTP server. `startNode` is what the CLI and the multi-process tests call.
 
 import { createServer, type Server } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import type Koa from 'koa';
 import type { AddressInfo } from 'node:net';
 import { Environment } from './storage/environment.js';
@@ -98,6 +99,7 @@ export async function openNode(opts: NodeOptions, ext: Extensions | ((s: Service
   const stats = new NodeStats({
     store: env.stats,
     views: views.stats,
+    find: views.findStats,
     openDatabases: () => catalog.openCount,
     // A node without a replicator (in-process tests) runs no jobs.
     replicator: () => services.replication?.jobCounts() ?? { running: 0, pending: 0, crashed: 0, total: 0, adds: 0, starts: 0, stops: 0, crashes: 0, removes: 0 },
@@ -138,13 +140,14 @@ export async function openNode(opts: NodeOptions, ext: Extensions | ((s: Service
     stats,
     nodeName: opts.nodeName ?? DEFAULT_NODE_NAME,
   };
+  views.findStats.onQueryTime = (ms) => stats.mangoQueryTime.record(ms, performance.now());
   catalog.onCreateInit(ensureAuthDdoc);
   // The system databases CouchDB 3 asks an operator to create; a node makes them itself.
   for (const name of SYSTEM_DATABASES) if (!catalog.get(name)) await catalog.create(name);
   await ensureAuthDdoc(catalog.require(USERS_DB));
   auth.userLookup = (name) => lookupUser(catalog.get(USERS_DB), name);
   services.guards.push(usersGuard(users, (name) => auth.forget(name)));
-  services.guards.push(validateGuard(views));
+  services.guards.push(validateGuard(views, stats));
   // A deleted database's indexes go with it.
   catalog.onDbEvent((_name, kind, record) => {
     if (kind === 'deleted' && record) void views.dropDatabase(record.uuid).catch((e: unknown) => console.error('dropping view indexes failed', e));

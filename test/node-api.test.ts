@@ -203,6 +203,91 @@ test('document writes, reads and view builds are counted', async () => {
   assert.ok((await stat('couchdb/httpd/view_reads')) >= 1);
 });
 
+test('endpoint metrics: bulk_docs sizes, dbinfo time, purges, partition queries, validate_doc_update, Mango', async () => {
+  type M = { value: number | { n: number; max: number; min: number }; type: string; desc: string };
+  const stat = async (path: string) => (await t.request.get(`/_node/_local/_stats/${path}`).auth(...ADMIN).expect(200)).body as M;
+  const n = async (path: string) => (await stat(path)).value as number;
+  const hist = async (path: string) => (await stat(path)).value as { n: number; max: number; min: number };
+  await t.request.put('/ep_db').auth(...ADMIN).expect(201);
+  await t.request.put('/ep_part?partitioned=true').auth(...ADMIN).expect(201);
+  const before = {
+    bulk: await n('couchdb/httpd/bulk_requests'),
+    bulkDocs: (await hist('couchdb/httpd/bulk_docs')).n,
+    dbinfo: (await hist('couchdb/dbinfo')).n,
+    purges: await n('couchdb/database_purges'),
+    purged: await n('couchdb/document_purges/total'),
+    purgedOk: await n('couchdb/document_purges/success'),
+    pAllDocs: await n('couchdb/httpd/partition_all_docs_requests'),
+    pView: await n('couchdb/httpd/partition_view_requests'),
+    pFind: await n('couchdb/httpd/partition_find_requests'),
+    pExplain: await n('couchdb/httpd/partition_explain_requests'),
+    rejects: await n('couchdb/query_server/vdu_rejects'),
+    vdu: (await hist('couchdb/query_server/vdu_process_time')).n,
+    docsExamined: await n('mango/docs_examined'),
+    results: await n('mango/results_returned'),
+    unindexed: await n('mango/unindexed_queries'),
+    invalidIndex: await n('mango/query_invalid_index'),
+    queryTime: (await hist('mango/query_time')).n,
+  };
+  // Two _bulk_docs (3 docs, then 5) and one _bulk_get: bulk requests, and the docs per _bulk_docs.
+  await t.request.post('/ep_db/_bulk_docs').auth(...ADMIN).send({ docs: [{ _id: 'a', k: 1 }, { _id: 'b', k: 2 }, { _id: 'c', k: 3 }] }).expect(201);
+  await t.request.post('/ep_db/_bulk_docs').auth(...ADMIN).send({ docs: [1, 2, 3, 4, 5].map((k) => ({ k })) }).expect(201);
+  await t.request.post('/ep_db/_bulk_get').auth(...ADMIN).send({ docs: [{ id: 'a' }] }).expect(200);
+  assert.equal(await n('couchdb/httpd/bulk_requests'), before.bulk + 3);
+  const sizes = await hist('couchdb/httpd/bulk_docs');
+  assert.equal(sizes.n, before.bulkDocs + 2);
+  assert.equal(sizes.max, 5);
+  assert.deepEqual(Object.fromEntries(Object.entries(await stat('couchdb/httpd/bulk_docs')).filter(([k]) => k !== 'value')), { type: 'histogram', desc: 'distribution of the number of docs in _bulk_docs requests' });
+  await t.request.get('/ep_db').auth(...ADMIN).expect(200);
+  assert.equal((await hist('couchdb/dbinfo')).n, before.dbinfo + 1);
+  // A purge naming two documents, one of them unknown: both answered, so both succeed.
+  await t.request.post('/ep_db/_purge').auth(...ADMIN).send({ a: [(await t.request.get('/ep_db/a').auth(...ADMIN)).body._rev], nope: ['1-x'] }).expect(201);
+  assert.equal(await n('couchdb/database_purges'), before.purges + 1);
+  assert.equal(await n('couchdb/document_purges/total'), before.purged + 2);
+  assert.equal(await n('couchdb/document_purges/success'), before.purgedOk + 2);
+  assert.deepEqual(await stat('couchdb/document_purges/failure'), { value: 0, type: 'counter', desc: 'number of failed document purge operations' });
+  // Partition queries, each kind counted.
+  await t.request.put('/ep_part/p:1').auth(...ADMIN).send({ k: 1 }).expect(201);
+  await t.request.put('/ep_part/_design/d').auth(...ADMIN).send({ views: { v: { map: 'function (doc) { emit(doc.k, null); }' } } }).expect(201);
+  await t.request.get('/ep_part/_partition/p/_all_docs').auth(...ADMIN).expect(200);
+  await t.request.get('/ep_part/_partition/p/_design/d/_view/v').auth(...ADMIN).expect(200);
+  await t.request.post('/ep_part/_partition/p/_find').auth(...ADMIN).send({ selector: { k: 1 } }).expect(200);
+  await t.request.post('/ep_part/_partition/p/_explain').auth(...ADMIN).send({ selector: { k: 1 } }).expect(200);
+  assert.deepEqual(
+    [await n('couchdb/httpd/partition_all_docs_requests'), await n('couchdb/httpd/partition_view_requests'), await n('couchdb/httpd/partition_find_requests'), await n('couchdb/httpd/partition_explain_requests')],
+    [before.pAllDocs + 1, before.pView + 1, before.pFind + 1, before.pExplain + 1],
+  );
+  // validate_doc_update: one write passes, one is rejected; each validated document is timed.
+  await t.request.put('/ep_db/_design/guard').auth(...ADMIN).send({ validate_doc_update: 'function (doc) { if (doc.bad) throw({ forbidden: "no" }); }' }).expect(201);
+  await t.request.put('/ep_db/good').auth(...ADMIN).send({}).expect(201);
+  await t.request.put('/ep_db/bad').auth(...ADMIN).send({ bad: true }).expect(403);
+  assert.equal(await n('couchdb/query_server/vdu_rejects'), before.rejects + 1);
+  assert.equal((await hist('couchdb/query_server/vdu_process_time')).n, before.vdu + 2);
+  // Mango: two queries without an index (the partition's _find above was the first such), one
+  // of them naming an index that does not exist.
+  const found = await t.request.post('/ep_db/_find').auth(...ADMIN).send({ selector: { k: { $gt: 1 } }, execution_stats: true }).expect(200);
+  const es = found.body.execution_stats as { total_docs_examined: number; results_returned: number };
+  const named = await t.request.post('/ep_db/_find').auth(...ADMIN).send({ selector: { k: 2 }, use_index: 'nope' }).expect(200);
+  assert.equal(await n('mango/unindexed_queries'), before.unindexed + 3);
+  assert.equal(await n('mango/query_invalid_index'), before.invalidIndex + 1);
+  assert.ok((await n('mango/docs_examined')) >= before.docsExamined + es.total_docs_examined);
+  assert.equal(await n('mango/results_returned'), before.results + 1 + es.results_returned + (named.body.docs as unknown[]).length);
+  assert.equal((await hist('mango/query_time')).n, before.queryTime + 3);
+  assert.deepEqual((await stat('mango/too_many_docs_scanned')).desc, 'number of mango queries that generated an index scan warning');
+  // The process's open files, on systems that list them.
+  if (process.platform === 'linux') assert.ok((await n('couchdb/open_os_files')) > 0);
+  // And the Prometheus exposition carries them under CouchDB's names.
+  const families = new Map(parsePrometheusTextFormat((await t.request.get('/_node/_local/_prometheus').auth(...ADMIN).expect(200)).text).map((f) => [f.name, f]));
+  assert.equal(families.get('couchdb_httpd_bulk_docs_seconds')?.type, 'SUMMARY');
+  assert.equal(families.get('couchdb_dbinfo_seconds')?.type, 'SUMMARY');
+  assert.equal(families.get('couchdb_document_purges_total')?.type, 'COUNTER', 'couch_prometheus_util:counter_metric adds no second _total');
+  assert.equal(families.get('couchdb_httpd_partition_find_requests_total')?.type, 'COUNTER');
+  assert.equal(families.get('couchdb_query_server_vdu_rejects_total')?.type, 'COUNTER');
+  assert.equal(families.get('couchdb_mango_unindexed_queries_total')?.type, 'COUNTER');
+  assert.equal(families.get('couchdb_mango_query_time_seconds')?.type, 'SUMMARY');
+  if (process.platform === 'linux') assert.equal(families.get('couchdb_open_os_files')?.type, 'GAUGE');
+});
+
 test('_system reports uptime, Node memory and event-loop delay', async () => {
   const sys = (await t.request.get('/_node/_local/_system').auth(...ADMIN).expect(200)).body as { uptime: number; memory: Record<string, number>; event_loop_delay: Record<string, number> };
   assert.equal(typeof sys.uptime, 'number');

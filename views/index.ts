@@ -45,7 +45,8 @@ export type { ViewResponse, MapRow, ReduceRow, RowCursor } from './query/run-vie
 export { arrayCursor } from './query/run-view.js';
 
 // Mango (_find, _explain, _index): also reachable as ViewEngine methods.
-export { type FindResponse, type ExecutionStats, type DocsById, FIND_LIMIT_DEFAULT } from './mango/find.js';
+export { type FindResponse, type ExecutionStats, type DocsById, type FindStats, FIND_LIMIT_DEFAULT } from './mango/find.js';
+export type { ViewStats } from './index-store/view-group.js';
 export { type IndexChange, type MangoIndex } from './mango/index-def.js';
 
 // `_rewrite` rules (pure): the node and the lounge apply them the same way.

@@ -3,6 +3,7 @@
 // instead compiled before it is saved (CouchDB's validate_ddoc), so broken code is a 400 at PUT
 // time rather than a failure at query time. `_local` docs never reach the guards.
 
+import { performance } from 'node:perf_hooks';
 import { isCouchError, type DesignDoc, type ViewEngine } from '../../views/index.js';
 import type { Database, EditResult } from '../storage/database.js';
 import type { UserCtx } from '../auth/access.js';
@@ -37,16 +38,22 @@ function checkPartitionedOption(db: Database, body: Record<string, unknown>): vo
   if (partitioned && !db.partitioned) throw new CouchError('invalid_design_doc', 'partitioned option cannot be true in a non-partitioned database.');
 }
 
-export function validateGuard(engine: ViewEngine): WriteGuard {
+/** Where validate_doc_update runs are counted (the node's `_stats`). */
+export interface VduStats {
+  vduRejects: number;
+  readonly vduTime: { record(ms: number, now: number): void };
+}
+
+export function validateGuard(engine: ViewEngine, stats?: VduStats): WriteGuard {
   // Synchronous when there is nothing to run (most writes), so the write does not wait a turn.
   return (db, raw, lazyEdits, _newEdits, user) => {
     const validators = designDocs(db).filter((d) => typeof d.validate_doc_update === 'string' && d.validate_doc_update !== '');
     if (validators.length === 0 && !raw.some((e) => e.id.startsWith('_design/'))) return [];
-    return validate(engine, db, validators, lazyEdits(), user);
+    return validate(engine, db, validators, lazyEdits(), user, stats);
   };
 }
 
-async function validate(engine: ViewEngine, db: Database, validators: DesignDoc[], edits: GuardedEdit[], user: UserCtx): Promise<(EditResult | undefined)[]> {
+async function validate(engine: ViewEngine, db: Database, validators: DesignDoc[], edits: GuardedEdit[], user: UserCtx, stats: VduStats | undefined): Promise<(EditResult | undefined)[]> {
   const out: (EditResult | undefined)[] = new Array(edits.length).fill(undefined);
   for (let i = 0; i < edits.length; i++) {
     const e = edits[i] as GuardedEdit;
@@ -61,10 +68,17 @@ async function validate(engine: ViewEngine, db: Database, validators: DesignDoc[
       continue;
     }
     if (validators.length === 0) continue;
+    // couch_db:validate_doc_update times each document's validation, all its functions together.
+    const started = performance.now();
     try {
       await engine.validateDocUpdate(validators, newDocOf(e), e.old(), { db: db.name, name: user.name, roles: user.roles }, db.security);
     } catch (err) {
       out[i] = asResult(e.id, err);
+      if (stats) stats.vduRejects++;
+    }
+    if (stats) {
+      const now = performance.now();
+      stats.vduTime.record(now - started, now);
     }
   }
   return out;

@@ -4,12 +4,15 @@
 // Chaise does not have (see test/api-fixtures-2.test.ts DEVIATIONS).
 //
 // Per-request cost: `requestStarted`/`requestEnded` do a clock read, three increments and a
-// histogram store. Everything else is read when a client asks.
+// histogram store. The other counters and histograms are moved only by the endpoints they
+// describe (`_bulk_docs`, `GET /{db}`, `_purge`, partition queries, validate_doc_update runs,
+// Mango); everything else is read when a client asks.
 
+import { readdirSync } from 'node:fs';
 import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
 import { Histogram, type HistogramValue } from './histogram.js';
 import type { StoreStats } from './store-stats.js';
-import type { ViewStats } from '../../views/index-store/view-group.js';
+import type { FindStats, ViewStats } from '../../views/index.js';
 
 export type MetricType = 'counter' | 'gauge' | 'histogram';
 
@@ -57,9 +60,20 @@ export interface ReplicatorCounts {
 export interface StatsSources {
   store: StoreStats;
   views: ViewStats;
+  find: FindStats;
   openDatabases: () => number;
   replicator: () => ReplicatorCounts;
   auth: { hits: number; misses: number };
+}
+
+/** Open file descriptors, where the OS lists them (Linux `/proc/self/fd`); read only when asked. */
+function openFileCount(): number | undefined {
+  try {
+    // The listing's own descriptor is among the entries.
+    return readdirSync('/proc/self/fd').length - 1;
+  } catch {
+    return undefined;
+  }
 }
 
 export class NodeStats {
@@ -72,6 +86,23 @@ export class NodeStats {
   bulkRequests = 0;
   viewReads = 0;
   purgeRequests = 0;
+  /** Documents per `_bulk_docs` request (couchdb.httpd.bulk_docs). */
+  readonly bulkDocs = new Histogram();
+  /** Milliseconds to compute a database's info for `GET /{db}` (couchdb.dbinfo). */
+  readonly dbInfoTime = new Histogram();
+  /** Requests under `/{db}/_partition/{p}/…` by kind (couchdb.httpd.partition_*_requests). */
+  partitionViewRequests = 0;
+  partitionAllDocsRequests = 0;
+  partitionFindRequests = 0;
+  partitionExplainRequests = 0;
+  /** `_purge` requests that named documents, and the documents they named, by outcome. */
+  databasePurges = 0;
+  documentPurges = { total: 0, success: 0, failure: 0 };
+  /** validate_doc_update: documents rejected, and milliseconds per document validated. */
+  vduRejects = 0;
+  readonly vduTime = new Histogram();
+  /** Milliseconds per Mango query (mango.query_time). */
+  readonly mangoQueryTime = new Histogram();
   readonly startedAt = Date.now();
   private readonly loopDelay: IntervalHistogram;
 
@@ -108,6 +139,8 @@ export class NodeStats {
     const now = performance.now();
     const store = this.sources.store;
     const views = this.sources.views;
+    const find = this.sources.find;
+    const openFiles = openFileCount();
     const c = (value: number, desc: string): Metric => ({ value, type: 'counter', desc });
     const g = (value: number, desc: string): Metric => ({ value, type: 'gauge', desc });
     const methods: MetricTree = {};
@@ -119,15 +152,28 @@ export class NodeStats {
         auth_cache_hits: c(this.sources.auth.hits, 'number of authentication cache hits'),
         auth_cache_misses: c(this.sources.auth.misses, 'number of authentication cache misses'),
         database_reads: c(store.reads, 'number of times a document was read from a database'),
+        database_purges: c(this.databasePurges, 'number of times a database was purged'),
+        dbinfo: { value: this.dbInfoTime.value(now), type: 'histogram', desc: 'distribution of latencies for calls to retrieve DB info' },
+        document_purges: {
+          total: c(this.documentPurges.total, 'number of total document purge operations'),
+          success: c(this.documentPurges.success, 'number of successful document purge operations'),
+          failure: c(this.documentPurges.failure, 'number of failed document purge operations'),
+        },
         database_writes: c(store.dbWrites, 'number of times a database was changed'),
         document_inserts: c(store.inserts, 'number of documents inserted'),
         document_writes: c(store.docWrites, 'number of document write operations'),
         local_document_writes: c(store.localWrites, 'number of _local document write operations'),
         open_databases: c(this.sources.openDatabases(), 'number of open databases'),
+        ...(openFiles === undefined ? {} : { open_os_files: c(openFiles, 'number of file descriptors CouchDB has open') }),
         request_time: { value: this.requestTime.value(now), type: 'histogram', desc: 'length of a request inside CouchDB without MochiWeb' },
         httpd: {
           requests: c(this.requests, 'number of HTTP requests'),
           bulk_requests: c(this.bulkRequests, 'number of bulk requests'),
+          bulk_docs: { value: this.bulkDocs.value(now), type: 'histogram', desc: 'distribution of the number of docs in _bulk_docs requests' },
+          partition_view_requests: c(this.partitionViewRequests, 'number of partition HTTP view requests'),
+          partition_all_docs_requests: c(this.partitionAllDocsRequests, 'number of partition HTTP _all_docs requests'),
+          partition_find_requests: c(this.partitionFindRequests, 'number of partition HTTP _find requests'),
+          partition_explain_requests: c(this.partitionExplainRequests, 'number of partition HTTP _explain requests'),
           view_reads: c(this.viewReads, 'number of view reads'),
           purge_requests: c(this.purgeRequests, 'number of purge requests'),
           clients_requesting_changes: c(this.changesClients, 'number of clients for continuous _changes'),
@@ -138,6 +184,19 @@ export class NodeStats {
           map_doc: c(views.mapDocs, 'number of documents mapped in the view server'),
           emits: c(views.emits, "number of invocations of `emit' in map functions in the view server"),
         },
+        query_server: {
+          vdu_rejects: c(this.vduRejects, 'number of rejections by validate_doc_update function'),
+          vdu_process_time: { value: this.vduTime.value(now), type: 'histogram', desc: 'duration of validate_doc_update function calls' },
+        },
+      },
+      mango: {
+        docs_examined: c(find.docsExamined, 'number of documents examined by mango queries coordinated by this node'),
+        keys_examined: c(find.keysExamined, 'number of keys examined by mango queries coordinated by this node'),
+        results_returned: c(find.resultsReturned, 'number of rows returned by mango queries'),
+        unindexed_queries: c(find.unindexedQueries, 'number of mango queries that could not use an index'),
+        too_many_docs_scanned: c(find.scanWarnings, 'number of mango queries that generated an index scan warning'),
+        query_invalid_index: c(find.invalidIndexWarnings, 'number of mango queries that generated an invalid index warning'),
+        query_time: { value: this.mangoQueryTime.value(now), type: 'histogram', desc: 'length of time processing a mango query' },
       },
     };
     const jobs = this.sources.replicator();

@@ -20,7 +20,7 @@ import { arrayCursor, mapCursor, runMapQuery, runReduceQuery, type RowCursor, ty
 import type { DesignDoc, ListIo, ListOutput, RenderResponse, SandboxOptions } from '../sandbox/design-sandbox.js';
 import { SandboxPool } from '../sandbox/sandbox-pool.js';
 import { compileCoffeeDesign } from '../sandbox/coffee.js';
-import { explainFind, runFind, type FindResponse, type FindScope } from '../mango/find.js';
+import { explainFind, newFindStats, runFind, type FindResponse, type FindScope, type FindStats } from '../mango/find.js';
 import { createIndex, deleteIndex, listIndexesResponse } from '../mango/index-def.js';
 
 const debug = debuglog('chaise:views');
@@ -62,6 +62,8 @@ export class ViewEngine {
   private readonly partitionQueryLimit: () => number;
   /** Documents mapped and rows emitted since start-up (the node's `_stats` reads them). */
   readonly stats: ViewStats = { mapDocs: 0, emits: 0 };
+  /** Mango totals since start-up (the node's `_stats` reads them). */
+  readonly findStats: FindStats = newFindStats();
   private running = 0;
 
   constructor(options: ViewEngineOptions) {
@@ -359,7 +361,7 @@ export class ViewEngine {
    * JSON indexes are those with `language: "query"`).
    */
   find(source: DocSource, ddocs: readonly DesignDoc[], body: unknown, scope: FindScope = {}): Promise<FindResponse> {
-    return runFind(this, source, ddocs, body, scope);
+    return runFind(this, source, ddocs, body, scope, this.findStats);
   }
 
   /** POST /db/_explain. */

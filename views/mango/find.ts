@@ -399,12 +399,32 @@ function isNoop(sel: NormSelector): boolean {
   return (k === '$all' || k === '$and' || k === '$or' || k === '$in') && Array.isArray(sel[k]) && (sel[k] as unknown[]).length === 0;
 }
 
+/** Running totals over every query (CouchDB's `mango` metrics), kept by the engine. */
+export interface FindStats {
+  docsExamined: number;
+  keysExamined: number;
+  resultsReturned: number;
+  /** Queries answered from `_all_docs` for want of a usable index. */
+  unindexedQueries: number;
+  /** Queries that drew the index scan warning (too many docs examined per result). */
+  scanWarnings: number;
+  /** Queries whose `use_index` named no valid index. */
+  invalidIndexWarnings: number;
+  /** Told each query's milliseconds, if set. */
+  onQueryTime?: (ms: number) => void;
+}
+
+export function newFindStats(): FindStats {
+  return { docsExamined: 0, keysExamined: 0, resultsReturned: 0, unindexedQueries: 0, scanWarnings: 0, invalidIndexWarnings: 0 };
+}
+
 export async function runFind(
   access: IndexAccess,
   source: DocSource,
   ddocs: readonly DesignDoc[],
   body: unknown,
   scope: FindScope = {},
+  totals?: FindStats,
 ): Promise<FindResponse> {
   const started = performance.now();
   const req = parseFind(body);
@@ -420,6 +440,16 @@ export async function runFind(
   if (plan.index.type === 'special') warnings.push(NO_INDEX_WARNING);
   const ratio = docs.length === 0 ? stats.docs : stats.docs / docs.length;
   if (ratio > INDEX_SCAN_WARNING_RATIO) warnings.push(SCAN_WARNING);
+  if (totals) {
+    totals.docsExamined += stats.docs;
+    totals.keysExamined += stats.keys;
+    totals.resultsReturned += docs.length;
+    if (plan.index.type === 'special') totals.unindexedQueries++;
+    if (ratio > INDEX_SCAN_WARNING_RATIO) totals.scanWarnings++;
+    // planFind's only warnings are use_index ones.
+    if (plan.warnings.length > 0) totals.invalidIndexWarnings++;
+    totals.onQueryTime?.(performance.now() - started);
+  }
   const out: FindResponse = { docs, bookmark: last === undefined ? 'nil' : encodeBookmark(last) };
   if (warnings.length > 0) out.warning = warnings.join('\n');
   if (req.executionStats) {

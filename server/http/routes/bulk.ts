@@ -2,6 +2,7 @@
 // `_revs_diff`. Each answers in request order and never half-applies a malformed request: the
 // whole body is validated before anything is written.
 
+import { performance } from 'node:perf_hooks';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { CouchError } from '../../errors/catalog.js';
@@ -112,6 +113,7 @@ export function registerBulk(router: Router, s: Services): void {
 
   router.post('/:db/_bulk_get', async (ctx) => {
     const db = openDb(s, ctx);
+    s.stats.bulkRequests++;
     requireJsonType(ctx);
     const body = (await readJson(ctx, s.limits)) as { docs?: unknown } | null;
     if (typeof body !== 'object' || body === null || !Array.isArray(body.docs)) throw new CouchError('bad_request', 'Missing JSON list of \'docs\'.');
@@ -156,6 +158,7 @@ async function bulkDocs(ctx: Context, s: Services, db: Database, body: unknown, 
   if (docs === undefined) throw new CouchError('bad_request', 'POST body must include `docs` parameter.');
   if (!Array.isArray(docs)) throw new CouchError('bad_request', '`docs` parameter must be an array.');
   if (docs.length > s.limits.maxBulkDocs) throw new CouchError('too_large', `Number of documents exceeds the limit of ${s.limits.maxBulkDocs}`);
+  s.stats.bulkDocs.record(docs.length, performance.now());
   // CouchDB 3.5 fails a non-boolean `new_edits` with 500 function_clause; later CouchDB (and
   // Chaise) answer this 400.
   if (new_edits !== undefined && typeof new_edits !== 'boolean') throw new CouchError('bad_request', '`new_edits` parameter must be a boolean.');

@@ -68,10 +68,12 @@ export function registerPartitions(router: Router, s: Services): void {
 
   router.get('/:db/_partition/:partition/_all_docs', (ctx) => {
     const { db, partition } = partitionScope(s, ctx);
+    s.stats.partitionAllDocsRequests++;
     allDocs(ctx, db, ctx.query as Query, undefined, false, partition, s.limits.partitionQueryLimit);
   });
   router.post('/:db/_partition/:partition/_all_docs', async (ctx) => {
     const { db, partition } = partitionScope(s, ctx);
+    s.stats.partitionAllDocsRequests++;
     const body = await jsonBody(ctx, s);
     const keys = body.keys;
     if (keys !== undefined && !Array.isArray(keys)) throw new CouchError('bad_request', '`keys` body member must be an array.');
@@ -81,10 +83,12 @@ export function registerPartitions(router: Router, s: Services): void {
 
   router.get('/:db/_partition/:partition/_design/:ddoc/_view/:view', async (ctx) => {
     const { partition } = partitionScope(s, ctx);
+    s.stats.partitionViewRequests++;
     await queryViewRoute(s, ctx, undefined, partition);
   });
   router.post('/:db/_partition/:partition/_design/:ddoc/_view/:view', async (ctx) => {
     const { partition } = partitionScope(s, ctx);
+    s.stats.partitionViewRequests++;
     const body = await jsonBody(ctx, s);
     if (body.queries !== undefined) throw new CouchError('bad_request', '`queries` is not supported in partition queries');
     await queryViewRoute(s, ctx, body, partition);
@@ -92,11 +96,13 @@ export function registerPartitions(router: Router, s: Services): void {
 
   router.post('/:db/_partition/:partition/_find', async (ctx) => {
     const { db, partition } = partitionScope(s, ctx);
+    s.stats.partitionFindRequests++;
     const body = await jsonBody(ctx, s);
     send(ctx, 200, await s.views.find(docSource(db), queryDesignDocs(db), body, { partition, dbPartitioned: true }));
   });
   router.post('/:db/_partition/:partition/_explain', async (ctx) => {
     const { db, partition } = partitionScope(s, ctx);
+    s.stats.partitionExplainRequests++;
     const body = await jsonBody(ctx, s);
     send(ctx, 200, s.views.explain(db.name, queryDesignDocs(db), body, { partition, dbPartitioned: true }));
   });

@@ -26,7 +26,17 @@ export function registerPurge(router: Router, s: Services): void {
     const requests = parsePurgeBody(await readJson(ctx, s.limits));
     if (db.partitioned) for (const r of requests) validatePartitionedDocId(r.id);
     // View indexes replay the purge log at their next update (see views/index-store/view-group.ts).
-    const results = await purgeDocs(db, requests);
+    s.stats.documentPurges.total += requests.length;
+    s.stats.databasePurges++;
+    let results: Awaited<ReturnType<typeof purgeDocs>>;
+    try {
+      results = await purgeDocs(db, requests);
+    } catch (e) {
+      s.stats.documentPurges.failure += requests.length;
+      throw e;
+    }
+    // Every document named gets an answer, an empty list when there was nothing to purge.
+    s.stats.documentPurges.success += results.length;
     // A purged user document must stop authenticating now, not when its cache entry ages out.
     if (db.name === USERS_DB) {
       for (const r of results) if (r.purged.length > 0 && r.id.startsWith(USER_PREFIX)) s.auth.forget(r.id.slice(USER_PREFIX.length));
