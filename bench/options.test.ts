@@ -15,7 +15,7 @@ test('defaults match the assignment: 100k docs, 1M for rss, 32 concurrent', () =
   assert.equal(o.only, undefined);
   assert.equal(o.peerUrl, undefined);
   assert.equal(o.peerInMemory, 'auto');
-  assert.deepEqual({ docs: o.docs, rssDocs: o.rssDocs, concurrency: o.concurrency, repeat: o.repeat, seed: o.seed }, defaults);
+  assert.deepEqual({ docs: o.docs, rssDocs: o.rssDocs, concurrency: o.concurrency, repeat: o.repeat, seed: o.seed, moveDocs: o.moveDocs }, defaults);
 });
 
 test('counts accept 2000, 2_000, 2k and 1m', () => {
@@ -23,6 +23,13 @@ test('counts accept 2000, 2_000, 2k and 1m', () => {
   assert.equal(parseCli(['--docs', '2_000'], names).docs, 2000);
   assert.equal(parseCli(['--docs', '2k'], names).docs, 2000);
   assert.equal(parseCli(['--rss-docs', '1m'], names).rssDocs, 1_000_000);
+});
+
+test('--move-docs sizes the elastic lounge section; 0 leaves it out', () => {
+  assert.equal(parseCli([], names).moveDocs, 100_000);
+  assert.equal(parseCli(['--move-docs', '5k'], names).moveDocs, 5_000);
+  assert.equal(parseCli(['--move-docs', '0'], names).moveDocs, 0);
+  assert.throws(() => parseCli(['--move-docs', 'many'], names), /positive integer/);
 });
 
 test('bad counts, unknown flags and unknown workloads are errors', () => {

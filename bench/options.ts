@@ -28,6 +28,7 @@ export const defaults: BenchOptions = {
   concurrency: 32,
   repeat: 3,
   seed: 42,
+  moveDocs: 100_000,
 };
 
 export const usage = `usage: npm run bench -- [options]
@@ -43,6 +44,8 @@ export const usage = `usage: npm run bench -- [options]
   --concurrency N     concurrent requests for PUT/GET (default ${defaults.concurrency})
   --repeat N          repeats of each repeated measurement; the median is printed (default ${defaults.repeat})
   --seed N            seed for doc contents and random ids (default ${defaults.seed})
+  --move-docs N       docs in the range the elastic lounge section moves (default ${defaults.moveDocs});
+                      0 leaves that section out (it takes about a minute at the default)
   --json FILE         also write the results as JSON
   --help`;
 
@@ -62,6 +65,7 @@ export function parseCli(argv: readonly string[], workloadNames: readonly string
       concurrency: { type: 'string' },
       repeat: { type: 'string' },
       seed: { type: 'string' },
+      'move-docs': { type: 'string' },
       json: { type: 'string' },
       help: { type: 'boolean' },
     },
@@ -80,6 +84,7 @@ export function parseCli(argv: readonly string[], workloadNames: readonly string
     concurrency: positiveInt('concurrency', values.concurrency, defaults.concurrency),
     repeat: positiveInt('repeat', values.repeat, defaults.repeat),
     seed: positiveInt('seed', values.seed, defaults.seed),
+    moveDocs: values['move-docs']?.trim() === '0' ? 0 : positiveInt('move-docs', values['move-docs'], defaults.moveDocs),
     only,
     chaiseUrl: httpUrl('chaise', values.chaise),
     chaiseInMemory: values['chaise-in-memory'] ?? false,

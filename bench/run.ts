@@ -28,7 +28,7 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(usage + '\n');
     return 0;
   }
-  const chosen = cli.only === undefined ? workloads : workloads.filter((w) => cli.only!.includes(w.name));
+  const chosen = (cli.only === undefined ? workloads : workloads.filter((w) => cli.only!.includes(w.name))).filter((w) => w.enabled?.(cli) ?? true);
   const log = (m: string): void => void process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
 
   const chaise: ServerSpec = cli.chaiseUrl !== undefined ? urlSpec('chaise', cli.chaiseUrl) : chaiseSpec({ inMemory: cli.chaiseInMemory });
@@ -40,6 +40,7 @@ async function main(argv: readonly string[]): Promise<number> {
 
   const rows: TableRow[] = chosen.map((w) => ({
     title: typeof w.title === 'string' ? w.title : w.title(cli),
+    ...(w.section === undefined ? {} : { section: w.section }),
     unit: w.unit,
     better: w.better,
     target: w.target,

@@ -78,3 +78,21 @@ test('number formatting', () => {
   assert.equal(formatNumber(88.04), '88.0');
   assert.equal(formatNumber(1.234), '1.23');
 });
+
+test('a section heads its rows once, as a row of its own', () => {
+  const move = { title: 'move one range', unit: 'docs/s', better: 'higher', target: undefined, section: 'elastic lounge' } as const;
+  const text = formatTable(
+    [
+      { ...throughput, chaise: { kind: 'measured', value: 1 }, peer: undefined },
+      { ...move, chaise: { kind: 'measured', value: 7_000 }, peer: undefined },
+      { ...move, title: 'GET p50', chaise: { kind: 'measured', value: 2 }, peer: undefined },
+    ],
+    env,
+  );
+  const lines = text.split('\n').filter((l) => l.startsWith('| '));
+  assert.equal(lines.filter((l) => l.startsWith('| elastic lounge:')).length, 1);
+  const at = lines.findIndex((l) => l.startsWith('| elastic lounge:'));
+  assert.match(lines[at - 1]!, /^\| _bulk_docs insert/);
+  assert.match(lines[at + 1]!, /^\| move one range/);
+  assert.match(lines[at]!, /^\| elastic lounge: +\| +\| +\| +\| +\|$/);
+});

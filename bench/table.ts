@@ -18,6 +18,8 @@ export interface TableRow {
   unit: string;
   better: 'higher' | 'lower';
   target: number | undefined;
+  /** A heading the row is printed under (consecutive rows with one section share it). */
+  section?: string;
   /** undefined = not run on that side (e.g. a Chaise-only workload). */
   chaise: Measurement | undefined;
   peer: Measurement | undefined;
@@ -82,7 +84,7 @@ export function formatTable(rows: readonly TableRow[], env: Environment): string
     }
   };
   const header = ['workload', 'Chaise', 'peer', 'ratio', 'target (DESIGN.md)'];
-  const body = rows.map((row) => {
+  const body = rows.map((row): string[] => {
     const r = ratio(row);
     const met = meetsTarget(row);
     const target =
@@ -91,7 +93,14 @@ export function formatTable(rows: readonly TableRow[], env: Environment): string
         : `${row.better === 'higher' ? '≥' : '≤'} ${formatNumber(row.target)}${met === undefined ? '' : met ? ' met' : ' MISSED'}`;
     return [row.title, cell(row.chaise, row.unit), cell(row.peer, row.unit), r === undefined ? '—' : `${r.toFixed(2)}×`, target];
   });
-  const widths = header.map((h, c) => Math.max(h.length, ...body.map((line) => line[c]!.length)));
+  // A section's heading is a row of its own, before its first row.
+  const withSections: string[][] = [];
+  body.forEach((cells, i) => {
+    const section = rows[i]!.section;
+    if (section !== undefined && section !== rows[i - 1]?.section) withSections.push([`${section}:`, '', '', '', '']);
+    withSections.push(cells);
+  });
+  const widths = header.map((h, c) => Math.max(h.length, ...withSections.map((line) => line[c]!.length)));
   const line = (cells: readonly string[]): string =>
     '| ' + cells.map((text, c) => (c === 0 ? text.padEnd(widths[c]!) : text.padStart(widths[c]!))).join(' | ') + ' |';
   const rule = '|' + widths.map((w, c) => (c === 0 ? '-'.repeat(w + 2) : '-'.repeat(w + 1) + ':')).join('|') + '|';
@@ -105,7 +114,7 @@ export function formatTable(rows: readonly TableRow[], env: Environment): string
     '',
     line(header),
     rule,
-    ...body.map(line),
+    ...withSections.map(line),
     '',
     'ratio: >1 means Chaise is better (Chaise/peer; peer/Chaise for memory).',
   ];

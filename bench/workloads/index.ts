@@ -16,6 +16,7 @@ import { rss } from './rss.js';
 import { viewBuild } from './view-build.js';
 import { viewUpdateLatency } from './view-update-latency.js';
 import { loungeWorkloads } from './lounge.js';
+import { loungeElasticWorkloads } from './lounge-elastic.js';
 import type { Workload } from './workload.js';
 
 export type { BenchOptions, Measurement, Workload, WorkloadContext } from './workload.js';
@@ -41,5 +42,6 @@ export const workloads: readonly Workload[] = [
   replicate,
   replicateDelay,
   ...loungeWorkloads,
+  ...loungeElasticWorkloads,
   rss,
 ];

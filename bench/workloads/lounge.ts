@@ -27,11 +27,9 @@ import { bulkBodies, docId, makeRandom } from '../docs.js';
 import { HttpClient, isSuccess, snippet } from '../http-client.js';
 import { datasetPrefix } from './dataset.js';
 import { failed, measured, median, type Workload, type WorkloadContext } from './workload.js';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { generateConfig, NodeProcess } from '../../lounge/index.js';
-import { repoRoot } from '../servers.js';
 
 /** Samples per side for the latency rows (each sample is one sequential GET). */
 const LATENCY_SAMPLES = 4_000;
@@ -46,14 +44,9 @@ const TIME_LIMIT_MS = 15 * 60_000;
 const CLUSTER = { nodes: 3, q: 8, n: 2 };
 const DESIGN = { _id: '_design/bench', views: { score: { map: 'function (doc) { if (doc.type === "bench") emit(doc.tags[0], doc.score); }', reduce: '_sum' } } };
 
-/** The lounge process prints this once it listens. */
-const LOUNGE_READY = /lounge listening on (http:\/\/\S+)/;
-/** A lounge that has not said it listens within this is broken. */
-const LOUNGE_START_MS = 30_000;
-
 interface Shared {
   nodes: NodeProcess[];
-  lounge: ChildProcess;
+  lounge: NodeProcess;
   url: string;
   client: HttpClient;
   dir: string;
@@ -63,30 +56,6 @@ interface Shared {
 }
 
 let shared: Promise<Shared> | undefined;
-
-function startLoungeProcess(configPath: string): Promise<{ proc: ChildProcess; url: string }> {
-  const cli = join(repoRoot(), 'dist', 'server', 'cli.js');
-  const proc = spawn(process.execPath, [cli, 'lounge', '--config', configPath, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  process.once('exit', () => proc.kill('SIGKILL'));
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`the lounge did not start: ${out}`)), LOUNGE_START_MS);
-    const onData = (c: Buffer) => {
-      out += c.toString('utf8');
-      const m = LOUNGE_READY.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ proc, url: m[1] as string });
-      }
-    };
-    proc.stdout?.on('data', onData);
-    proc.stderr?.on('data', (c: Buffer) => (out += c.toString('utf8')));
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the lounge exited (${code}): ${out}`));
-    });
-  });
-}
 
 function cluster(ctx: WorkloadContext): Promise<Shared> {
   shared ??= (async () => {
@@ -105,8 +74,9 @@ function cluster(ctx: WorkloadContext): Promise<Shared> {
     };
     const configPath = join(dir, 'lounge.json');
     writeFileSync(configPath, JSON.stringify(config, null, 2));
-    const { proc, url } = await startLoungeProcess(configPath);
-    return { nodes, lounge: proc, url, client: new HttpClient(url, ctx.options.concurrency), dir };
+    const lounge = new NodeProcess({ id: 'lounge', dir, port: 0, loungeConfig: configPath });
+    await lounge.start();
+    return { nodes, lounge, url: lounge.url, client: new HttpClient(lounge.url, ctx.options.concurrency), dir };
   })();
   return shared;
 }
@@ -116,7 +86,7 @@ async function stopCluster(): Promise<void> {
   shared = undefined;
   if (!s) return;
   s.client.close();
-  s.lounge.kill('SIGTERM');
+  await s.lounge.stop();
   await Promise.all(s.nodes.map((n) => n.stop()));
   rmSync(s.dir, { recursive: true, force: true });
 }

@@ -26,6 +26,8 @@ export interface BenchOptions {
   repeat: number;
   /** Seed for doc contents and random ids, so two runs send the same bytes. */
   seed: number;
+  /** Docs in the range the elastic lounge rows move; 0 leaves those rows out. */
+  moveDocs: number;
 }
 
 export interface WorkloadContext {
@@ -65,6 +67,10 @@ export interface Workload {
   readonly freshServer?: boolean;
   /** Measured on Chaise only; the peer cell shows a dash. */
   readonly chaiseOnly?: boolean;
+  /** Rows with a section are printed under its heading (consecutive rows share one). */
+  readonly section?: string;
+  /** Whether the options leave this workload in (default: always). */
+  readonly enabled?: (options: BenchOptions) => boolean;
   run(ctx: WorkloadContext): Promise<Measurement>;
 }
 
