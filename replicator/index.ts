@@ -15,6 +15,7 @@ import type { Clock, Random } from './clock.js';
 
 export { ReplicationService } from './service/replication-service.js';
 export type { ReplicationServiceOptions, ReplicateResponse } from './service/replication-service.js';
+export { newReplicatorMetrics, type ReplicatorMetrics } from './metrics.js';
 export type { UserCtx, JobState } from './scheduler/job.js';
 
 export { Replication } from './pipeline/replication.js';

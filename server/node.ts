@@ -20,7 +20,7 @@ import { parseDoc } from './docs/parse-doc.js';
 import type { Database } from './storage/database.js';
 import { startPeruser, type PeruserConfig } from './auth/peruser.js';
 import { ViewEngine } from '../views/index.js';
-import { ReplicationService } from '../replicator/index.js';
+import { newReplicatorMetrics, ReplicationService } from '../replicator/index.js';
 import { validateGuard } from './design/validate-guard.js';
 import { ConfigStore } from './config/store.js';
 import { configFilePath, readOverlay, writeOverlay } from './config/file.js';
@@ -34,6 +34,9 @@ export const DEFAULT_NODE_NAME = 'chaise@127.0.0.1';
 const SYSTEM_DATABASES = ['_users', '_replicator'];
 
 export const VERSION = '3.5.0';
+
+/** What a node without a replicator (in-process tests) reports: nothing sent, nothing checkpointed. */
+const NO_REPLICATOR_METRICS = newReplicatorMetrics();
 
 export interface NodeOptions {
   port?: number;
@@ -103,6 +106,7 @@ export async function openNode(opts: NodeOptions, ext: Extensions | ((s: Service
     openDatabases: () => catalog.openCount,
     // A node without a replicator (in-process tests) runs no jobs.
     replicator: () => services.replication?.jobCounts() ?? { running: 0, pending: 0, crashed: 0, total: 0, adds: 0, starts: 0, stops: 0, crashes: 0, removes: 0 },
+    replicatorMetrics: () => services.replication?.metrics ?? NO_REPLICATOR_METRICS,
     auth: auth.counts,
   });
   const dir = opts.inMemory ? env.path : opts.dir ?? './data';

@@ -73,10 +73,12 @@ const DEVIATIONS: Deviations = {
       'couchdb.coalesced_updates', 'couchdb.collect_results_time', 'couchdb.couch_server',
       // Not measured yet: password hashing.
       'couchdb.password_hashing_fast', 'couchdb.password_hashing_slow',
-      // Replicator internals not counted yet (jobs running/pending/crashed/total and adds/starts/stops/crashes/removes are).
-      'couch_replicator.worker_deaths', 'couch_replicator.jobs.duplicate_adds', 'couch_replicator.responses', 'couch_replicator.changes_read_failures', 'couch_replicator.docs',
-      'couch_replicator.connection', 'couch_replicator.requests', 'couch_replicator.failed_starts', 'couch_replicator.stream_responses', 'couch_replicator.db_scans',
-      'couch_replicator.workers_started', 'couch_replicator.changes_queue_deaths', 'couch_replicator.checkpoints', 'couch_replicator.changes_manager_deaths',
+      // Replicator internals Chaise does not have (Erlang worker and connection processes, shard scans) or does not count
+      // (jobs, requests, responses, checkpoints and completed/failed document updates are counted).
+      'couch_replicator.worker_deaths', 'couch_replicator.jobs.duplicate_adds', 'couch_replicator.changes_read_failures',
+      'couch_replicator.docs.dbs_deleted', 'couch_replicator.docs.dbs_found', 'couch_replicator.docs.db_changes',
+      'couch_replicator.connection', 'couch_replicator.failed_starts', 'couch_replicator.stream_responses', 'couch_replicator.db_scans',
+      'couch_replicator.workers_started', 'couch_replicator.changes_queue_deaths', 'couch_replicator.changes_manager_deaths',
       'couch_replicator.changes_reader_deaths',
       // CouchDB subsystems Chaise does not have: its logger, fsync/pread of couch_file, clustering (fabric, rexi, mem3), search (dreyfus, nouveau), ddoc_cache, global_changes;
       // Mango's selector evaluations and quorum reads are not counted (the other mango metrics are).

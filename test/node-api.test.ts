@@ -12,6 +12,7 @@ import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { nodeForFile, type TestNode } from './helpers/in-process-node.js';
 import { startChildNode, type ChildNode } from './helpers/child-node.js';
 import { CONFIG_FILE_NAME } from '../server/config/file.js';
+import { startNode } from '../server/node.js';
 
 let t: TestNode;
 nodeForFile((n) => (t = n), { admins: [{ name: 'root', password: 'rootpw' }], auth: { iterations: 1000 } });
@@ -403,4 +404,44 @@ test('replicator/max_jobs and replicator/interval apply to running replications'
   assert.ok((await stat('starts')) >= 3, 'started, a second slot, and a rotation');
   assert.ok((await stat('stops')) >= 2, 'stopped for max_jobs and rotated out');
   assert.equal(await stat('running'), 1);
+});
+
+test('replicator metrics: requests and answers, checkpoints, and completed document states', async () => {
+  const node = await startNode({ port: 0, inMemory: true, admins: [{ name: 'rep', password: 'reppw' }], auth: { iterations: 1000 } });
+  try {
+    const headers = { authorization: 'Basic ' + Buffer.from('rep:reppw').toString('base64'), 'content-type': 'application/json' };
+    const call = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(node.url + path, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    const stat = async (path: string) => (await call('GET', `/_node/_local/_stats/couch_replicator/${path}`)).body as { value: number; type: string; desc: string };
+    assert.deepEqual(await stat('requests'), { value: 0, type: 'counter', desc: 'number of HTTP requests made by the replicator' });
+    assert.equal((await call('PUT', '/rsrc')).status, 201);
+    assert.equal((await call('POST', '/rsrc/_bulk_docs', { docs: [{ _id: 'x' }, { _id: 'y' }] })).status, 201);
+    const src = `${node.url}/rsrc`.replace('//', '//rep:reppw@');
+    const tgt = `${node.url}/rtgt`.replace('//', '//rep:reppw@');
+    const one = await call('POST', '/_replicate', { source: src, target: tgt, create_target: true });
+    assert.equal(one.status, 200);
+    const requests = (await stat('requests')).value;
+    assert.ok(requests > 3, `a replication makes requests (${requests})`);
+    // Every request got an answer (the 404s of a first run's checkpoint lookups too).
+    assert.equal((await stat('responses/success')).value + (await stat('responses/failure')).value, requests);
+    assert.equal((await stat('responses/failure')).value, 0);
+    assert.equal((await stat('checkpoints/success')).value, 1, 'the final checkpoint');
+    assert.deepEqual(await stat('checkpoints/failure'), { value: 0, type: 'counter', desc: 'number of failed checkpoint saves' });
+    // A _replicator document that completes has its state written back, and counted.
+    assert.equal((await call('PUT', '/_replicator/once', { source: src, target: `${node.url}/rtgt2`.replace('//', '//rep:reppw@'), create_target: true })).status, 201);
+    const deadline = Date.now() + 15_000;
+    while ((await stat('docs/completed_state_updates')).value < 1) {
+      if (Date.now() > deadline) assert.fail('the _replicator document never completed');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal((await call('GET', '/_replicator/once')).body._replication_state, 'completed');
+    assert.equal((await stat('docs/failed_state_updates')).value, 0);
+    const prom = new Map(parsePrometheusTextFormat(await (await fetch(node.url + '/_node/_local/_prometheus', { headers })).text()).map((f) => [f.name, f]));
+    assert.equal(prom.get('couchdb_couch_replicator_requests_total')?.type, 'COUNTER');
+    assert.equal(prom.get('couchdb_couch_replicator_checkpoints_success_total')?.type, 'COUNTER');
+  } finally {
+    await node.close();
+  }
 });

@@ -16,6 +16,7 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { PeerError } from '../errors.js';
 import { backoffDelayMs, isRetryableStatus, type BackoffPolicy } from '../retry/backoff.js';
 import type { Clock, Random } from '../clock.js';
+import type { ReplicatorMetrics } from '../metrics.js';
 
 const log = debuglog('chaise:replicator');
 
@@ -29,6 +30,8 @@ export interface HttpClientOptions {
   backoff: BackoffPolicy;
   clock: Clock;
   random: Random;
+  /** Where requests and answers are counted, if anywhere. */
+  metrics?: ReplicatorMetrics | undefined;
 }
 
 export interface HttpRequest {
@@ -127,6 +130,8 @@ export class HttpClient {
       headers['content-type'] ??= 'application/json';
       headers['content-length'] = String(payload.length);
     }
+    const metrics = this.options.metrics;
+    if (metrics) metrics.requests++;
     return new Promise((resolve, reject) => {
       const request = (secure ? https : http).request(req.url, {
         method: req.method,
@@ -149,6 +154,7 @@ export class HttpClient {
       request.on('error', (err) => {
         if (settled) return;
         settled = true;
+        if (metrics && !signal?.aborted) metrics.responsesFailure++;
         reject(signal?.aborted ? signal.reason : this.noAnswer(req, err));
       });
       request.on('response', (res) => {
@@ -157,6 +163,11 @@ export class HttpClient {
           return;
         }
         settled = true;
+        if (metrics) {
+          const status = res.statusCode ?? 0;
+          if (status >= 500 || status === 408 || status === 429) metrics.responsesFailure++;
+          else metrics.responsesSuccess++;
+        }
         resolve(res);
       });
       request.end(payload);

@@ -13,6 +13,7 @@
 //   repeated `feed=longpoll` requests for peers that stream badly.
 // Credentials stay in the `authorization` header; `label` masks them.
 
+import type { ReplicatorMetrics } from '../metrics.js';
 import type { IncomingMessage } from 'node:http';
 import { PeerError } from '../errors.js';
 import { realClock, type Clock, type Random } from '../clock.js';
@@ -65,6 +66,8 @@ export interface HttpEndpointOptions {
   random: Random;
   /** Skip the probe and go straight to `open_revs` (CouchDB's `use_bulk_get: false`). */
   useBulkGet: boolean;
+  /** Where requests and answers are counted, if anywhere. */
+  metrics?: ReplicatorMetrics | undefined;
 }
 
 export const HTTP_ENDPOINT_DEFAULTS: HttpEndpointOptions = {

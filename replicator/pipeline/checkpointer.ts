@@ -12,6 +12,7 @@
 //   we write again on top of the current revision, once.
 // A checkpoint never claims more than the SeqTracker's through sequence.
 
+import type { ReplicatorMetrics } from '../metrics.js';
 import { debuglog } from 'node:util';
 import { PeerError } from '../errors.js';
 import type { Endpoint, JsonObject, LocalDoc, Seq } from '../endpoint/endpoint.js';
@@ -33,6 +34,8 @@ export interface CheckpointerOptions {
   sourceRev: string | undefined;
   targetRev: string | undefined;
   writeSource: boolean;
+  /** Where checkpoints are counted, if anywhere. */
+  metrics?: ReplicatorMetrics;
 }
 
 export class Checkpointer {
@@ -51,8 +54,22 @@ export class Checkpointer {
     this.committedSeq = options.startSeq;
   }
 
-  /** Records `throughSeq`; a no-op when it is already recorded. */
+  /**
+   * Records `throughSeq`; a no-op when it is already recorded. Counted as CouchDB's scheduler
+   * job counts do_checkpoint: a success (a no-op too) or a failure.
+   */
   async checkpoint(throughSeq: Seq, stats: SessionStats, nowMs: number, signal?: AbortSignal): Promise<void> {
+    const metrics = this.options.metrics;
+    try {
+      await this.record(throughSeq, stats, nowMs, signal);
+    } catch (err) {
+      if (metrics) metrics.checkpointsFailure++;
+      throw err;
+    }
+    if (metrics) metrics.checkpointsSuccess++;
+  }
+
+  private async record(throughSeq: Seq, stats: SessionStats, nowMs: number, signal?: AbortSignal): Promise<void> {
     if (this.lastLog && sameSeq(throughSeq, this.committedSeq)) return;
     const { source, target } = this.options;
     await Promise.all([target.ensureFullCommit(signal), this.writeSource ? source.ensureFullCommit(signal) : undefined]);

@@ -14,6 +14,7 @@
 // same way. Any error stops every stage and rejects `run()`; whatever was
 // checkpointed stays valid, so a restarted session resumes from there.
 
+import type { ReplicatorMetrics } from '../metrics.js';
 import { setMaxListeners } from 'node:events';
 import { debuglog } from 'node:util';
 import { dbNotFound, PeerError, ReplicationError, ReplicationStopped } from '../errors.js';
@@ -73,6 +74,8 @@ export interface ReplicationSettings {
   onProgress?: () => void;
   /** Skip `_revs_diff` while the target is evidently empty (default true; see revs-diff-skipper.ts). */
   skipRevsDiff?: boolean;
+  /** Where checkpoints are counted (the node's `_stats`), if anywhere. */
+  metrics?: ReplicatorMetrics;
 }
 
 export type ReplicationPhase = 'starting' | 'running' | 'stopping' | 'completed' | 'stopped' | 'failed';
@@ -228,6 +231,7 @@ export class Replication {
       sourceRev: sourceLog?._rev,
       targetRev: targetLog?._rev,
       writeSource,
+      ...(this.settings.metrics ? { metrics: this.settings.metrics } : {}),
     });
     this.sourceLogBody = logBody(sourceLog);
     this.phase = this.stopRequested ? 'stopping' : 'running';

@@ -17,6 +17,7 @@
 //   editing anything else is a no-op; deleting it stops the job.
 // `close()` stops every session (each writes a last checkpoint) and every timer.
 
+import type { ReplicatorMetrics } from '../metrics.js';
 import { debuglog } from 'node:util';
 import { realClock, type Clock, type Random } from '../clock.js';
 import { ReplicationError, toReplicationError } from '../errors.js';
@@ -63,6 +64,8 @@ export interface SchedulerOptions {
   heartbeatMs: number;
   /** Called when a doc job reaches `completed` or `failed`, to record it in its document. */
   onTerminal?: (job: ReplicationJob) => void;
+  /** Where requests and checkpoints are counted (the node's `_stats`), if anywhere. */
+  metrics?: ReplicatorMetrics;
 }
 
 interface Waiter {
@@ -70,7 +73,7 @@ interface Waiter {
   reject: (err: unknown) => void;
 }
 
-export function defaultEndpointFactory(clock: Clock, random: Random): EndpointFactory {
+export function defaultEndpointFactory(clock: Clock, random: Random, metrics?: ReplicatorMetrics): EndpointFactory {
   return (peer, request) =>
     new HttpEndpoint(peer, {
       connections: request.httpConnections,
@@ -79,6 +82,7 @@ export function defaultEndpointFactory(clock: Clock, random: Random): EndpointFa
       useBulkGet: request.useBulkGet,
       clock,
       random,
+      metrics,
     });
 }
 
@@ -104,7 +108,7 @@ export class Scheduler {
       maxJobs: MAX_JOBS_DEFAULT,
       intervalMs: INTERVAL_MS_DEFAULT,
       restartBackoff: JOB_RESTART_BACKOFF,
-      createEndpoint: defaultEndpointFactory(clock, random),
+      createEndpoint: defaultEndpointFactory(clock, random, options.metrics),
       feed: 'continuous',
       heartbeatMs: 10_000,
       ...options,
@@ -393,6 +397,7 @@ export class Scheduler {
       onProgress: () => {
         job.lastUpdatedMs = this.now();
       },
+      ...(this.options.metrics ? { metrics: this.options.metrics } : {}),
     });
     job.session = session;
     const done = session

@@ -21,6 +21,7 @@
 // always in `_replicator` documents whose author we cannot verify, they carry
 // none, as in CouchDB 3.
 
+import { newReplicatorMetrics, type ReplicatorMetrics } from '../metrics.js';
 import { debuglog } from 'node:util';
 import { realClock, type Clock, type Random } from '../clock.js';
 import { ReplicationError } from '../errors.js';
@@ -103,6 +104,8 @@ export class ReplicationService {
   private readonly writeBacks = new Set<Promise<void>>();
   private starting: Promise<void> | null = null;
   private closed = false;
+  /** Requests, answers, checkpoints and document state updates, for the node's `_stats`. */
+  readonly metrics: ReplicatorMetrics = newReplicatorMetrics();
 
   constructor(private readonly options: ReplicationServiceOptions) {
     this.clock = options.clock ?? realClock;
@@ -153,6 +156,7 @@ export class ReplicationService {
       feed: this.options.feed ?? 'continuous',
       heartbeatMs: this.options.heartbeatMs ?? HEARTBEAT_MS_DEFAULT,
       onTerminal: (job) => this.recordTerminal(job),
+      metrics: this.metrics,
     };
     if (this.options.nodeName !== undefined) schedulerOptions.nodeName = this.options.nodeName;
     if (this.options.maxJobs !== undefined) schedulerOptions.maxJobs = this.options.maxJobs;
@@ -281,6 +285,8 @@ export class ReplicationService {
         }
         try {
           await endpoint.putDoc(doc);
+          if (job.state === 'completed') this.metrics.completedStateUpdates++;
+          else this.metrics.failedStateUpdates++;
           return;
         } catch (err) {
           if (attempt === 1) throw err;

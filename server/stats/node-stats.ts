@@ -13,6 +13,7 @@ import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node
 import { Histogram, type HistogramValue } from './histogram.js';
 import type { StoreStats } from './store-stats.js';
 import type { FindStats, ViewStats } from '../../views/index.js';
+import type { ReplicatorMetrics } from '../../replicator/index.js';
 
 export type MetricType = 'counter' | 'gauge' | 'histogram';
 
@@ -63,6 +64,8 @@ export interface StatsSources {
   find: FindStats;
   openDatabases: () => number;
   replicator: () => ReplicatorCounts;
+  /** The replicator's request, checkpoint and document-update counts (zeros without a replicator). */
+  replicatorMetrics: () => ReplicatorMetrics;
   auth: { hits: number; misses: number };
 }
 
@@ -200,6 +203,7 @@ export class NodeStats {
       },
     };
     const jobs = this.sources.replicator();
+    const rm = this.sources.replicatorMetrics();
     tree.couch_replicator = {
       jobs: {
         running: g(jobs.running, 'replicator scheduler running jobs'),
@@ -211,6 +215,20 @@ export class NodeStats {
         stops: c(jobs.stops, 'number of jobs stopped by replicator scheduler'),
         crashes: c(jobs.crashes, 'number of job crashed noticed by replicator scheduler'),
         removes: c(jobs.removes, 'number of jobs removed from replicator scheduler'),
+      },
+      requests: c(rm.requests, 'number of HTTP requests made by the replicator'),
+      responses: {
+        success: c(rm.responsesSuccess, 'number of successful HTTP responses received by the replicator'),
+        failure: c(rm.responsesFailure, 'number of failed HTTP responses received by the replicator'),
+      },
+      // CouchDB's description, its typo included.
+      checkpoints: {
+        success: c(rm.checkpointsSuccess, 'number of checkpoints successfully saves'),
+        failure: c(rm.checkpointsFailure, 'number of failed checkpoint saves'),
+      },
+      docs: {
+        completed_state_updates: c(rm.completedStateUpdates, "number of 'completed' state document updates"),
+        failed_state_updates: c(rm.failedStateUpdates, "number of 'failed' state document updates"),
       },
     };
     return tree;
