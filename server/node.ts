@@ -104,6 +104,7 @@ export async function openNode(opts: NodeOptions, ext: Extensions | ((s: Service
     views: views.stats,
     find: views.findStats,
     openDatabases: () => catalog.openCount,
+    dbOpenTimes: catalog.openTimes,
     // A node without a replicator (in-process tests) runs no jobs.
     replicator: () => services.replication?.jobCounts() ?? { running: 0, pending: 0, crashed: 0, total: 0, adds: 0, starts: 0, stops: 0, crashes: 0, removes: 0 },
     replicatorMetrics: () => services.replication?.metrics ?? NO_REPLICATOR_METRICS,

@@ -272,6 +272,7 @@ test('endpoint metrics: bulk_docs sizes, dbinfo time, purges, partition queries,
   assert.equal(await n('mango/unindexed_queries'), before.unindexed + 3);
   assert.equal(await n('mango/query_invalid_index'), before.invalidIndex + 1);
   assert.ok((await n('mango/docs_examined')) >= before.docsExamined + es.total_docs_examined);
+  assert.equal(await n('mango/evaluate_selector'), await n('mango/docs_examined'), 'each examined document is matched once');
   assert.equal(await n('mango/results_returned'), before.results + 1 + es.results_returned + (named.body.docs as unknown[]).length);
   assert.equal((await hist('mango/query_time')).n, before.queryTime + 3);
   assert.deepEqual((await stat('mango/too_many_docs_scanned')).desc, 'number of mango queries that generated an index scan warning');

@@ -65,6 +65,10 @@ test('_restart: admins only, POST only; the node restarts in its process with it
   assert.deepEqual((await call('/_node/_local/_config/restart_test')).body, { kept: 'yes' }, 'persisted config stays, transient goes');
   assert.deepEqual((await call('/_node/_local/_config/chttpd_auth/timeout')).body, '1200', 'the --config file was read again');
   assert.equal((await call('/keep/b', { method: 'PUT', body: JSON.stringify({ n: 2 }) })).status, 201, 'writes work after the restart');
+  // The restarted node opened `keep` from its catalog again: couchdb.db_open_time has seen it.
+  const openTime = (await call('/_node/_local/_stats/couchdb/db_open_time')).body as { value: { n: number }; type: string; desc: string };
+  assert.deepEqual([openTime.type, openTime.desc], ['histogram', 'milliseconds required to open a database']);
+  assert.ok(openTime.value.n >= 1);
 
   // By the node's own name too, and more than once.
   const name = ((await call('/_node/_local')).body as { name: string }).name;

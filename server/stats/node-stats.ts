@@ -63,6 +63,8 @@ export interface StatsSources {
   views: ViewStats;
   find: FindStats;
   openDatabases: () => number;
+  /** Milliseconds to open a database (couchdb.db_open_time). */
+  dbOpenTimes: Histogram;
   replicator: () => ReplicatorCounts;
   /** The replicator's request, checkpoint and document-update counts (zeros without a replicator). */
   replicatorMetrics: () => ReplicatorMetrics;
@@ -167,6 +169,7 @@ export class NodeStats {
         document_writes: c(store.docWrites, 'number of document write operations'),
         local_document_writes: c(store.localWrites, 'number of _local document write operations'),
         open_databases: c(this.sources.openDatabases(), 'number of open databases'),
+        db_open_time: { value: this.sources.dbOpenTimes.value(now), type: 'histogram', desc: 'milliseconds required to open a database' },
         ...(openFiles === undefined ? {} : { open_os_files: c(openFiles, 'number of file descriptors CouchDB has open') }),
         request_time: { value: this.requestTime.value(now), type: 'histogram', desc: 'length of a request inside CouchDB without MochiWeb' },
         httpd: {
@@ -200,6 +203,8 @@ export class NodeStats {
         too_many_docs_scanned: c(find.scanWarnings, 'number of mango queries that generated an index scan warning'),
         query_invalid_index: c(find.invalidIndexWarnings, 'number of mango queries that generated an invalid index warning'),
         query_time: { value: this.mangoQueryTime.value(now), type: 'histogram', desc: 'length of time processing a mango query' },
+        // Every document examined is matched against the selector exactly once.
+        evaluate_selector: c(find.docsExamined, 'number of mango selector evaluations'),
       },
     };
     const jobs = this.sources.replicator();

@@ -2,6 +2,8 @@
 // The uuid and each database's record survive restarts (replication ids are built from them).
 
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { Histogram } from '../stats/histogram.js';
 import { CouchError } from '../errors/catalog.js';
 import { Environment, type DbRecord, type Key } from './environment.js';
 import { Database, DEFAULT_MAX_PARTITION_BYTES, LEGACY_SEQ_MAX, type StoreSettings } from './database.js';
@@ -32,6 +34,8 @@ export class Catalog {
   readonly env: Environment;
   readonly uuid: string;
   private readonly open = new Map<string, Database>();
+  /** Milliseconds to open a database not open yet (its record and counters read; couchdb.db_open_time). */
+  readonly openTimes = new Histogram();
   private nextId: number;
   private readonly background = new Set<Promise<unknown>>();
   /** Node settings every database's writes obey (the node points this at its limits). */
@@ -84,10 +88,13 @@ export class Catalog {
   get(name: string): Database | undefined {
     const cached = this.open.get(name);
     if (cached) return cached;
+    const started = performance.now();
     const record = this.env.stores.dbs.get(name);
     if (!record) return undefined;
     const db = new Database(this.env, name, record, this.uuid, this.settings);
     this.open.set(name, db);
+    const now = performance.now();
+    this.openTimes.record(now - started, now);
     return db;
   }
 
