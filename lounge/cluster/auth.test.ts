@@ -3,29 +3,20 @@
 // enforced by the lounge, and the nodes — which require an admin — only ever see the
 // lounge's service credential. A 2-node, q=2, n=2 cluster started with an admin.
 
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startCluster, type RunningCluster } from './cluster.js';
+import { useCluster } from '../test-support/cluster-fixture.js';
 import { call } from '../test-support/http.js';
 
-let cluster: RunningCluster;
 let L = '';
-let dir = '';
 const basic = (user: string, pw: string) => ({ authorization: 'Basic ' + Buffer.from(`${user}:${pw}`).toString('base64') });
 const ADMIN = basic('boss', 's3cret');
 
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'chaise-'));
-  cluster = await startCluster({ nodes: 2, q: 2, n: 2, port: 0, dir, admin: { name: 'boss', password: 's3cret' } });
-  L = cluster.lounge.url;
-});
+const fx = useCluster({ nodes: 2, q: 2, n: 2, admin: { name: 'boss', password: 's3cret' } });
 
-after(async () => {
-  await cluster?.close();
-  rmSync(dir, { recursive: true, force: true });
+before(async () => {
+  await fx.ready;
+  L = fx.url;
 });
 
 test('admins, users, cookies and _security are checked at the lounge', async () => {
@@ -36,7 +27,7 @@ test('admins, users, cookies and _security are checked at the lounge', async () 
   const made = await call(L, 'PUT', '/secure', undefined, ADMIN);
   assert.equal(made.status, 201, made.text);
   // The nodes themselves refuse anonymous writes: the lounge used its service credential.
-  const node = cluster.nodes[0]?.url as string;
+  const node = fx.cluster.nodes[0]?.url as string;
   assert.equal((await call(node, 'PUT', '/anything')).status, 401);
 
   // A user in the cluster's _users database.
@@ -71,5 +62,5 @@ test('admins, users, cookies and _security are checked at the lounge', async () 
   assert.equal(viaCookie.status, 200);
   assert.equal((await call(L, 'GET', '/secure/doc1', undefined, { cookie: 'AuthSession=forged' })).status, 401);
   // The registry keeps _security, so the syncer can restore it on a shard that missed it.
-  assert.deepEqual(cluster.lounge.lounge.registry.get('secure')?.security, { members: { names: ['joe'] }, admins: { roles: ['boss-role'] } });
+  assert.deepEqual(fx.cluster.lounge.lounge.registry.get('secure')?.security, { members: { names: ['joe'] }, admins: { roles: ['boss-role'] } });
 });

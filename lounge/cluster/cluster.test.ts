@@ -12,36 +12,31 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startCluster, type RunningCluster } from './cluster.js';
+import { TRIGGERED_SYNC, useCluster } from '../test-support/cluster-fixture.js';
 import { NodeProcess } from './node-process.js';
 import { REV, RevMap } from '../../test/helpers/rev-map.js';
 import { call } from '../test-support/http.js';
 import { crc32, hex8 } from '../placement/crc32.js';
-import { createRequire } from 'node:module';
-import { randomBytes } from 'node:crypto';
+import { memoryPouch, type Pouch, type PouchDoc } from '../test-support/pouch.js';
 
-let cluster: RunningCluster;
+const fx = useCluster({ nodes: 3, q: 8, n: 2, tune: { sync: TRIGGERED_SYNC } });
 let single: NodeProcess;
 let L = '';
 let S = '';
-const dirs: string[] = [];
+let sdir = '';
 
 before(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'chaise-'));
-  const sdir = mkdtempSync(join(tmpdir(), 'chaise-'));
-  dirs.push(dir, sdir);
+  await fx.ready;
+  L = fx.url;
+  sdir = mkdtempSync(join(tmpdir(), 'chaise-'));
   single = new NodeProcess({ id: 'single', dir: sdir, port: 0 });
-  [cluster] = await Promise.all([
-    startCluster({ nodes: 3, q: 8, n: 2, port: 0, dir, tune: { sync: { intervalMs: 600_000, debounceMs: 200, enabled: true } } }),
-    single.start(),
-  ]);
-  L = cluster.lounge.url;
+  await single.start();
   S = single.url;
 });
 
 after(async () => {
-  await Promise.allSettled([cluster?.close(), single?.stop()]);
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  await single?.stop();
+  if (sdir) rmSync(sdir, { recursive: true, force: true });
 });
 
 describe('introspection', () => {
@@ -58,15 +53,15 @@ describe('introspection', () => {
     assert.deepEqual(m.body, { all_nodes: ['n1', 'n2', 'n3'], cluster_nodes: ['n1', 'n2', 'n3'] });
     const map = await call(L, 'GET', '/_lounge/map');
     assert.deepEqual(Object.keys(map.body.nodes), ['n1', 'n2', 'n3']);
-    assert.equal(map.body.nodes.n1.url, cluster.nodes[0]?.url);
+    assert.equal(map.body.nodes.n1.url, fx.cluster.nodes[0]?.url);
     assert.equal(map.body.ranges.length, 8);
     const health = await call(L, 'GET', '/_lounge/health');
     assert.equal(health.body.status, 'ok');
     const root = await call(L, 'GET', '/');
-    assert.equal(root.body.uuid, JSON.parse(readFileSync(cluster.configPath, 'utf8')).serverUuid);
+    assert.equal(root.body.uuid, JSON.parse(readFileSync(fx.cluster.configPath, 'utf8')).serverUuid);
     assert.ok((await call(L, 'GET', '/_all_dbs')).body.includes('intro'));
     // Each shard is a database named lounge_<range>_<db> on exactly its two nodes (a name CouchDB treats as ordinary).
-    const onNodes = await Promise.all(cluster.nodes.map(async (n) => (await call(n.url, 'GET', '/_all_dbs')).body as string[]));
+    const onNodes = await Promise.all(fx.cluster.nodes.map(async (n) => (await call(n.url, 'GET', '/_all_dbs')).body as string[]));
     const count = onNodes.flat().filter((name) => /^lounge_[0-9a-f]{8}-[0-9a-f]{8}_intro$/.test(name)).length;
     assert.equal(count, 16);
     assert.equal((await call(L, 'DELETE', '/intro')).status, 200);
@@ -338,27 +333,7 @@ describe('the lounge answers like one node holding the same documents', () => {
 
 // ---------------------------------------------------------------- PouchDB
 
-interface PouchDoc {
-  _id: string;
-  _rev?: string;
-  _conflicts?: string[];
-  [k: string]: unknown;
-}
-interface Pouch {
-  put(doc: PouchDoc): Promise<{ rev: string }>;
-  get(id: string, o?: object): Promise<PouchDoc>;
-  remove(id: string, rev: string): Promise<unknown>;
-  bulkDocs(docs: PouchDoc[]): Promise<unknown>;
-  allDocs(o?: object): Promise<{ rows: { id: string; value: { rev: string }; doc?: PouchDoc }[] }>;
-  getAttachment(id: string, name: string): Promise<Buffer>;
-  replicate: { to(t: string): Promise<unknown>; from(s: string): Promise<unknown> };
-  sync(remote: string, o?: object): Promise<unknown> & { on(e: string, f: (x: unknown) => void): unknown; cancel(): void };
-  destroy(): Promise<void>;
-}
-const requireCjs = createRequire(import.meta.url);
-const PouchDB = requireCjs('pouchdb') as { new (name: string, o?: object): Pouch; plugin(p: unknown): unknown };
-PouchDB.plugin(requireCjs('pouchdb-adapter-memory'));
-const pouch = () => new PouchDB(`p-${randomBytes(5).toString('hex')}`, { adapter: 'memory' });
+const pouch = () => memoryPouch();
 
 /** A doc as comparable text: members sorted, attachment bodies left out, conflicts sorted. */
 function canonical(doc: PouchDoc | undefined): string {

@@ -3,23 +3,19 @@
 // range (and so is readable through the lounge at once, from any replica), a list runs over the
 // merged view in CouchDB's order, and a rewrite is served at its new path.
 
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startCluster, type RunningCluster } from './cluster.js';
+import { useCluster } from '../test-support/cluster-fixture.js';
 import { call } from '../test-support/http.js';
 
-let cluster: RunningCluster;
 let L = '';
-let dir = '';
 const DOCS = 40;
 
+const fx = useCluster({ nodes: 3, q: 4, n: 2, inMemory: true });
+
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'chaise-'));
-  cluster = await startCluster({ nodes: 3, q: 4, n: 2, port: 0, dir, inMemory: true });
-  L = cluster.lounge.url;
+  await fx.ready;
+  L = fx.url;
   assert.equal((await call(L, 'PUT', '/app')).status, 201);
   const docs = [];
   for (let i = 0; i < DOCS; i++) docs.push({ _id: `d${String(i).padStart(2, '0')}`, n: i, name: `name${i}` });
@@ -43,11 +39,6 @@ before(async () => {
     ],
   };
   assert.equal((await call(L, 'PUT', '/app/_design/d', ddoc)).status, 201);
-});
-
-after(async () => {
-  await cluster?.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 test('_show through the lounge reads the doc from its range', async () => {

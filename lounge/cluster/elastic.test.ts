@@ -9,16 +9,13 @@
 // the map was written to lounge.json (epoch bumped) and the old replicas' shards were kept
 // after the switch.
 
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
-import { readFileSync, mkdtempSync, rmSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startCluster, type RunningCluster } from './cluster.js';
-import { NodeProcess } from './node-process.js';
+import { readFileSync } from 'node:fs';
 import { call, eventually } from '../test-support/http.js';
 import { startLoad } from '../test-support/load.js';
+import { replicaDifference, TRIGGERED_SYNC, useCluster } from '../test-support/cluster-fixture.js';
+import { memoryPouch } from '../test-support/pouch.js';
 
 /** Load while the cluster changes: enough writers to keep every range busy. */
 const WRITERS = 32;
@@ -29,45 +26,22 @@ const MOVES_DEADLINE_MS = 240_000;
 const TEST_TIMEOUT_MS = 600_000;
 const CONVERGE_DEADLINE_MS = 30_000;
 
-const require = createRequire(import.meta.url);
-interface Pouch {
-  allDocs(): Promise<{ rows: { id: string }[] }>;
-  put(doc: Record<string, unknown>): Promise<{ rev: string }>;
-  sync(remote: string, opts: Record<string, unknown>): { on(e: string, f: (x: unknown) => void): unknown; cancel(): void };
-  destroy(): Promise<void>;
-}
-const PouchDB = require('pouchdb') as { new (name: string, o?: object): Pouch; plugin(p: unknown): unknown };
-PouchDB.plugin(require('pouchdb-adapter-memory'));
-
-let cluster: RunningCluster;
-let extra: NodeProcess;
+const fx = useCluster({
+  nodes: 3,
+  q: 8,
+  n: 2,
+  spareNodes: 1,
+  tune: {
+    health: { failThreshold: 2, backoffBaseMs: 100, backoffMaxMs: 300, probeIntervalMs: 100 },
+    sync: TRIGGERED_SYNC,
+    elastic: { retireAfterMs: 600_000, retryMs: 200, attemptsMax: 20 },
+  },
+});
 let L = '';
-let dir = '';
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'chaise-elastic-'));
-  cluster = await startCluster({
-    nodes: 3,
-    q: 8,
-    n: 2,
-    port: 0,
-    dir,
-    tune: {
-      health: { failThreshold: 2, backoffBaseMs: 100, backoffMaxMs: 300, probeIntervalMs: 100 },
-      sync: { intervalMs: 600_000, debounceMs: 200, enabled: true },
-      elastic: { retireAfterMs: 600_000, retryMs: 200, attemptsMax: 20 },
-    },
-  });
-  L = cluster.lounge.url;
-  mkdirSync(join(dir, 'n4'));
-  extra = new NodeProcess({ id: 'n4', dir: join(dir, 'n4'), port: 0 });
-  await extra.start();
-});
-
-after(async () => {
-  await cluster?.close();
-  await extra?.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await fx.ready;
+  L = fx.url;
 });
 
 const t0 = Date.now();
@@ -90,36 +64,15 @@ async function movesDone(): Promise<void> {
   assert.deepEqual(failed, [], 'no move failed');
 }
 
-/** Every leaf of every doc on one replica of one shard. */
-async function replicaState(url: string, shard: string): Promise<string> {
-  const r = await call(url, 'GET', `/${encodeURIComponent(shard)}/_changes?style=all_docs`);
-  assert.equal(r.status, 200, `${url} ${shard}: ${r.text}`);
-  return (r.body.results as { id: string; changes: { rev: string }[]; deleted?: boolean }[])
-    .filter((x) => !x.id.startsWith('_design/'))
-    .map((x) => `${x.id} ${x.changes.map((c) => c.rev).sort().join(',')}${x.deleted ? ' deleted' : ''}`)
-    .sort()
-    .join('\n');
-}
-
-let lastDifference = '';
+let lastDifference: string | undefined;
 async function replicasIdentical(db: string): Promise<boolean> {
-  const lounge = cluster.lounge.lounge;
-  for (const range of lounge.map.ranges) {
-    const shard = lounge.map.shardName(range, db);
-    const nodes = lounge.map.nodesOf(range);
-    const states = await Promise.all(nodes.map((n) => replicaState(lounge.config.nodes[n]?.url as string, shard)));
-    if (states.some((s) => s !== states[0])) {
-      const [a, b] = states.map((s) => new Set(s.split('\n')));
-      lastDifference = `${range.name} ${nodes.join('/')}: only on ${nodes[0]}: ${[...(a as Set<string>)].filter((x) => !b?.has(x)).slice(0, 3).join('; ')} | only on ${nodes[1]}: ${[...(b as Set<string>)].filter((x) => !a?.has(x)).slice(0, 3).join('; ')}`;
-      return false;
-    }
-  }
-  return true;
+  lastDifference = await replicaDifference(L, db, { skipDesign: true });
+  return lastDifference === undefined;
 }
 
 test('quorum reads: a stale replica loses to the winner and is repaired in the background', { timeout: TEST_TIMEOUT_MS }, async () => {
   const db = 'quorum';
-  const lounge = cluster.lounge.lounge;
+  const lounge = fx.cluster.lounge.lounge;
   assert.equal((await call(L, 'PUT', `/${db}`)).status, 201);
   const put = await call(L, 'PUT', `/${db}/doc`, { v: 1 });
   assert.equal(put.status, 201);
@@ -151,7 +104,7 @@ test('quorum reads: a stale replica loses to the winner and is repaired in the b
 test('add a node and rebalance, drain and remove a node, split a range: under load, nothing fails', { timeout: TEST_TIMEOUT_MS }, async () => {
   const db = 'elastic';
   assert.equal((await call(L, 'PUT', `/${db}`)).status, 201);
-  const local = new PouchDB(`elastic-${process.pid}`, { adapter: 'memory' });
+  const local = memoryPouch('elastic');
   const sync = local.sync(`${L}/${db}`, { live: true, retry: true, back_off_function: () => 200 });
   let pouchWrites = 0;
   const load = startLoad(L, db, { writers: WRITERS, readers: READERS });
@@ -164,15 +117,15 @@ test('add a node and rebalance, drain and remove a node, split a range: under lo
   })();
   try {
     await new Promise((r) => setTimeout(r, 1_000));
-    const epoch0 = Number(JSON.parse(readFileSync(cluster.configPath, 'utf8')).mapEpoch);
+    const epoch0 = Number(JSON.parse(readFileSync(fx.cluster.configPath, 'utf8')).mapEpoch);
 
     phase('load running');
     // A node that is not a CouchDB is refused; the 4th node joins, holding nothing.
     assert.equal((await call(L, 'PUT', '/_lounge/nodes/bad', { url: 'http://127.0.0.1:9' })).status, 400);
-    assert.equal((await call(L, 'PUT', '/_lounge/nodes/n1', { url: extra.url })).status, 409, 'id taken');
-    const add = await call(L, 'PUT', '/_lounge/nodes/n4', { url: extra.url });
+    assert.equal((await call(L, 'PUT', '/_lounge/nodes/n1', { url: fx.spares[0]?.url })).status, 409, 'id taken');
+    const add = await call(L, 'PUT', '/_lounge/nodes/n4', { url: fx.spares[0]?.url });
     assert.equal(add.status, 201, add.text);
-    assert.equal((await call(L, 'PUT', '/_lounge/nodes/n5', { url: extra.url })).status, 409, 'url taken');
+    assert.equal((await call(L, 'PUT', '/_lounge/nodes/n5', { url: fx.spares[0]?.url })).status, 409, 'url taken');
 
     // Rebalance: 4 replicas move to n4, with the old shards kept after the switch.
     const rb = await call(L, 'POST', '/_lounge/rebalance');
@@ -184,7 +137,7 @@ test('add a node and rebalance, drain and remove a node, split a range: under lo
     const perNode = (m: { ranges: { nodes: string[] }[] }, n: string) => m.ranges.filter((r) => r.nodes.includes(n)).length;
     assert.deepEqual(['n1', 'n2', 'n3', 'n4'].map((n) => perNode(map1, n)), [4, 4, 4, 4]);
     const moved = rb.body.moves[0] as { range: string; from: string };
-    const oldShards = (await call(cluster.lounge.lounge.config.nodes[moved.from]?.url as string, 'GET', '/_all_dbs')).body as string[];
+    const oldShards = (await call(fx.cluster.lounge.lounge.config.nodes[moved.from]?.url as string, 'GET', '/_all_dbs')).body as string[];
     assert.ok(oldShards.includes(`lounge_${moved.range}_${db}`), 'the old replica is not deleted at the switch');
 
     // Drain n2: its replicas move elsewhere, then it leaves the map.
@@ -205,7 +158,7 @@ test('add a node and rebalance, drain and remove a node, split a range: under lo
     assert.ok(map3.ranges.some((r: { range: string }) => r.range === 'f0000000-ffffffff'));
 
     // The map on disk is the live one, with a higher epoch.
-    const onDisk = JSON.parse(readFileSync(cluster.configPath, 'utf8'));
+    const onDisk = JSON.parse(readFileSync(fx.cluster.configPath, 'utf8'));
     assert.ok(Number(onDisk.mapEpoch) > epoch0 + 4, `epoch ${onDisk.mapEpoch} after ${epoch0}`);
     assert.deepEqual(onDisk.ranges, map3.ranges.map((r: { range: string; nodes: string[] }) => ({ range: r.range, nodes: r.nodes })));
     assert.equal((await call(L, 'GET', '/_lounge/moves')).body.moves.length, 4 + drain.body.moves.length + 1);

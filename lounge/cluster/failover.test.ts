@@ -7,62 +7,29 @@
 // feed keeps delivering, and PouchDB keeps syncing. When the node comes back, the syncer
 // brings it up to date by itself, and every replica of every range ends identical.
 
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
-import { randomBytes } from 'node:crypto';
 import http from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startCluster, type RunningCluster } from './cluster.js';
 import { call, eventually } from '../test-support/http.js';
+import { FAST_HEALTH, replicaDifference, TRIGGERED_SYNC, useCluster } from '../test-support/cluster-fixture.js';
+import { memoryPouch } from '../test-support/pouch.js';
 
 /** How long a write may take to reach the other side of a live sync (CouchDB: well under 1 s). */
 const LIVE_DEADLINE_MS = 8_000;
 /** How long the syncer may take to heal a restarted node. */
 const HEAL_DEADLINE_MS = 20_000;
 
-const require = createRequire(import.meta.url);
-interface Pouch {
-  put(doc: Record<string, unknown>): Promise<{ rev: string }>;
-  get(id: string): Promise<Record<string, unknown>>;
-  allDocs(): Promise<{ rows: { id: string }[] }>;
-  sync(remote: string, opts: Record<string, unknown>): { on(e: string, f: (x: unknown) => void): unknown; cancel(): void };
-  destroy(): Promise<void>;
-}
-const PouchDB = require('pouchdb') as { new (name: string, o?: object): Pouch; plugin(p: unknown): unknown };
-PouchDB.plugin(require('pouchdb-adapter-memory'));
-
-let cluster: RunningCluster;
+const fx = useCluster({ nodes: 3, q: 8, n: 2, tune: { health: FAST_HEALTH, sync: TRIGGERED_SYNC } });
 let L = '';
-let dir = '';
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'chaise-'));
-  cluster = await startCluster({
-    nodes: 3,
-    q: 8,
-    n: 2,
-    port: 0,
-    dir,
-    tune: {
-      // Notice a dead node at once and a returning one quickly.
-      health: { failThreshold: 1, backoffBaseMs: 100, backoffMaxMs: 300, probeIntervalMs: 100 },
-      sync: { intervalMs: 600_000, debounceMs: 200, enabled: true },
-    },
-  });
-  L = cluster.lounge.url;
-});
-
-after(async () => {
-  await cluster?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await fx.ready;
+  L = fx.url;
 });
 
 /** One doc id per range: ids are tried until each of the 8 ranges has one. */
 function idPerRange(prefix: string): Map<string, string> {
-  const map = cluster.lounge.lounge.map;
+  const map = fx.cluster.lounge.lounge.map;
   const out = new Map<string, string>();
   for (let i = 0; out.size < map.ranges.length && i < 10_000; i++) {
     const id = `${prefix}-${i}`;
@@ -90,20 +57,10 @@ function follow(db: string): { ids: Set<string>; stop(): void } {
   return { ids, stop: () => req.destroy() };
 }
 
-/** Every leaf of every doc on one replica of one shard: `id rev,rev…`. */
-async function replicaState(node: string, shard: string): Promise<string[]> {
-  const url = cluster.lounge.lounge.config.nodes[node]?.url as string;
-  const r = await call(url, 'GET', `/${encodeURIComponent(shard)}/_changes?style=all_docs`);
-  assert.equal(r.status, 200, `${node} ${shard}: ${r.text}`);
-  return (r.body.results as { id: string; changes: { rev: string }[]; deleted?: boolean }[])
-    .map((x) => `${x.id} ${x.changes.map((c) => c.rev).sort().join(',')}${x.deleted ? ' deleted' : ''}`)
-    .sort();
-}
-
 test('a node is killed and restarted: everything keeps working and the replicas converge', async () => {
   const db = 'fail';
   assert.equal((await call(L, 'PUT', `/${db}`)).status, 201);
-  const local = new PouchDB(`local-${randomBytes(4).toString('hex')}`, { adapter: 'memory' });
+  const local = memoryPouch('local');
   const sync = local.sync(`${L}/${db}`, { live: true, retry: true, back_off_function: () => 200 });
   const feed = follow(db);
   try {
@@ -114,13 +71,13 @@ test('a node is killed and restarted: everything keeps working and the replicas 
     await eventually(async () => local.get('from-lounge-1').then(() => true, () => false), LIVE_DEADLINE_MS, 'a lounge write to reach PouchDB');
 
     // Kill n2 without warning.
-    const victim = cluster.nodes[1];
+    const victim = fx.cluster.nodes[1];
     assert.ok(victim);
     await victim.kill('SIGKILL');
 
     // Every range still takes writes and reads; ranges that lost a replica answer 202.
     const ids = idPerRange('down');
-    const map = cluster.lounge.lounge.map;
+    const map = fx.cluster.lounge.lounge.map;
     let accepted = 0;
     for (const [range, id] of ids) {
       const w = await call(L, 'PUT', `/${db}/${id}`, { range });
@@ -147,20 +104,8 @@ test('a node is killed and restarted: everything keeps working and the replicas 
 
     // Bring it back: the syncer heals it without being asked.
     await victim.restart();
-    await eventually(async () => cluster.lounge.lounge.health.isUp('n2'), HEAL_DEADLINE_MS, 'the lounge to see n2 again');
-    const shards = map.ranges.map((r) => ({ range: r, shard: map.shardName(r, db) }));
-    await eventually(
-      async () => {
-        for (const { range, shard } of shards) {
-          const states = await Promise.all(map.nodesOf(range).map((n) => replicaState(n, shard).catch(() => ['unreachable'])));
-          if (states.some((s) => JSON.stringify(s) !== JSON.stringify(states[0]))) return false;
-        }
-        return true;
-      },
-      HEAL_DEADLINE_MS,
-      'every replica of every range to hold the same revisions',
-      250,
-    );
+    await eventually(async () => fx.cluster.lounge.lounge.health.isUp('n2'), HEAL_DEADLINE_MS, 'the lounge to see n2 again');
+    await eventually(async () => (await replicaDifference(L, db)) === undefined, HEAL_DEADLINE_MS, 'every replica of every range to hold the same revisions', 250);
     // And they hold everything that was written.
     const everything = (await call(L, 'GET', `/${db}/_all_docs`)).body.rows.map((r: { id: string }) => r.id);
     for (const id of ['from-pouch-1', 'from-pouch-2', 'from-lounge-1', 'from-lounge-2', ...ids.values()]) assert.ok(everything.includes(id), id);

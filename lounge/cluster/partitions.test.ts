@@ -4,27 +4,18 @@
 // `/_partition/{p}/…` requests are asked of that one range and answer what one node holding
 // the same documents answers.
 
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startCluster, type RunningCluster } from './cluster.js';
+import { TRIGGERED_SYNC, useCluster } from '../test-support/cluster-fixture.js';
 import { call } from '../test-support/http.js';
 
-let cluster: RunningCluster;
 let L = '';
-let dir = '';
+
+const fx = useCluster({ nodes: 3, q: 8, n: 2, tune: { sync: TRIGGERED_SYNC } });
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'chaise-'));
-  cluster = await startCluster({ nodes: 3, q: 8, n: 2, port: 0, dir, tune: { sync: { intervalMs: 600_000, debounceMs: 200, enabled: true } } });
-  L = cluster.lounge.url;
-});
-
-after(async () => {
-  await cluster?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await fx.ready;
+  L = fx.url;
 });
 
 test('a partitioned database through the lounge', async () => {
@@ -32,7 +23,7 @@ test('a partitioned database through the lounge', async () => {
   assert.equal((await call(L, 'PUT', '/pdb?partitioned=true')).status, 201);
   assert.deepEqual((await call(L, 'GET', '/pdb')).body.props, { partitioned: true });
   // Every shard on every node is partitioned.
-  for (const n of cluster.nodes) {
+  for (const n of fx.cluster.nodes) {
     const names = ((await call(n.url, 'GET', '/_all_dbs')).body as string[]).filter((s) => s.endsWith('/pdb'));
     for (const s of names) assert.deepEqual((await call(n.url, 'GET', `/${encodeURIComponent(s)}`)).body.props, { partitioned: true }, s);
   }
@@ -49,8 +40,8 @@ test('a partitioned database through the lounge', async () => {
   const [fooRange] = [...ranges];
   // And that shard holds the whole partition.
   const owner = (await call(L, 'GET', '/pdb/_shards/foo:0')).body.nodes[0] as string;
-  const ownerUrl = cluster.nodes.find((n) => n.id === owner)?.url as string;
-  const shardInfo = await call(ownerUrl, 'GET', `/${encodeURIComponent(cluster.lounge.lounge.map.shardName(fooRange as string, 'pdb'))}/_partition/foo`);
+  const ownerUrl = fx.cluster.nodes.find((n) => n.id === owner)?.url as string;
+  const shardInfo = await call(ownerUrl, 'GET', `/${encodeURIComponent(fx.cluster.lounge.lounge.map.shardName(fooRange as string, 'pdb'))}/_partition/foo`);
   assert.equal(shardInfo.body.doc_count, 20);
 
   // Partition endpoints.

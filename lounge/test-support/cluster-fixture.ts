@@ -37,6 +37,11 @@ export interface ClusterFixture {
   lounge: NodeProcess | undefined;
   dir: string;
   spares: NodeProcess[];
+  /**
+   * Settles when the fixture's `before` has: Node 20 runs a file's root `before` hooks at the
+   * same time, so a file's own `before` awaits this first.
+   */
+  ready: Promise<void>;
 }
 
 /**
@@ -44,8 +49,20 @@ export interface ClusterFixture {
  * the calling test file and returns the fixture, filled in once `before` has run.
  */
 export function useCluster(opts: FixtureOptions): ClusterFixture {
-  const fx = { url: '', dir: '', spares: [], lounge: undefined } as unknown as ClusterFixture;
+  let settle: (e?: unknown) => void = () => undefined;
+  const ready = new Promise<void>((resolve, reject) => (settle = (e) => (e === undefined ? resolve() : reject(e))));
+  ready.catch(() => undefined); // the fixture's own hook reports the failure
+  const fx = { url: '', dir: '', spares: [], lounge: undefined, ready } as unknown as ClusterFixture;
   before(async () => {
+    try {
+      await start();
+      settle();
+    } catch (e) {
+      settle(e);
+      throw e;
+    }
+  });
+  async function start(): Promise<void> {
     fx.dir = mkdtempSync(join(tmpdir(), 'chaise-cluster-'));
     const { spareNodes = 0, loungeProcess: _, ...cluster } = opts;
     fx.cluster = await startCluster({ ...cluster, port: 0, dir: fx.dir });
@@ -63,7 +80,7 @@ export function useCluster(opts: FixtureOptions): ClusterFixture {
       return new NodeProcess({ id, dir: join(fx.dir, id), port: 0 });
     });
     await Promise.all(fx.spares.map((n) => n.start()));
-  });
+  }
   after(async () => {
     if (fx.lounge) {
       await fx.lounge.stop();
