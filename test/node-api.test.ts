@@ -37,6 +37,13 @@ test('GET /_node/_local and /_node/{name}; another name is down; the API is for 
   await t.request.get('/_node').auth(...ADMIN).expect(400, /Incomplete path to _node request/);
 });
 
+test('_restart: POST only, admins only; a node that does not listen on its own cannot restart (test/node-restart.test.ts restarts a real one)', async () => {
+  await t.request.get('/_node/_local/_restart').auth(...ADMIN).expect(405, { error: 'method_not_allowed', reason: 'Only POST allowed' });
+  await t.request.post('/_node/_local/_restart').expect(401, { error: 'unauthorized', reason: 'You are not a server admin.' });
+  const res = await t.request.post('/_node/_local/_restart').auth(...ADMIN).expect(503);
+  assert.equal(res.body.error, 'service_unavailable');
+});
+
 test('config: whole, section and key; PUT and DELETE answer the old value; CouchDB errors', async () => {
   assert.equal((await setConfig('test_sec/k', 'v1')).body, '');
   assert.equal((await setConfig('test_sec/k', '  v2  ')).body, 'v1', 'the value is trimmed as CouchDB trims it');
