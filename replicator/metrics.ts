@@ -9,6 +9,8 @@ export interface ReplicatorMetrics {
   responsesSuccess: number;
   /** No answer, or 408, 429 or 5xx (couch_replicator.responses.failure). */
   responsesFailure: number;
+  /** Batch-copying workers started, `worker_processes` per session (couch_replicator.workers_started). */
+  workersStarted: number;
   /** Checkpoints recorded, and checkpoint attempts that failed (couch_replicator.checkpoints). */
   checkpointsSuccess: number;
   checkpointsFailure: number;
@@ -18,5 +20,5 @@ export interface ReplicatorMetrics {
 }
 
 export function newReplicatorMetrics(): ReplicatorMetrics {
-  return { requests: 0, responsesSuccess: 0, responsesFailure: 0, checkpointsSuccess: 0, checkpointsFailure: 0, completedStateUpdates: 0, failedStateUpdates: 0 };
+  return { requests: 0, responsesSuccess: 0, responsesFailure: 0, workersStarted: 0, checkpointsSuccess: 0, checkpointsFailure: 0, completedStateUpdates: 0, failedStateUpdates: 0 };
 }

@@ -74,11 +74,11 @@ const DEVIATIONS: Deviations = {
       // Not measured yet: password hashing.
       'couchdb.password_hashing_fast', 'couchdb.password_hashing_slow',
       // Replicator internals Chaise does not have (Erlang worker and connection processes, shard scans) or does not count
-      // (jobs, requests, responses, checkpoints and completed/failed document updates are counted).
+      // (jobs, requests, responses, workers started, checkpoints and completed/failed document updates are counted).
       'couch_replicator.worker_deaths', 'couch_replicator.jobs.duplicate_adds', 'couch_replicator.changes_read_failures',
       'couch_replicator.docs.dbs_deleted', 'couch_replicator.docs.dbs_found', 'couch_replicator.docs.db_changes',
       'couch_replicator.connection', 'couch_replicator.failed_starts', 'couch_replicator.stream_responses', 'couch_replicator.db_scans',
-      'couch_replicator.workers_started', 'couch_replicator.changes_queue_deaths', 'couch_replicator.changes_manager_deaths',
+      'couch_replicator.changes_queue_deaths', 'couch_replicator.changes_manager_deaths',
       'couch_replicator.changes_reader_deaths',
       // CouchDB subsystems Chaise does not have: its logger, fsync/pread of couch_file, clustering (fabric, rexi, mem3), search (dreyfus, nouveau), ddoc_cache, global_changes;
       // Mango's quorum reads (a cluster's) are not counted (the other mango metrics are).

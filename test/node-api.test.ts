@@ -436,6 +436,7 @@ test('replicator metrics: requests and answers, checkpoints, and completed docum
     assert.equal((await stat('responses/success')).value + (await stat('responses/failure')).value, requests);
     assert.equal((await stat('responses/failure')).value, 0);
     assert.equal((await stat('checkpoints/success')).value, 1, 'the final checkpoint');
+    assert.equal((await stat('workers_started')).value, 4, "CouchDB's default worker_processes for the one session");
     assert.deepEqual(await stat('checkpoints/failure'), { value: 0, type: 'counter', desc: 'number of failed checkpoint saves' });
     // A _replicator document that completes has its state written back, and counted.
     assert.equal((await call('PUT', '/_replicator/once', { source: src, target: `${node.url}/rtgt2`.replace('//', '//rep:reppw@'), create_target: true })).status, 201);

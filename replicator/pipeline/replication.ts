@@ -264,6 +264,7 @@ export class Replication {
       fail(err);
       throw err;
     });
+    if (this.settings.metrics) this.settings.metrics.workersStarted += options.workerProcesses;
     const workers = Array.from({ length: options.workerProcesses }, async () => {
       for (;;) {
         const batch = await queue.take();

@@ -222,6 +222,7 @@ export class NodeStats {
         removes: c(jobs.removes, 'number of jobs removed from replicator scheduler'),
       },
       requests: c(rm.requests, 'number of HTTP requests made by the replicator'),
+      workers_started: c(rm.workersStarted, 'number of replicator workers started'),
       responses: {
         success: c(rm.responsesSuccess, 'number of successful HTTP responses received by the replicator'),
         failure: c(rm.responsesFailure, 'number of failed HTTP responses received by the replicator'),
