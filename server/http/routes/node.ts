@@ -137,7 +137,8 @@ function setupFacts(s: Services): SetupFacts {
 
 /** setup_httpd:handle_setup_req/1 (decisions in config/cluster-setup.ts). */
 async function clusterSetup(ctx: Context, s: Services): Promise<void> {
-  if (ctx.method === 'GET') {
+  // chttpd serves HEAD as GET.
+  if (ctx.method === 'GET' || ctx.method === 'HEAD') {
     requireServerAdmin(ctx.state.user);
     const raw = typeof ctx.query.ensure_dbs_exist === 'string' ? ctx.query.ensure_dbs_exist : undefined;
     let dbs: string[] | null = CLUSTER_SYSTEM_DBS.slice();
