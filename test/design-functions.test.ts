@@ -381,10 +381,36 @@ test('_rewrite: loops stop, climbing out of the database is refused', async () =
   await put('/d/_design/bound', { rewrites: [{ from: 'x/:id', to: '../../:id' }] });
   const dots = await t.request.get('/d/_design/bound/_rewrite/x/..');
   assert.notEqual(dots.status, 200);
-  await put('/d/_design/jsclimb', { rewrites: 'function(req) { return { path: "../../../_config" }; }' });
+  // A function's path is not bounded (rewrite_js_test.exs "path relative to server").
+  await put('/d/_design/jsclimb', { rewrites: 'function(req) { return "../../../_uuids"; }' });
   const js = await t.request.get('/d/_design/jsclimb/_rewrite/x');
-  assert.equal(js.status, 400);
-  assert.equal(js.body.error, 'insecure_rewrite_rule');
+  assert.equal(js.status, 200);
+  assert.equal(js.body.uuids.length, 1);
+});
+
+test('_rewrite: httpd/secure_rewrites = false lets rules climb; rewrite_limit is read live', async () => {
+  const setConfig = (key: string, value: string) =>
+    t.request.put(`/_node/_local/_config/httpd/${key}`).set('X-Couch-Persist', 'false').set(json).send(JSON.stringify(value)).expect(200);
+  await setConfig('secure_rewrites', 'false');
+  await setConfig('rewrite_limit', '2');
+  try {
+    const climb = await t.request.get('/d/_design/climb/_rewrite/uuids');
+    assert.equal(climb.status, 200);
+    assert.equal(climb.body.uuids.length, 1);
+    // Serial requests are not counted as one loop (rewrite_test.exs).
+    for (let i = 0; i < 3; i++) assert.equal((await t.request.get('/d/_design/template/_rewrite/basicView')).status, 200);
+    assert.equal((await t.request.get('/d/_design/template/_rewrite/loop')).status, 400);
+  } finally {
+    await t.request.delete('/_node/_local/_config/httpd/secure_rewrites').set('X-Couch-Persist', 'false');
+    await t.request.delete('/_node/_local/_config/httpd/rewrite_limit').set('X-Couch-Persist', 'false');
+  }
+});
+
+test('_rewrite: a function that reads the request keeps its body for the rewritten request', async () => {
+  await put('/d/_design/qs', { rewrites: "function (r) { return {path: '../../_changes', query: {'filter': '_doc_ids'}};};" });
+  const r = await t.request.post('/d/_design/qs/_rewrite').set(json).send(JSON.stringify({ doc_ids: ['test-doc-id'] }));
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.deepEqual(r.body.results.map((x: { id: string }) => x.id), ['test-doc-id']);
 });
 
 test('_rewrite: a JS function sets path, query, method, body, or answers itself', async () => {

@@ -134,6 +134,62 @@ test('_uuids is never cached: no-cache, Pragma, a past Expires, and an ETag; oth
   assert.deepEqual((await request.post('/_uuids').send({})).body, { error: 'method_not_allowed', reason: 'Only GET allowed' });
 });
 
+test('_uuids and POSTed doc ids follow [uuids] algorithm and utc_id_suffix as soon as they change', async () => {
+  const set = (key: string, value: string) =>
+    request.put(`/_node/_local/_config/uuids/${key}`).set('X-Couch-Persist', 'false').send(JSON.stringify(value)).expect(200);
+  await set('algorithm', 'utc_id');
+  await set('utc_id_suffix', 'frog');
+  try {
+    const ids = (await request.get('/_uuids?count=10')).body.uuids as string[];
+    for (const id of ids) assert.match(id, /^[0-9a-f]{14}frog$/);
+    const posted = await request.post('/' + DB).send({ x: 1 });
+    assert.match(posted.body.id, /^[0-9a-f]{14}frog$/);
+    await set('algorithm', 'random');
+    assert.match((await request.get('/_uuids')).body.uuids[0], /^[0-9a-f]{32}$/);
+  } finally {
+    await request.delete('/_node/_local/_config/uuids/algorithm').set('X-Couch-Persist', 'false');
+    await request.delete('/_node/_local/_config/uuids/utc_id_suffix').set('X-Couch-Persist', 'false');
+  }
+});
+
+test('JSONP: ignored unless [httpd] allow_jsonp; then docs, views and _changes are wrapped; bad callbacks are 400', async () => {
+  const doc = await request.get(`/${DB}/a?callback=cb`);
+  assert.equal(doc.headers['content-type'], 'application/json');
+  assert.equal(doc.body._id, 'a');
+  await request.put('/_node/_local/_config/httpd/allow_jsonp').set('X-Couch-Persist', 'false').send('"true"').expect(200);
+  try {
+    const unwrap = (text: string, name: string) => {
+      const m = /^\/\* CouchDB \*\/([\w.[\]]+)\((.*)\);\n$/s.exec(text);
+      assert.ok(m, text);
+      assert.equal(m[1], name);
+      return JSON.parse(m[2] as string);
+    };
+    const raw = (path: string) => request.get(path).buffer(true).parse((res, cb) => {
+      let data = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (data += c));
+      res.on('end', () => cb(null, data));
+    });
+    let r = await raw(`/${DB}/a?callback=jsonp_no_chunk`);
+    assert.equal(r.headers['content-type'], 'application/javascript');
+    assert.equal(unwrap(r.body as string, 'jsonp_no_chunk')._id, 'a');
+    r = await raw(`/${DB}/_design/app/_view/by_n?callback=a.b[0]`);
+    assert.equal(r.headers['content-type'], 'application/javascript');
+    const view = unwrap(r.body as string, 'a.b[0]');
+    assert.equal(view.rows.length, view.total_rows);
+    r = await raw(`/${DB}/_changes?callback=feed`);
+    assert.equal(r.headers['content-type'], 'application/javascript');
+    assert.ok(Array.isArray(unwrap(r.body as string, 'feed').results));
+    for (const bad of ['jsonp"', "jsonp'", 'a(b)']) {
+      const e = await request.get(`/${DB}/a?callback=${encodeURIComponent(bad)}`);
+      assert.equal(e.status, 400);
+      assert.deepEqual(e.body, { error: 'bad_request', reason: 'invalid_callback' });
+    }
+  } finally {
+    await request.delete('/_node/_local/_config/httpd/allow_jsonp').set('X-Couch-Persist', 'false');
+  }
+});
+
 test('_design_docs counts, offsets and looks up design docs only', async () => {
   await request.put(`/${DB}/_design/zz`).send({});
   const all = await request.get(`/${DB}/_design_docs`);

@@ -26,6 +26,7 @@ import { registerCopy } from './routes/copy.js';
 import { registerPartitions } from './routes/partitions.js';
 import { registerNode } from './routes/node.js';
 import { routeIndex } from './route-index.js';
+import { jsonpMiddleware } from './jsonp.js';
 import { consoleMiddleware } from '../../console/server/static-files.js';
 
 const log = debuglog('chaise:http');
@@ -45,9 +46,13 @@ export function createApp(s: Services, ext: Extensions = {}): Koa {
   // Outermost, so it sees the final status of every answer, errors included.
   app.use(statsMiddleware(s));
 
+  // CouchDB's own is `CouchDB/3.5.0 (Erlang OTP/26)`; clients and CouchDB's suites (COUCHDB-379)
+  // look for the `CouchDB/` product, so Chaise names itself in the comment.
+  const serverHeader = `CouchDB/${s.config.version} (Chaise; Node.js ${process.version})`;
+
   // The error boundary: every failure becomes CouchDB's {"error","reason"} body.
   app.use(async (ctx, next) => {
-    ctx.set('Server', `Chaise/${s.config.version} (Node.js ${process.version})`);
+    ctx.set('Server', serverHeader);
     ctx.set('X-Couch-Request-ID', requestId(ctx.get('x-couch-request-id')));
     // Clients that can only POST name the method they mean (chttpd: POST only, listed methods only).
     const override = ctx.req.headers['x-http-method-override'];
@@ -79,6 +84,7 @@ export function createApp(s: Services, ext: Extensions = {}): Koa {
   app.use(consoleMiddleware());
   for (const mw of ext.early ?? []) app.use(mw);
   app.use(authMiddleware(s, s.session));
+  app.use(jsonpMiddleware(s.configStore));
 
   app.use(routeIndex(routesOf(s, ext)));
   app.use((ctx) => {

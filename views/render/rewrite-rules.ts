@@ -33,15 +33,18 @@ export function rewriteError(status: number, error: string, reason: string): Cou
   return new CouchError(status, error, reason);
 }
 
-/** A rule's `from` or `to` as parts (chttpd_rewrite:parse_path). */
-function parsePath(path: string): Part[] {
+/**
+ * A rule's `from` or `to` as parts (chttpd_rewrite:parse_path). With `secure` (CouchDB's
+ * `httpd/secure_rewrites`, true by default) a path may not climb above the database.
+ */
+function parsePath(path: string, secure: boolean): Part[] {
   const out: Part[] = [];
   let dotdots = 0;
   for (const p of path.split('/')) {
     if (p === '') continue;
     if (p === '*') out.push(MATCH_ALL);
     else if (p === '..') {
-      if (dotdots === RULE_DOTDOTS_MAX) throw rewriteError(500, 'insecure_rewrite_rule', 'too many ../.. segments');
+      if (secure && dotdots === RULE_DOTDOTS_MAX) throw rewriteError(500, 'insecure_rewrite_rule', 'too many ../.. segments');
       dotdots++;
       out.push('..');
     } else if (p.startsWith(':')) out.push({ bind: p.slice(1) });
@@ -50,12 +53,12 @@ function parsePath(path: string): Part[] {
   return out;
 }
 
-function makeRule(raw: Record<string, unknown>): Rule {
+function makeRule(raw: Record<string, unknown>, secure: boolean): Rule {
   if (typeof raw.to !== 'string') throw rewriteError(500, 'error', 'invalid_rewrite_target');
   return {
-    from: typeof raw.from === 'string' ? parsePath(raw.from) : [MATCH_ALL],
+    from: typeof raw.from === 'string' ? parsePath(raw.from, secure) : [MATCH_ALL],
     method: typeof raw.method === 'string' ? raw.method : MATCH_ALL,
-    to: parsePath(raw.to),
+    to: parsePath(raw.to, secure),
     query: isObject(raw.query) ? Object.entries(raw.query) : [],
     formats: isObject(raw.formats) ? raw.formats : {},
   };
@@ -142,6 +145,8 @@ export interface RewriteInput {
   parts: string[];
   /** rewritePrefix() of the design document. */
   prefix: string;
+  /** CouchDB's `httpd/secure_rewrites`: rules may not climb above the database (default true). */
+  secure?: boolean;
 }
 
 /** The new path and query for array rules (chttpd_rewrite:do_rewrite), or null when no rule matches. */
@@ -159,7 +164,8 @@ export function applyRules(rules: unknown[], input: RewriteInput): string | null
     }
     queryList.push([k, v]);
   }
-  const dispatch = rules.filter(isObject).map(makeRule);
+  const secure = input.secure ?? true;
+  const dispatch = rules.filter(isObject).map((r) => makeRule(r, secure));
   for (const rule of dispatch) {
     if (rule.method !== MATCH_ALL && rule.method !== method) continue;
     const bound = bindPath(rule.from, parts);

@@ -166,7 +166,7 @@ async function bulkDocs(ctx: Context, s: Services, db: Database, body: unknown, 
   // Validate everything first: a malformed member fails the whole request, as in CouchDB.
   const parsed: { id: string; doc: ParsedDoc }[] = docs.map((raw) => {
     const doc = parseDoc(raw);
-    const id = doc.id === undefined ? (newEdits ? newUuid() : missingRev()) : validateDocId(doc.id);
+    const id = doc.id === undefined ? (newEdits ? newUuid(s) : missingRev()) : validateDocId(doc.id);
     if (!newEdits && doc.rev === undefined && doc.revisions === undefined) missingRev();
     if (doc.json.length > s.limits.maxDocumentBytes) throw new CouchError('document_too_large', id);
     return { id, doc };

@@ -13,6 +13,7 @@ import { bool, int, json, nonNegInt, str, type Query } from '../query.js';
 import type { Services } from '../services.js';
 import { openDb } from './documents.js';
 import { FeedStream } from './feed-stream.js';
+import { JSONP_TAIL, JSONP_TYPE, jsonpHead } from '../jsonp.js';
 import { designDoc } from '../../design/design-docs.js';
 
 /** CouchDB's default heartbeat when `heartbeat=true`. */
@@ -71,7 +72,9 @@ async function changes(ctx: Context, s: Services, body: Record<string, unknown> 
   ctx.respond = false;
   const res = ctx.res;
   const stream = new FeedStream(res, (wake) => db.onChange(wake), s.closing);
-  const contentType = feed === 'eventsource' ? 'text/event-stream' : 'application/json';
+  // A normal or longpoll feed is one JSON answer, so JSONP wraps it (continuous rows are not).
+  const jsonp = feed === 'normal' || feed === 'longpoll' ? (ctx.state.jsonp as string | undefined) : undefined;
+  const contentType = feed === 'eventsource' ? 'text/event-stream' : jsonp !== undefined ? JSONP_TYPE : 'application/json';
   res.writeHead(200, { 'Content-Type': contentType, 'Cache-Control': 'must-revalidate', 'Transfer-Encoding': 'chunked', 'X-Accel-Buffering': 'no' });
   // Waiting feeds send their headers now, so clients and proxies know the feed is open.
   if (feed !== 'normal') res.flushHeaders();
@@ -98,7 +101,7 @@ async function changes(ctx: Context, s: Services, body: Record<string, unknown> 
       if (stream.closed) return;
       const last = rows.last ?? (opts.descending ? db.updateSeq : since);
       if (seqInterval !== undefined) rows.texts = rows.texts.map((t, i) => shown(t, rows.seqs[i] as number, i));
-      await stream.write('{"results":[\n');
+      await stream.write((jsonp === undefined ? '' : jsonpHead(jsonp)) + '{"results":[\n');
       for (let i = 0; i < rows.texts.length; i += ROWS_PER_CHUNK) {
         await stream.write(rows.texts.slice(i, i + ROWS_PER_CHUNK).join(',\n') + (i + ROWS_PER_CHUNK < rows.texts.length ? ',\n' : ''));
       }
@@ -110,7 +113,7 @@ async function changes(ctx: Context, s: Services, body: Record<string, unknown> 
         : opts.docIds
           ? Math.max(0, db.countChangesAfter(since) - rows.examined)
           : pendingAfter(db, last);
-      await stream.write('\n],\n"last_seq":' + db.seq.json(last) + ',"pending":' + pending + '}\n');
+      await stream.write('\n],\n"last_seq":' + db.seq.json(last) + ',"pending":' + pending + (jsonp === undefined ? '}\n' : '}' + JSONP_TAIL));
       return;
     }
     // continuous / eventsource

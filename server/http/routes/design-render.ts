@@ -31,7 +31,10 @@ function isObject(v: unknown): v is Record<string, unknown> {
 async function bodyText(ctx: Context, s: Services): Promise<string | undefined> {
   if (ctx.state.renderBody !== undefined) return ctx.state.renderBody as string;
   if (ctx.method === 'GET') return undefined;
-  const text = (await readRaw(ctx, s.limits)).toString('utf8');
+  const raw = await readRaw(ctx, s.limits);
+  // The stream is spent: a handler the request is rewritten to reads these same bytes.
+  ctx.state.rewrittenBody ??= raw;
+  const text = raw.toString('utf8');
   ctx.state.renderBody = text;
   return text;
 }
@@ -41,7 +44,7 @@ export async function jsonReq(ctx: Context, s: Services, db: Database, docId: st
   const facts = requestFacts(ctx, await bodyText(ctx, s), ctx.state.rewriteHeaders as Record<string, string> | undefined);
   return requestObject(facts, {
     info: () => dbInfo(db),
-    uuid: newUuid,
+    uuid: () => newUuid(s),
     id: docId,
     userCtx: { db: db.name, name: ctx.state.user.name, roles: ctx.state.user.roles },
     secObj: () => db.security,

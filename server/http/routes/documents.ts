@@ -144,7 +144,7 @@ export function registerDocuments(router: Router, s: Services): void {
     requireJsonType(ctx);
     const raw = await readJson(ctx, limits);
     const doc = parseDoc(raw);
-    const id = doc.id === undefined ? newUuid() : validateDocId(doc.id);
+    const id = doc.id === undefined ? newUuid(s) : validateDocId(doc.id);
     checkSize(doc, id, s);
     if (docKind(id) === 'local') {
       refuseLocalRevisions(raw);

@@ -1,9 +1,10 @@
 // `_rewrite`: a design document's URL rules (CouchDB's chttpd_rewrite.erl). Array rules bind
 // `:vars` and `*` from the path and the query, a `rewrites` function (JS) returns the new request;
 // either way the request is then served again, from the router, at its new path. Targets are
-// relative to the design document; `..` may climb at most two levels in a rule (to the database),
-// a rewritten path that would leave the database is refused, and rewrites of rewrites stop at
-// REWRITE_LIMIT.
+// relative to the design document. With `httpd/secure_rewrites` (the default) `..` may climb at
+// most two levels in a rule (to the database) and a rule's result must stay in the database; a
+// function's path is not checked, as CouchDB does not check it (chttpd_rewrite:rewrite_path).
+// Rewrites of rewrites stop at `httpd/rewrite_limit` (REWRITE_LIMIT by default).
 
 import type Router from '@koa/router';
 import type { Context } from 'koa';
@@ -25,7 +26,7 @@ export function registerRewrite(router: Router, s: Services): void {
 
   const rewrite = async (ctx: Context) => {
     const count = (ctx.state.rewriteCount as number | undefined) ?? 0;
-    if (count >= REWRITE_LIMIT) throw new CouchError('bad_request', 'Exceeded rewrite recursion limit');
+    if (count >= rewriteLimit(s)) throw new CouchError('bad_request', 'Exceeded rewrite recursion limit');
     ctx.state.rewriteCount = count + 1;
     const db = openDb(s, ctx);
     const ddocName = ctx.params.ddoc as string;
@@ -44,8 +45,9 @@ export function registerRewrite(router: Router, s: Services): void {
 
     let target: string;
     let method = ctx.method;
+    const secure = Array.isArray(rules) && httpdConfig(s, 'secure_rewrites') !== 'false';
     if (Array.isArray(rules)) {
-      const found = applyRules(rules, { method: ctx.method, querystring: ctx.querystring, parts: rest, prefix });
+      const found = applyRules(rules, { method: ctx.method, querystring: ctx.querystring, parts: rest, prefix, secure });
       if (found === null) throw new CouchError('not_found', 'missing');
       target = found;
     } else if (typeof rules === 'string') {
@@ -63,12 +65,14 @@ export function registerRewrite(router: Router, s: Services): void {
       const headers = out.headers === undefined ? undefined : stringMap(out.headers, 'bad headers');
       const query = out.query === undefined ? undefined : stringMap(out.query, 'bad query');
       if (out.code !== undefined) checkField(Number.isInteger(out.code) && (out.code as number) >= 200 && (out.code as number) < 600, 'bad code');
-      if (typeof out.body === 'string') ctx.state.rewrittenBody = Buffer.from(out.body);
+      if (typeof out.body === 'string') {
+        ctx.state.rewrittenBody = Buffer.from(out.body);
+        ctx.state.renderBody = undefined;
+      }
       if (out.code !== undefined) {
         ctx.status = out.code as number;
         for (const [h, v] of Object.entries(headers ?? {})) ctx.set(h, v);
-        const body = ctx.state.rewrittenBody as Buffer | undefined;
-        ctx.body = body ?? '';
+        ctx.body = typeof out.body === 'string' ? Buffer.from(out.body) : '';
         if (!headers || !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) ctx.remove('Content-Type');
         return;
       }
@@ -90,9 +94,9 @@ export function registerRewrite(router: Router, s: Services): void {
       return send(ctx, 404, { error: 'rewrite_error', reason: 'Invalid path.' });
     }
 
-    // However the target was built, it stays inside the database.
+    // A rule's target stays inside the database (parsePath already bounds its `..`).
     const first = target.split('?')[0]!.split('/')[1];
-    if (first !== encodeURIComponent(db.name) && decodeURIComponentSafe(first ?? '') !== db.name) {
+    if (secure && first !== encodeURIComponent(db.name) && decodeURIComponentSafe(first ?? '') !== db.name) {
       throw rewriteError(400, 'insecure_rewrite_rule', 'the rewritten path leaves the database');
     }
     if (ctx.state.requestedPath === undefined) {
@@ -109,6 +113,16 @@ export function registerRewrite(router: Router, s: Services): void {
   };
   router.all('/:db/_design/:ddoc/_rewrite', rewrite);
   router.all('/:db/_design/:ddoc/_rewrite/*path', rewrite);
+}
+
+/** A `chttpd` setting, falling back to `httpd` (chttpd_util:get_chttpd_config). */
+function httpdConfig(s: Services, key: string): string | undefined {
+  return s.configStore.get('chttpd', key) ?? s.configStore.get('httpd', key);
+}
+
+function rewriteLimit(s: Services): number {
+  const n = Number(httpdConfig(s, 'rewrite_limit'));
+  return Number.isInteger(n) && n >= 0 ? n : REWRITE_LIMIT;
 }
 
 function decodeURIComponentSafe(p: string): string {

@@ -1,7 +1,7 @@
 // Server-level endpoints: welcome, health, uuids, the database list, the session for Basic auth.
 
 import type Router from '@koa/router';
-import { randomBytes } from 'node:crypto';
+import { newUuidWith, uuidSettings } from '../../uuids/uuids.js';
 import { CouchError } from '../../errors/catalog.js';
 import { requireServerAdmin } from '../../auth/access.js';
 import { bool, int, json, type Query } from '../query.js';
@@ -10,17 +10,9 @@ import { readJson, requireJsonType } from '../body.js';
 import { dbInfo } from './database.js';
 import type { Services } from '../services.js';
 
-/** CouchDB's default uuid algorithm (`sequential`): a random prefix plus an increasing suffix. */
-let uuidPrefix = randomBytes(13).toString('hex');
-let uuidCounter = Math.floor(Math.random() * 0xfff);
-
-export function newUuid(): string {
-  uuidCounter += 1 + Math.floor(Math.random() * 0xfe);
-  if (uuidCounter > 0xffffff) {
-    uuidPrefix = randomBytes(13).toString('hex');
-    uuidCounter = Math.floor(Math.random() * 0xfff);
-  }
-  return uuidPrefix + uuidCounter.toString(16).padStart(6, '0');
+/** A new id by the node's `[uuids] algorithm`, read at each use (couch_uuids:new/0). */
+export function newUuid(s: Services): string {
+  return newUuidWith(uuidSettings(s.configStore.get('uuids', 'algorithm'), s.configStore.get('uuids', 'utc_id_suffix')));
 }
 
 export function registerServer(router: Router, s: Services): void {
@@ -43,7 +35,8 @@ export function registerServer(router: Router, s: Services): void {
     if (count < 0) throw new CouchError('query_parse_error', 'count must be a positive integer');
     if (count > s.limits.maxUuids) throw new CouchError('bad_request', `count parameter too large`);
     ctx.set('Cache-Control', 'no-cache');
-    const uuids = Array.from({ length: count }, newUuid);
+    const settings = uuidSettings(s.configStore.get('uuids', 'algorithm'), s.configStore.get('uuids', 'utc_id_suffix'));
+    const uuids = Array.from({ length: count }, () => newUuidWith(settings));
     send(ctx, 200, { uuids });
     // chttpd_misc:handle_uuids_req: never cached, by HTTP/1.1 or 1.0 caches, and an ETag of the answer.
     ctx.set('Cache-Control', 'no-cache');
