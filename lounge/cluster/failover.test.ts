@@ -115,3 +115,26 @@ test('a node is killed and restarted: everything keeps working and the replicas 
     await local.destroy();
   }
 });
+
+test('a replica that missed a revision does not refuse the next edit of it', async () => {
+  const db = 'lagging';
+  assert.equal((await call(L, 'PUT', `/${db}`)).status, 201);
+  const first = await call(L, 'PUT', `/${db}/doc`, { v: 1 });
+  assert.equal(first.status, 201);
+  const lounge = fx.cluster.lounge.lounge;
+  const range = lounge.map.rangeOf('doc', db);
+  const leader = lounge.reader.order(db, range)[0] as string;
+  const url = lounge.config.nodes[leader]?.url as string;
+  const shard = `/${encodeURIComponent(lounge.map.shardName(range, db))}`;
+  // The leader loses the doc, as a node that was down when it was written never had it.
+  assert.equal((await call(url, 'POST', `${shard}/_purge`, { doc: [first.body.rev] })).status, 201);
+  assert.equal((await call(url, 'GET', `${shard}/doc`)).status, 404);
+  // The edit is made on the replica that has its parent, and copied to the leader.
+  const second = await call(L, 'PUT', `/${db}/doc`, { _rev: first.body.rev, v: 2 });
+  assert.equal(second.status, 201, second.text);
+  assert.equal((await call(url, 'GET', `${shard}/doc`)).body._rev, second.body.rev);
+  // A real conflict is still one: every replica knows the old revision.
+  const stale = await call(L, 'PUT', `/${db}/doc`, { _rev: first.body.rev, v: 3 });
+  assert.equal(stale.status, 409);
+  assert.equal(stale.body.error, 'conflict');
+});

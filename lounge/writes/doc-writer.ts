@@ -5,7 +5,9 @@
 // It guarantees:
 // - the client's edit runs once, on the leader (the first healthy replica in the range's
 //   rotated order), so conflict detection is the node's own; if the leader gives no answer
-//   the next replica leads (its deterministic rev ids make a retried edit the same rev);
+//   the next replica leads (its deterministic rev ids make a retried edit the same rev), and
+//   so it does when the leader refuses an edit with 409 only because it lacks the parent
+//   revision (it was down when that revision was written and is not caught up yet);
 // - every other replica receives that revision with `new_edits=false`, so the replicas'
 //   revision trees stay identical; replicas that are down are skipped and remembered for
 //   the syncer (hinted handoff);
@@ -97,7 +99,9 @@ export class DocWriter {
     const path = `${dbPath(shard)}/${req.subPath}${req.search}`;
     if (req.replicated) return this.replicatedWrite(req, range, path);
 
-    const { res, leader } = await this.lead(req.db, range, (node) => this.client.request(node, { method: req.method, path, headers: req.headers, ...(req.body ? { body: req.body } : {}) }));
+    const parentRev = req.parentRev;
+    const lagging = parentRev === undefined ? undefined : (node: string) => this.lacksRev(node, shard, req.docId, parentRev);
+    const { res, leader } = await this.lead(req.db, range, (node) => this.client.request(node, { method: req.method, path, headers: req.headers, ...(req.body ? { body: req.body } : {}) }), lagging);
     if (res.status >= 400) throw await res.toError();
     const body = await res.json<Record<string, unknown>>();
     const rev = typeof body.rev === 'string' ? body.rev : undefined;
@@ -256,9 +260,16 @@ export class DocWriter {
     if (ddocs.length > 0) await this.copyDesignEverywhere(db, g.range, ddocs);
   }
 
-  /** Sends `send(node)` to the range's replicas in read order until one answers (any status but 5xx / db missing). */
-  private async lead(db: string, range: Range, send: (node: string) => Promise<UpstreamResponse>): Promise<{ res: UpstreamResponse; leader: string }> {
+  /**
+   * Sends `send(node)` to the range's replicas in read order until one answers (any status but
+   * 5xx / db missing). A 409 from a replica that `lagging` says lacks the edit's parent revision
+   * (it was down when the doc was written, and the syncer has not caught it up yet) is not the
+   * answer: the next replica leads, and the lagging one gets the revision as a copy. A 409
+   * from every replica is the first one's.
+   */
+  private async lead(db: string, range: Range, send: (node: string) => Promise<UpstreamResponse>, lagging?: (node: string) => Promise<boolean>): Promise<{ res: UpstreamResponse; leader: string }> {
     let missing: UpstreamError | undefined;
+    let conflict: UpstreamError | undefined;
     for (const node of this.reader.order(db, range)) {
       let res: UpstreamResponse;
       try {
@@ -279,8 +290,13 @@ export class DocWriter {
         }
         throw err;
       }
+      if (res.status === 409 && lagging && (await lagging(node))) {
+        conflict ??= await res.toError();
+        continue;
+      }
       return { res, leader: node };
     }
+    if (conflict) throw conflict;
     if (missing) throw missing;
     throw unavailable(`range ${range.name} of ${db}`);
   }
@@ -365,6 +381,21 @@ export class DocWriter {
           Promise.all([this.copy(db, r, this.map.replicas(db, r), ddocs), this.copyJoining(db, r, ddocs)]).catch(() => this.map.replicas(db, r).forEach((n) => this.hints.missed(db, r, n))),
         ),
     );
+  }
+
+  /** Whether `node`'s shard lacks revision `rev` of `id` altogether (`_revs_diff`); no answer counts as not lacking. */
+  private async lacksRev(node: string, shard: string, id: string, rev: string): Promise<boolean> {
+    try {
+      const { body } = await this.client.json<Record<string, { missing?: string[] }>>(node, {
+        method: 'POST',
+        path: `${dbPath(shard)}/_revs_diff`,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ [id]: [rev] }),
+      });
+      return body[id]?.missing?.includes(rev) === true;
+    } catch {
+      return false;
+    }
   }
 
   /** Reads a revision back from the leader with its full path and attachment bodies. */
