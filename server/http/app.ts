@@ -54,6 +54,8 @@ export function createApp(s: Services, ext: Extensions = {}): Koa {
   app.use(async (ctx, next) => {
     ctx.set('Server', serverHeader);
     ctx.set('X-Couch-Request-ID', requestId(ctx.get('x-couch-request-id')));
+    // chttpd sends the time spent reading the request body on every answer; bodies are read lazily here.
+    ctx.set('X-CouchDB-Body-Time', '0');
     // Clients that can only POST name the method they mean (chttpd: POST only, listed methods only).
     const override = ctx.req.headers['x-http-method-override'];
     if (typeof override === 'string' && ctx.method === 'POST' && METHOD_OVERRIDES.has(override)) ctx.method = override;

@@ -42,7 +42,9 @@ export function registerChanges(router: Router, s: Services): void {
 async function changes(ctx: Context, s: Services, body: Record<string, unknown> | undefined): Promise<void> {
   const db = openDb(s, ctx);
   const q = ctx.query as Query;
-  const feed = (str(q, 'feed') ?? 'normal') as FeedKind;
+  // chttpd_db:parse_changes_query: `live` is another name for `continuous`.
+  const feedParam = str(q, 'feed') ?? 'normal';
+  const feed = (feedParam === 'live' ? 'continuous' : feedParam) as FeedKind;
   if (!['normal', 'longpoll', 'continuous', 'eventsource'].includes(feed)) {
     throw new CouchError('bad_request', 'Supported `feed` types: normal, continuous, live, longpoll, eventsource');
   }
