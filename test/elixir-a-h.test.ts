@@ -34,3 +34,31 @@ test('changes_async_test "live changes": feed=live is continuous (chttpd_db:pars
   assert.equal(lines[0].changes[0].rev, rev);
   assert.match(lines[1].last_seq, /^1-/);
 });
+
+test('basics_test "\'+\' in document name should encode to space/\'+\'": chttpd decode_plus_to_space (default true)', async () => {
+  assert.equal((await request.put('/plus')).status, 201);
+  assert.equal((await request.put('/plus/test+doc+2').send({})).body.id, 'test doc 2');
+  assert.equal((await request.put('/plus/a%2Bb').send({})).body.id, 'a+b');
+  const cfg = '/_node/_local/_config/chttpd/decode_plus_to_space';
+  assert.equal((await request.put(cfg).set('X-Couch-Persist', 'false').send('"false"')).status, 200);
+  try {
+    assert.equal((await request.put('/plus/test+doc').send({})).body.id, 'test+doc');
+    assert.equal((await request.put('/random+test+db')).status, 201);
+    assert.equal((await request.get('/random+test+db')).body.db_name, 'random+test+db');
+  } finally {
+    await request.delete(cfg).set('X-Couch-Persist', 'false');
+  }
+});
+
+test('http_test "location header should include custom header": [httpd] x_forwarded_host names the header', async () => {
+  assert.equal((await request.put('/fwd')).status, 201);
+  assert.equal((await request.put('/fwd/test2').set('X-Forwarded-Host', 'mysite.com').send({})).headers.location, 'http://mysite.com/fwd/test2');
+  const cfg = '/_node/_local/_config/httpd/x_forwarded_host';
+  assert.equal((await request.put(cfg).set('X-Couch-Persist', 'false').send('"X-Host"')).status, 200);
+  try {
+    const res = await request.put('/fwd/test3').set('X-Host', 'mysite2.com').send({});
+    assert.equal(res.headers.location, 'http://mysite2.com/fwd/test3');
+  } finally {
+    await request.delete(cfg).set('X-Couch-Persist', 'false');
+  }
+});

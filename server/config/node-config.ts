@@ -7,6 +7,7 @@ import type { Limits } from '../limits.js';
 import { DEFAULT_LIMITS } from '../limits.js';
 import type { Services } from '../http/services.js';
 import { DEFAULT_CORS_HEADERS, DEFAULT_CORS_MAX_AGE_SECONDS, DEFAULT_CORS_METHODS, type CorsConfig } from '../http/cors.js';
+import { DEFAULT_FORWARDED } from '../http/respond.js';
 import type { PasswordHash } from '../auth/password.js';
 import { formatAdminHash, hashPassword, isHashedAdminValue, parseAdminHash } from '../auth/password.js';
 import { SESSION_TIMEOUT_SECONDS } from '../auth/session.js';
@@ -20,6 +21,7 @@ export const LIVE_KEYS = [
   'couchdb/max_document_size', 'couchdb/max_attachment_size', 'couchdb/max_bulk_docs_count', 'chttpd/max_http_request_size', 'uuids/max_count',
   'couchdb/max_partition_size', 'query_server_config/partition_query_limit',
   'chttpd/require_valid_user', 'chttpd/require_valid_user_except_for_up',
+  'chttpd/decode_plus_to_space', 'httpd/x_forwarded_host', 'httpd/x_forwarded_proto', 'httpd/x_forwarded_ssl',
   'chttpd_auth/timeout', 'chttpd_auth/allow_persistent_cookies', 'chttpd_auth/cookie_domain', 'chttpd_auth/same_site', 'chttpd_auth/secret', 'chttpd_auth/iterations',
   'couch_peruser/enable', 'couch_peruser/delete_dbs',
   'replicator/max_jobs', 'replicator/interval',
@@ -150,6 +152,12 @@ export function applyLiveSettings(config: ConfigStore, s: Services, hooks: LiveH
     limits.maxUuids = int(get('uuids', 'max_count'), DEFAULT_LIMITS.maxUuids);
     limits.maxPartitionBytes = int(get('couchdb', 'max_partition_size'), DEFAULT_LIMITS.maxPartitionBytes);
     limits.partitionQueryLimit = int(get('query_server_config', 'partition_query_limit'), DEFAULT_LIMITS.partitionQueryLimit);
+    s.config.forwarded = {
+      host: (chttpd('x_forwarded_host') ?? DEFAULT_FORWARDED.host).toLowerCase(),
+      proto: (chttpd('x_forwarded_proto') ?? DEFAULT_FORWARDED.proto).toLowerCase(),
+      ssl: (chttpd('x_forwarded_ssl') ?? DEFAULT_FORWARDED.ssl).toLowerCase(),
+    };
+    s.config.decodePlusToSpace = bool(chttpd('decode_plus_to_space'), true);
     s.session.requireValidUser = bool(chttpd('require_valid_user'), false);
     s.session.requireValidUserExceptUp = bool(chttpd('require_valid_user_except_for_up'), false);
     if (!bool(chttpd('enable_cors'), false)) {

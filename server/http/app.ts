@@ -9,7 +9,7 @@ import { isCouchShaped } from '../errors/catalog.js';
 import { send } from './respond.js';
 import { corsMiddleware } from './cors.js';
 import { authMiddleware, registerSessions } from '../auth/sessions-http.js';
-import type { Services } from './services.js';
+import type { NodeConfig, Services } from './services.js';
 import { registerServer } from './routes/server.js';
 import { registerDatabase } from './routes/database.js';
 import { registerDocuments } from './routes/documents.js';
@@ -42,6 +42,8 @@ export function createApp(s: Services, ext: Extensions = {}): Koa {
   const app = new Koa();
   app.proxy = false;
   app.silent = true;
+  // Read by absoluteUri (the forwarded-header names), without a per-request cost.
+  (app.context as { nodeConfig?: NodeConfig }).nodeConfig = s.config;
 
   // Outermost, so it sees the final status of every answer, errors included.
   app.use(statsMiddleware(s));
@@ -59,6 +61,8 @@ export function createApp(s: Services, ext: Extensions = {}): Koa {
     // Clients that can only POST name the method they mean (chttpd: POST only, listed methods only).
     const override = ctx.req.headers['x-http-method-override'];
     if (typeof override === 'string' && ctx.method === 'POST' && METHOD_OVERRIDES.has(override)) ctx.method = override;
+    // chttpd:unquote: unless `decode_plus_to_space` is off, `+` in a path segment means a space (`%2B` stays `+`).
+    if (s.config.decodePlusToSpace !== false && ctx.path.includes('+')) ctx.path = ctx.path.replaceAll('+', '%20');
     try {
       await next();
       // koa strips every body header from a 304; CouchDB sends `Content-Length: 0`.

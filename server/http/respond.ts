@@ -4,6 +4,7 @@
 import type { Context } from 'koa';
 import { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
+import type { NodeConfig } from './services.js';
 
 /** A body that is already serialized JSON text (documents are stored serialized). */
 export class RawJson {
@@ -84,11 +85,16 @@ export function makeEtag(...parts: (string | number)[]): string {
  * An absolute URL on this node for `Location`, as chttpd:absolute_uri builds one: the host from
  * `X-Forwarded-Host`, else `Host`, else the socket's address; https when `X-Forwarded-Ssl: on` or
  * `X-Forwarded-Proto: https` says a proxy in front ended TLS, else the connection's own scheme.
+ * The three header names follow `[httpd] x_forwarded_*` (see `NodeConfig.forwarded`).
  */
 export function absoluteUri(ctx: Context, path: string): string {
   const h = ctx.req.headers;
-  const forwarded = h['x-forwarded-host'];
+  const names = (ctx as { nodeConfig?: NodeConfig }).nodeConfig?.forwarded ?? DEFAULT_FORWARDED;
+  const forwarded = h[names.host];
   const host = (typeof forwarded === 'string' && forwarded !== '' ? forwarded : h.host) || `${ctx.req.socket.localAddress ?? '127.0.0.1'}:${ctx.req.socket.localPort ?? ''}`;
-  const scheme = h['x-forwarded-ssl'] === 'on' || h['x-forwarded-proto'] === 'https' ? 'https' : ctx.protocol;
+  const scheme = h[names.ssl] === 'on' || h[names.proto] === 'https' ? 'https' : ctx.protocol;
   return `${scheme}://${host}${path}`;
 }
+
+/** CouchDB's default `[httpd] x_forwarded_host`, `x_forwarded_proto` and `x_forwarded_ssl`. */
+export const DEFAULT_FORWARDED = { host: 'x-forwarded-host', proto: 'x-forwarded-proto', ssl: 'x-forwarded-ssl' };

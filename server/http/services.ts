@@ -17,6 +17,13 @@ export interface NodeConfig {
   version: string;
   /** CORS settings in effect, or none when CORS is off (follows the config live). */
   cors?: { origins: string[]; credentials: boolean; headers: string[]; methods: string[]; maxAgeSeconds: number };
+  /**
+   * The request headers a proxy in front names the original host and scheme in (`[httpd]
+   * x_forwarded_host`, `x_forwarded_proto`, `x_forwarded_ssl`), lower-cased; CouchDB's by default.
+   */
+  forwarded?: { host: string; proto: string; ssl: string };
+  /** `[chttpd] decode_plus_to_space` (default true): a `+` in the path is a space, as mochiweb_util:unquote reads it. */
+  decodePlusToSpace?: boolean;
 }
 
 export interface Services {
