@@ -12,6 +12,7 @@
 // CI). Exit 0 when every move is done, 1 when one failed or the lounge refused the request.
 
 import { parseArgs } from 'node:util';
+import type { MoveRecord } from './moves/move-types.js';
 
 /** How often progress is polled. */
 const POLL_MS = 500;
@@ -20,17 +21,8 @@ const BAR_WIDTH = 30;
 
 export const ADMIN_COMMANDS = new Set(['add-node', 'remove-node', 'rebalance', 'split', 'moves']);
 
-interface Move {
-  id: string;
-  kind: string;
-  range: string;
-  from?: string;
-  to?: string;
-  state: string;
-  docsCopied: number;
-  docsTotal: number;
-  errors: string[];
-}
+/** What `GET /_lounge/moves` lists. */
+type Move = MoveRecord;
 
 export interface AdminIo {
   out: (line: string) => void;

@@ -31,6 +31,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { nodeCliPath } from './node-process.js';
 import { crc32 } from '../placement/crc32.js';
 import { shardName } from '../placement/shard-map.js';
+import type { MoveRecord } from '../moves/move-types.js';
 import { call, eventually } from '../test-support/http.js';
 import { startLoad } from '../test-support/load.js';
 import { FAST_HEALTH, replicaDifference, TRIGGERED_SYNC, useCluster } from '../test-support/cluster-fixture.js';
@@ -61,16 +62,7 @@ const fx = useCluster({
   },
 });
 
-interface Move {
-  id: string;
-  range: string;
-  from?: string;
-  to?: string;
-  state: string;
-  docsCopied: number;
-  docsTotal: number;
-  errors: string[];
-}
+type Move = MoveRecord;
 interface MapFile {
   mapEpoch: string;
   ranges: { range: string; nodes: string[] }[];
@@ -89,7 +81,7 @@ async function liveMap(): Promise<{ mapEpoch: string; n: number; ranges: { range
 
 /** Waits until no move is pending or running; every one must be done or failed (rolled back). */
 async function settled(what: string): Promise<Move[]> {
-  await eventually(async () => (await moves().catch(() => [{ state: 'unreachable' }] as Move[])).every((m) => m.state === 'done' || m.state === 'failed'), DEADLINE_MS, what, 50);
+  await eventually(async () => (await moves().catch(() => undefined))?.every((m) => m.state === 'done' || m.state === 'failed') ?? false, DEADLINE_MS, what, 50);
   return moves();
 }
 

@@ -10,7 +10,7 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { call, eventually } from '../test-support/http.js';
+import { call, eventually, onFeedRows } from '../test-support/http.js';
 import { FAST_HEALTH, replicaDifference, TRIGGERED_SYNC, useCluster } from '../test-support/cluster-fixture.js';
 import { memoryPouch } from '../test-support/pouch.js';
 
@@ -43,14 +43,7 @@ function idPerRange(prefix: string): Map<string, string> {
 function follow(db: string): { ids: Set<string>; stop(): void } {
   const ids = new Set<string>();
   const req = http.get(`${L}/${db}/_changes?feed=continuous&heartbeat=500&since=now`, (res) => {
-    let buf = '';
-    res.setEncoding('utf8');
-    res.on('data', (chunk: string) => {
-      buf += chunk;
-      const lines = buf.split('\n');
-      buf = lines.pop() as string;
-      for (const l of lines) if (l.trim() !== '') ids.add((JSON.parse(l) as { id: string }).id);
-    });
+    onFeedRows<{ id: string }>(res, (row) => ids.add(row.id));
     res.on('error', () => undefined);
   });
   req.on('error', () => undefined);

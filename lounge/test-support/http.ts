@@ -1,4 +1,8 @@
-// Small HTTP helpers for the lounge's multi-process tests: JSON in, status and JSON out.
+// Small HTTP helpers for the lounge's multi-process tests: JSON in, status and JSON out; the
+// rows of a continuous feed as they arrive.
+
+import type { IncomingMessage } from 'node:http';
+import { LineSplitter } from '../wire/lines.js';
 
 export interface Answer<T = any> {
   status: number;
@@ -32,4 +36,13 @@ export async function eventually(check: () => Promise<boolean>, deadlineMs: numb
     if (Date.now() > until) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, pollMs));
   }
+}
+
+/** Calls `onRow` with each JSON row of a continuous feed as it arrives (heartbeats skipped). */
+export function onFeedRows<T = any>(res: IncomingMessage, onRow: (row: T) => void): void {
+  const lines = new LineSplitter();
+  res.setEncoding('utf8');
+  res.on('data', (chunk: string) => {
+    for (const l of lines.push(chunk)) if (l.trim() !== '') onRow(JSON.parse(l) as T);
+  });
 }

@@ -7,6 +7,7 @@
 // shared 2-core machine; `stop()` ends every loop and connection.
 
 import http from 'node:http';
+import { onFeedRows } from './http.js';
 
 /** Pause between one worker's requests. */
 const WORKER_PAUSE_MS = 150;
@@ -161,19 +162,10 @@ export function startLoad(base: string, db: string, opts: LoadOptions): Load {
             res.on('end', done);
             return;
           }
-          let buf = '';
-          res.setEncoding('utf8');
-          res.on('data', (chunk: string) => {
-            buf += chunk;
-            const lines = buf.split('\n');
-            buf = lines.pop() as string;
-            for (const l of lines) {
-              if (l.trim() === '') continue;
-              const row = JSON.parse(l) as { id?: string; seq?: string; last_seq?: string };
-              if (row.id !== undefined) report.seen.add(row.id);
-              const s = row.seq ?? row.last_seq;
-              if (typeof s === 'string') since = s;
-            }
+          onFeedRows<{ id?: string; seq?: string; last_seq?: string }>(res, (row) => {
+            if (row.id !== undefined) report.seen.add(row.id);
+            const s = row.seq ?? row.last_seq;
+            if (typeof s === 'string') since = s;
           });
           res.on('end', done);
           res.on('error', () => done());
