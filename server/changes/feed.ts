@@ -67,6 +67,13 @@ export function parseSince(value: string | undefined, db: Database): number {
 
 /** Rows after `since`, in sequence order (or reverse), each rendered as JSON text. */
 export function* changeRows(db: Database, since: number, opts: FeedOptions): Generator<FeedRow & { examined: number }> {
+  if (opts.style === 'main_only' && !opts.includeDocs && !opts.filter && !opts.docIds) {
+    // A plain feed shows each document's winning rev alone: its header has all of that.
+    for (const { seq, id, header } of db.changeHeaders(since, opts.descending)) {
+      yield { seq, text: headerRow(db, seq, id, header.rev, header.deleted), examined: seq };
+    }
+    return;
+  }
   const source = opts.docIds && !opts.descending ? docIdRows(db, since, opts.docIds) : db.changes(since, opts.descending);
   for (const { seq, id, info } of source) {
     if (opts.docIds && !opts.docIds.has(id)) continue;
@@ -87,6 +94,12 @@ function* docIdRows(db: Database, since: number, ids: Set<string>): Generator<{ 
   }
   found.sort((a, b) => a.seq - b.seq);
   yield* found;
+}
+
+/** A `main_only` row without its doc, exactly as renderRow writes it. */
+function headerRow(db: Database, seq: number, id: string, rev: string, deleted: boolean): string {
+  const row = db.seq.rowHead(seq) + JSON.stringify(id) + ',"changes":[{"rev":"' + rev + '"}]';
+  return deleted ? row + ',"deleted":true}' : row + '}';
 }
 
 export function renderRow(db: Database, seq: number, id: string, info: DocInfo, opts: FeedOptions): string {

@@ -22,6 +22,7 @@ import type { RevPath, RevTree } from '../revtree/index.js';
 import type { ParsedDoc } from '../docs/parse-doc.js';
 import { identityBytes, type AttEncoding, type AttMap, type AttStub } from '../docs/attachments.js';
 import type { Environment, DbRecord, Key } from './environment.js';
+import type { DocHeader } from './doc-info-codec.js';
 import { hasAttachments, likelyHashOf, type HashJob } from './rev-hasher.js';
 import { partitionOf, validatePartitionedDocId } from '../partitions/partition.js';
 import {
@@ -233,6 +234,22 @@ export class Database {
       const seq = key[1] as number;
       const info = docs.get([this.dbId, value]) as DocInfo | undefined;
       if (info) yield { seq, id: value, info };
+    }
+  }
+
+  /**
+   * As `changes`, reading only each document's header (winning rev and deleted flag) and leaving
+   * its tree and body undecoded: what a plain `_changes` row shows. A full read of a big feed
+   * spent a quarter of its time collecting the bodies `changes` decodes.
+   */
+  *changeHeaders(since: number, descending = false): Generator<{ seq: number; id: string; header: DocHeader }> {
+    const { seqs, docHeaders } = this.env.stores;
+    const range = descending
+      ? seqs.getRange({ start: [this.dbId, SEQ_MAX], end: [this.dbId, since], reverse: true })
+      : seqs.getRange({ start: [this.dbId, since + 1], end: [this.dbId, SEQ_MAX] });
+    for (const { key, value } of range) {
+      const header = docHeaders.get([this.dbId, value]);
+      if (header) yield { seq: key[1] as number, id: value, header };
     }
   }
 

@@ -6,7 +6,7 @@ import type { Context } from 'koa';
 import { compileSelector } from '../../../views/index.js';
 import { renderRevision } from '../../docs/read.js';
 import { CouchError } from '../../errors/catalog.js';
-import { changeRowsAsync, parseSince, pendingAfter, withoutSeq, type FeedOptions } from '../../changes/feed.js';
+import { changeRows, changeRowsAsync, parseSince, pendingAfter, withoutSeq, type FeedOptions, type FeedRow } from '../../changes/feed.js';
 import type { Database } from '../../storage/database.js';
 import { readJson } from '../body.js';
 import { bool, int, json, nonNegInt, str, type Query } from '../query.js';
@@ -76,15 +76,35 @@ async function changes(ctx: Context, s: Services, body: Record<string, unknown> 
   const stream = new FeedStream(res, (wake) => db.onChange(wake), s.closing);
   // A normal or longpoll feed is one JSON answer, so JSONP wraps it (continuous rows are not).
   const jsonp = feed === 'normal' || feed === 'longpoll' ? (ctx.state.jsonp as string | undefined) : undefined;
+  const jsonpHeadText = jsonp === undefined ? '' : jsonpHead(jsonp);
+  const jsonpTail = jsonp === undefined ? '}\n' : '}' + JSONP_TAIL;
   const contentType = feed === 'eventsource' ? 'text/event-stream' : jsonp !== undefined ? JSONP_TYPE : 'application/json';
   res.writeHead(200, { 'Content-Type': contentType, 'Cache-Control': 'must-revalidate', 'Transfer-Encoding': 'chunked', 'X-Accel-Buffering': 'no' });
   // Waiting feeds send their headers now, so clients and proxies know the feed is open.
   if (feed !== 'normal') res.flushHeaders();
 
   try {
-    if (feed === 'normal' || feed === 'longpoll') {
+    if (feed === 'normal') {
+      // Written as read, a chunk at a time: a big feed is never held whole in memory.
+      await stream.write(jsonpHeadText + '{"results":[\n');
+      let chunk: string[] = [];
+      let sent = 0;
+      const seen = await eachRow(db, since, opts, limit, async (text, seq) => {
+        chunk.push(shown(text, seq, sent++));
+        if (chunk.length < ROWS_PER_CHUNK) return false;
+        await stream.write((sent > ROWS_PER_CHUNK ? ',\n' : '') + chunk.join(',\n'));
+        chunk = [];
+        return stream.closed;
+      });
+      if (stream.closed) return;
+      if (chunk.length > 0) await stream.write((sent > chunk.length ? ',\n' : '') + chunk.join(',\n'));
+      const last = seen.last ?? (opts.descending ? db.updateSeq : since);
+      await stream.write('\n],\n"last_seq":' + db.seq.json(last) + ',"pending":' + pendingOf(db, opts, since, last, seen.examined) + jsonpTail);
+      return;
+    }
+    if (feed === 'longpoll') {
       let rows = await collect(db, since, opts, limit);
-      if (feed === 'longpoll' && rows.texts.length === 0 && limit !== 0) {
+      if (rows.texts.length === 0 && limit !== 0) {
         // Wait for a change that passes the filter (or the timeout): changes the filter rejects
         // move the cursor but do not end the request.
         stream.startHeartbeat(heartbeatMs, '\n');
@@ -103,19 +123,11 @@ async function changes(ctx: Context, s: Services, body: Record<string, unknown> 
       if (stream.closed) return;
       const last = rows.last ?? (opts.descending ? db.updateSeq : since);
       if (seqInterval !== undefined) rows.texts = rows.texts.map((t, i) => shown(t, rows.seqs[i] as number, i));
-      await stream.write((jsonp === undefined ? '' : jsonpHead(jsonp)) + '{"results":[\n');
+      await stream.write(jsonpHeadText + '{"results":[\n');
       for (let i = 0; i < rows.texts.length; i += ROWS_PER_CHUNK) {
         await stream.write(rows.texts.slice(i, i + ROWS_PER_CHUNK).join(',\n') + (i + ROWS_PER_CHUNK < rows.texts.length ? ',\n' : ''));
       }
-      // Descending, CouchDB counts what is left below the last row (fabric_rpc:changes). With
-      // `_doc_ids` it folds over those documents only, so it counts the changes after `since`
-      // less the rows it enumerated (fabric_rpc's pending starts there and drops by one a row).
-      const pending = opts.descending
-        ? Math.max(0, db.countChangesAfter(0) - rows.examined)
-        : opts.docIds
-          ? Math.max(0, db.countChangesAfter(since) - rows.examined)
-          : pendingAfter(db, last);
-      await stream.write('\n],\n"last_seq":' + db.seq.json(last) + ',"pending":' + pending + (jsonp === undefined ? '}\n' : '}' + JSONP_TAIL));
+      await stream.write('\n],\n"last_seq":' + db.seq.json(last) + ',"pending":' + pendingOf(db, opts, since, last, rows.examined) + jsonpTail);
       return;
     }
     // continuous / eventsource
@@ -174,17 +186,64 @@ interface Collected {
   examined: number;
 }
 
-async function collect(db: Database, since: number, opts: FeedOptions, limit: number | undefined): Promise<Collected> {
-  const out: Collected = { texts: [], seqs: [], last: undefined, examined: 0 };
+/**
+ * `pending` of a finished normal or longpoll feed. Descending, CouchDB counts what is left below
+ * the last row (fabric_rpc:changes). With `_doc_ids` it folds over those documents only, so it
+ * counts the changes after `since` less the rows it enumerated (fabric_rpc's pending starts there
+ * and drops by one a row).
+ */
+function pendingOf(db: Database, opts: FeedOptions, since: number, last: number, examined: number): number {
+  if (opts.descending) return Math.max(0, db.countChangesAfter(0) - examined);
+  if (opts.docIds) return Math.max(0, db.countChangesAfter(since) - examined);
+  return pendingAfter(db, last);
+}
+
+/**
+ * Hands each shown row after `since` to `show`, up to `limit` rows or until `show` says true;
+ * says how far it looked. A `show` that returns a promise is awaited (back-pressure).
+ */
+async function eachRow(
+  db: Database,
+  since: number,
+  opts: FeedOptions,
+  limit: number | undefined,
+  show: (text: string, seq: number) => Promise<boolean> | boolean,
+): Promise<{ last: number | undefined; examined: number }> {
+  const out = { last: undefined as number | undefined, examined: 0 };
   if (limit === 0) return out;
-  for await (const row of changeRowsAsync(db, since, opts)) {
+  let shownRows = 0;
+  // Without a sandboxed filter every row is ready at once: a promise only where `show` waits.
+  const rows: Iterable<FeedRow & { examined: number }> | AsyncIterable<FeedRow & { examined: number }> = opts.batchFilter
+    ? changeRowsAsync(db, since, opts)
+    : changeRows(db, since, opts);
+  const take = (row: FeedRow & { examined: number }): Promise<boolean> | boolean => {
     out.last = row.examined;
     out.examined++;
-    if (row.text === '') continue;
-    out.texts.push(row.text);
-    out.seqs.push(row.seq);
-    if (limit !== undefined && out.texts.length >= limit) break;
+    if (row.text === '') return false;
+    const stop = (done: boolean) => done || (limit !== undefined && ++shownRows >= limit);
+    const r = show(row.text, row.seq);
+    return typeof r === 'boolean' ? stop(r) : r.then(stop);
+  };
+  if (Symbol.asyncIterator in rows) {
+    for await (const row of rows) if (await take(row)) break;
+  } else {
+    for (const row of rows) {
+      const r = take(row);
+      if (typeof r === 'boolean' ? r : await r) break;
+    }
   }
+  return out;
+}
+
+async function collect(db: Database, since: number, opts: FeedOptions, limit: number | undefined): Promise<Collected> {
+  const out: Collected = { texts: [], seqs: [], last: undefined, examined: 0 };
+  const seen = await eachRow(db, since, opts, limit, (text, seq) => {
+    out.texts.push(text);
+    out.seqs.push(seq);
+    return false;
+  });
+  out.last = seen.last;
+  out.examined = seen.examined;
   return out;
 }
 
