@@ -14,7 +14,7 @@ import type { NodeConfig, Services } from './http/services.js';
 import { hashPassword, PBKDF2_ITERATIONS } from './auth/password.js';
 import { SESSION_TIMEOUT_SECONDS } from './auth/session.js';
 import { defaultSessionConfig, loadSecret } from './auth/sessions-http.js';
-import { lookupUser, usersGuard, USERS_DB, type UsersConfig } from './auth/users.js';
+import { authDbOf, lookupUser, usersGuard, USERS_DB, type UsersConfig } from './auth/users.js';
 import { AUTH_DDOC_BODY, AUTH_DDOC_ID, AUTH_DDOC_VALIDATE } from './auth/auth-ddoc.js';
 import { parseDoc } from './docs/parse-doc.js';
 import type { Database } from './storage/database.js';
@@ -150,7 +150,7 @@ export async function openNode(opts: NodeOptions, ext: Extensions | ((s: Service
   // The system databases CouchDB 3 asks an operator to create; a node makes them itself.
   for (const name of SYSTEM_DATABASES) if (!catalog.get(name)) await catalog.create(name);
   await ensureAuthDdoc(catalog.require(USERS_DB));
-  auth.userLookup = (name) => lookupUser(catalog.get(USERS_DB), name);
+  auth.userLookup = (name) => lookupUser(catalog.get(authDbOf(users)), name);
   services.guards.push(usersGuard(users, (name) => auth.forget(name)));
   services.guards.push(validateGuard(views, stats));
   // A deleted database's indexes go with it.

@@ -156,3 +156,81 @@ test('cookie sessions: POST /_session, then the cookie authenticates; DELETE end
   const out = await t.request.delete('/_session').set('cookie', cookie).expect(200);
   assert.match(String(out.headers['set-cookie']), /AuthSession=;/);
 });
+
+// ---- JWT, proxy authentication and [chttpd_auth] authentication_db (jwtauth_test.exs, proxyauth_test.exs) ----
+
+const setConfig = (section: string, key: string, value: string) =>
+  t.request.put(`/_node/_local/_config/${section}/${key}`).auth('adm', 'pw').set('X-Couch-Persist', 'false').set('content-type', 'application/json').send(JSON.stringify(value)).expect(200);
+const unsetConfig = (section: string, key: string) => t.request.delete(`/_node/_local/_config/${section}/${key}`).auth('adm', 'pw').set('X-Couch-Persist', 'false');
+
+test('JWT: a bearer token signed with a [jwt_keys] key authenticates its sub with its roles', async () => {
+  const { createHmac } = await import('node:crypto');
+  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const msg = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ nbf: now - 60, exp: now + 60, sub: 'couch@apache.org', '_couchdb.roles': ['testing'] })}`;
+  const jwt = `${msg}.${createHmac('sha256', 'zxczxc12zxczxc12').update(msg).digest('base64url')}`;
+  // Without a key the header is not a JWT handler's business.
+  assert.equal((await t.request.get('/_session').set('authorization', `Bearer ${jwt}`)).body.userCtx.name, null);
+  await setConfig('jwt_keys', 'hmac:_default', Buffer.from('zxczxc12zxczxc12').toString('base64'));
+  try {
+    const s = await t.request.get('/_session').set('authorization', `Bearer ${jwt}`).expect(200);
+    assert.deepEqual(s.body.userCtx, { name: 'couch@apache.org', roles: ['testing'] });
+    assert.equal(s.body.info.authenticated, 'jwt');
+    assert.deepEqual(s.body.info.authentication_handlers, ['jwt', 'cookie', 'default']);
+    const bad = await t.request.get('/_session').set('authorization', `Bearer ${jwt}x`);
+    assert.equal(bad.status, 400);
+  } finally {
+    await unsetConfig('jwt_keys', 'hmac:_default');
+  }
+});
+
+test('proxy auth: only when configured; with proxy_use_secret the token must be the HMAC of the name', async () => {
+  await adminPut('/proxied');
+  await t.request.put('/proxied/_security').auth('adm', 'pw').set('content-type', 'application/json').send(JSON.stringify({ members: { roles: ['test'] } })).expect(200);
+  const headers = { 'X-Auth-CouchDB-UserName': 'couch@apache.org', 'X-Auth-CouchDB-Roles': 'test,other' };
+  // Not configured: the headers prove nothing.
+  assert.equal((await t.request.get('/_session').set(headers)).body.userCtx.name, null);
+  await setConfig('chttpd', 'authentication_handlers', '{chttpd_auth, proxy_authentication_handler}, {chttpd_auth, cookie_authentication_handler}, {chttpd_auth, default_authentication_handler}');
+  try {
+    const s = await t.request.get('/_session').set(headers).expect(200);
+    assert.deepEqual(s.body.userCtx, { name: 'couch@apache.org', roles: ['test', 'other'] });
+    assert.equal(s.body.info.authenticated, 'proxy');
+    await t.request.get('/proxied').set(headers).expect(200);
+    await setConfig('couch_httpd_auth', 'proxy_use_secret', 'true');
+    await setConfig('chttpd_auth', 'secret', 'sekrit');
+    assert.equal((await t.request.get('/_session').set(headers)).body.userCtx.name, null);
+    const { createHmac } = await import('node:crypto');
+    const signed = { ...headers, 'X-Auth-CouchDB-Token': createHmac('sha1', 'sekrit').update('couch@apache.org').digest('hex') };
+    assert.equal((await t.request.get('/_session').set(signed)).body.userCtx.name, 'couch@apache.org');
+  } finally {
+    await unsetConfig('chttpd_auth', 'secret');
+    await unsetConfig('couch_httpd_auth', 'proxy_use_secret');
+    await unsetConfig('chttpd', 'authentication_handlers');
+  }
+});
+
+test('[chttpd_auth] authentication_db: users log in from that database, whose passwords are hashed', async () => {
+  await adminPut('/other_users');
+  await setConfig('chttpd_auth', 'authentication_db', 'other_users');
+  try {
+    const created = await t.request.post('/other_users').auth('adm', 'pw').set('content-type', 'application/json')
+      .send(JSON.stringify({ _id: 'org.couchdb.user:elsewhere', type: 'user', name: 'elsewhere', roles: [], password: 'pw-e' }));
+    assert.equal(created.status, 201);
+    const stored = await t.request.get('/other_users/org.couchdb.user:elsewhere').auth('adm', 'pw').expect(200);
+    assert.equal(stored.body.password, undefined);
+    assert.equal(stored.body.password_scheme, 'pbkdf2');
+    const s = await t.request.get('/_session').auth('elsewhere', 'pw-e').expect(200);
+    assert.deepEqual(s.body.userCtx, { name: 'elsewhere', roles: [] });
+    assert.equal(s.body.info.authentication_db, 'other_users');
+    // The users of `_users` are not looked up meanwhile.
+    await t.request.get('/_session').auth('mem', 'pw-mem').expect(401);
+  } finally {
+    await unsetConfig('chttpd_auth', 'authentication_db');
+  }
+  await t.request.get('/_session').auth('mem', 'pw-mem').expect(200);
+  await t.request.get('/_session').auth('elsewhere', 'pw-e').expect(401);
+});
+
+async function adminPut(path: string): Promise<void> {
+  await t.request.put(path).auth('adm', 'pw').expect(201);
+}

@@ -85,6 +85,11 @@ export class Authenticator {
     return ctx;
   }
 
+  /** Forget every cached credential (the users' database changed). */
+  forgetAll(): void {
+    this.cache.clear();
+  }
+
   /** Forget cached credentials of a user (password or roles changed). */
   forget(name: string): void {
     for (const [k, v] of this.cache) if (v.name === name) this.cache.delete(k);

@@ -3,7 +3,8 @@
 
 import type Koa from 'koa';
 import type Router from '@koa/router';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
+import { jwtUser } from './jwt.js';
 import { CouchError } from '../errors/catalog.js';
 import type { Services } from '../http/services.js';
 import type { Environment } from '../storage/environment.js';
@@ -11,7 +12,7 @@ import { readRaw, parseJson } from '../http/body.js';
 import { send } from '../http/respond.js';
 import { ANONYMOUS, type UserCtx } from './access.js';
 import { checkSessionCookie, makeSessionCookie } from './session.js';
-import { lookupUser, USERS_DB } from './users.js';
+import { authDbOf, lookupUser } from './users.js';
 
 export interface SessionConfig {
   timeoutSeconds: number;
@@ -27,6 +28,10 @@ export interface SessionConfig {
   requireValidUser: boolean;
   /** `[chttpd] require_valid_user_except_for_up`: the same, but `/_up` stays open. */
   requireValidUserExceptUp: boolean;
+  /** JWT bearer tokens are checked (auth/jwt.ts authHandlers). */
+  jwt?: boolean;
+  /** Proxy headers are trusted (`proxy_authentication_handler` is configured). */
+  proxy?: boolean;
 }
 
 export function defaultSessionConfig(timeoutSeconds: number): SessionConfig {
@@ -47,7 +52,7 @@ export function loadSecret(env: Environment): string {
 function saltOf(s: Services, name: string): string | undefined {
   const admin = s.auth.adminHashes()[name];
   if (admin) return admin.salt;
-  return lookupUser(s.catalog.get(USERS_DB), name)?.hash.salt;
+  return lookupUser(s.catalog.get(authDbOf(s.users)), name)?.hash.salt;
 }
 
 const SAME_SITE = { none: 'None', lax: 'Lax', strict: 'Strict' } as const;
@@ -71,12 +76,45 @@ export function cookieHeader(value: string, cfg: SessionConfig, secure: boolean,
   return out;
 }
 
-/** Authentication: Basic first, then the session cookie; sets ctx.state.user. */
+/**
+ * couch_httpd_auth:proxy_authentication_handler: the user and roles a trusted proxy names in
+ * `X-Auth-CouchDB-UserName` and `X-Auth-CouchDB-Roles` (comma-separated; header names from
+ * `[chttpd_auth] x_auth_username|x_auth_roles|x_auth_token`). With `proxy_use_secret = true` and a
+ * `secret`, `X-Auth-CouchDB-Token` must be the hex HMAC-SHA1 of the name by the secret, or the
+ * headers are ignored.
+ */
+export function proxyUser(header: (name: string) => string, get: (key: string) => string | undefined): UserCtx | undefined {
+  const name = header(get('x_auth_username') ?? 'X-Auth-CouchDB-UserName');
+  if (!name) return undefined;
+  const rolesHeader = header(get('x_auth_roles') ?? 'X-Auth-CouchDB-Roles');
+  const roles = rolesHeader ? rolesHeader.split(',').filter((r) => r !== '') : [];
+  const secret = get('secret');
+  if (get('proxy_use_secret') === 'true' && secret !== undefined) {
+    const expected = createHmac('sha1', secret).update(name).digest('hex');
+    if (header(get('x_auth_token') ?? 'X-Auth-CouchDB-Token') !== expected) return undefined;
+  }
+  return { name, roles };
+}
+
+/** The handlers `GET /_session` lists, in the order they run. */
+function handlerNames(cfg: SessionConfig): string[] {
+  return [...(cfg.jwt ? ['jwt'] : []), ...(cfg.proxy ? ['proxy'] : []), 'cookie', 'default'];
+}
+
+/** Authentication: JWT and proxy headers when configured, then Basic, then the session cookie; sets ctx.state.user. */
 export function authMiddleware(s: Services, cfg: SessionConfig): Koa.Middleware {
+  const authConfig = (key: string) => s.configStore.get('chttpd_auth', key) ?? s.configStore.get('couch_httpd_auth', key);
   return async (ctx, next) => {
     const header = ctx.get('authorization');
     let user: UserCtx;
-    if (header || s.auth.adminParty) {
+    let proxied: UserCtx | undefined;
+    if (cfg.jwt && header.startsWith('Bearer ')) {
+      user = jwtUser(header.slice(7).trim(), (section, key) => s.configStore.get(section, key));
+      ctx.state.authenticated = 'jwt';
+    } else if (cfg.proxy && (proxied = proxyUser((h) => ctx.get(h), authConfig))) {
+      user = proxied;
+      ctx.state.authenticated = 'proxy';
+    } else if (header || s.auth.adminParty) {
       user = s.auth.fromHeader(header || undefined);
       ctx.state.authenticated = user.name !== null ? 'default' : undefined;
     } else {
@@ -87,7 +125,7 @@ export function authMiddleware(s: Services, cfg: SessionConfig): Koa.Middleware 
         const check = checkSessionCookie(cookie, cfg.secret, (n) => saltOf(s, n), now, cfg.timeoutSeconds);
         if (check.ok) {
           const admin = s.auth.adminHashes()[check.name];
-          const roles = admin ? ['_admin'] : lookupUser(s.catalog.get(USERS_DB), check.name)?.roles ?? [];
+          const roles = admin ? ['_admin'] : lookupUser(s.catalog.get(authDbOf(s.users)), check.name)?.roles ?? [];
           user = { name: check.name, roles };
           ctx.state.authenticated = 'cookie';
           if (check.refresh) {
@@ -147,7 +185,7 @@ export function registerSessions(router: Router, s: Services, cfg: SessionConfig
       ok: true,
       userCtx: { name: user.name, roles: user.roles },
       // authentication_db only when `[chttpd_auth] authentication_db` is set, as CouchDB answers.
-      info: { authentication_handlers: ['cookie', 'default'], ...(method ? { authenticated: method } : {}), ...(authDb !== undefined ? { authentication_db: authDb } : {}) },
+      info: { authentication_handlers: handlerNames(cfg), ...(method ? { authenticated: method } : {}), ...(authDb !== undefined ? { authentication_db: authDb } : {}) },
     });
   });
 

@@ -16,6 +16,13 @@ export interface UsersConfig {
   publicSignup: boolean;
   /** pbkdf2 iterations for new password hashes. */
   iterations: number;
+  /** `[chttpd_auth] authentication_db`: where users log in from (default `_users`). */
+  authDb?: string;
+}
+
+/** The database users are looked up in; it gets `_users`' write rules too. */
+export function authDbOf(cfg: UsersConfig): string {
+  return cfg.authDb ?? USERS_DB;
 }
 
 export interface StoredUser {
@@ -58,7 +65,7 @@ const forbidden = (id: string, reason: string): EditResult => ({ id, error: 'for
 
 export function usersGuard(cfg: UsersConfig, onUserChanged: (name: string) => void): WriteGuard {
   return (db, _raw, edits, newEdits, user) => {
-    if (db.name !== USERS_DB) return [];
+    if (db.name !== USERS_DB && db.name !== authDbOf(cfg)) return [];
     return edits().map((e) => checkUserEdit(e, newEdits, user, cfg, onUserChanged));
   };
 }

@@ -13,6 +13,7 @@ import { formatAdminHash, hashPassword, isHashedAdminValue, parseAdminHash } fro
 import { SESSION_TIMEOUT_SECONDS } from '../auth/session.js';
 import type { PeruserConfig } from '../auth/peruser.js';
 import type { ConfigStore, Sections } from './store.js';
+import { authHandlers } from '../auth/jwt.js';
 
 /** The settings a change takes effect for without a restart. */
 export const LIVE_KEYS = [
@@ -179,6 +180,14 @@ export function applyLiveSettings(config: ConfigStore, s: Services, hooks: LiveH
     const sameSite = (auth('same_site') ?? '').toLowerCase();
     s.session.sameSite = sameSite === 'none' || sameSite === 'lax' || sameSite === 'strict' ? sameSite : '';
     s.session.secret = auth('secret') ?? hooks.storedSecret;
+    const authDb = auth('authentication_db') ?? '_users';
+    if (authDb !== (s.users.authDb ?? '_users')) {
+      s.users.authDb = authDb;
+      s.auth.forgetAll();
+    }
+    const handlers = authHandlers(get, () => Object.keys(config.section('jwt_keys')).length > 0);
+    s.session.jwt = handlers.jwt;
+    s.session.proxy = handlers.proxy;
     const iterations = int(auth('iterations'), s.users.iterations);
     if (iterations > 0 && Number.isFinite(iterations)) s.users.iterations = iterations;
   };
@@ -195,7 +204,11 @@ export function applyLiveSettings(config: ConfigStore, s: Services, hooks: LiveH
   };
   const bySection: Record<string, () => void> = {
     admins: applyAdmins,
-    chttpd: applyHttp,
+    chttpd: () => {
+      applyHttp();
+      applyAuth();
+    },
+    jwt_keys: applyAuth,
     httpd: applyHttp,
     cors: applyHttp,
     couchdb: applyHttp,
