@@ -62,3 +62,28 @@ test('http_test "location header should include custom header": [httpd] x_forwar
     await request.delete(cfg).set('X-Couch-Persist', 'false');
   }
 });
+
+test('auth_lockout_test: after 5 wrong passwords from one address the account is locked (enforce), or only counted (warn)', async () => {
+  const cfg = (section: string, key: string) => `/_node/_local/_config/${section}/${key}`;
+  // A node without admins is an admin party; make one, as the suite's module config does.
+  assert.equal((await request.put(cfg('admins', 'adm')).send('"pass"')).status, 200);
+  const adm = (r: supertest.Test) => r.auth('adm', 'pass');
+  assert.equal((await adm(request.put(cfg('admins', 'chttpd_auth_lockout'))).send('"bar"')).status, 200);
+  const wrong = () => request.get('/_all_dbs').auth('chttpd_auth_lockout', 'baz');
+
+  assert.equal((await adm(request.put(cfg('chttpd_auth_lockout', 'mode'))).send('"warn"')).status, 200);
+  for (let i = 0; i < 6; i++) assert.equal((await wrong()).status, 401);
+
+  assert.equal((await adm(request.put(cfg('chttpd_auth_lockout', 'mode'))).send('"enforce"')).status, 200);
+  const locked = await wrong();
+  assert.equal(locked.status, 403);
+  assert.deepEqual(locked.body, { error: 'forbidden', reason: 'Account is temporarily locked due to multiple authentication failures' });
+  // Locked even with the right password; another account is not.
+  assert.equal((await request.get('/_all_dbs').auth('chttpd_auth_lockout', 'bar')).status, 403);
+  assert.equal((await adm(request.get('/_all_dbs'))).status, 200);
+
+  assert.equal((await adm(request.put(cfg('chttpd_auth_lockout', 'mode'))).send('"off"')).status, 200);
+  assert.equal((await request.get('/_all_dbs').auth('chttpd_auth_lockout', 'bar')).status, 200);
+  assert.equal((await adm(request.delete(cfg('admins', 'chttpd_auth_lockout')))).status, 200);
+  assert.equal((await adm(request.delete(cfg('admins', 'adm')))).status, 200);
+});

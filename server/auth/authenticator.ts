@@ -18,9 +18,28 @@ export interface Credentials {
 /** Looks a user up in `_users` (wired in by the server once that database exists). */
 export type UserLookup = (name: string) => { hash: PasswordHash; roles: string[] } | undefined;
 
+/**
+ * couch_auth_lockout's settings (`[chttpd_auth_lockout] mode`, `threshold`, `max_lifetime`):
+ * after `threshold` wrong passwords for one account from one address, `enforce` refuses that
+ * account from there (403) until `lifetimeMs` has passed since the last failure; `warn` only counts.
+ */
+export interface LockoutConfig {
+  mode: 'off' | 'warn' | 'enforce';
+  threshold: number;
+  lifetimeMs: number;
+}
+
+/** CouchDB's defaults (couch_auth_lockout.erl; the lru's max_lifetime). */
+export const DEFAULT_LOCKOUT: LockoutConfig = { mode: 'enforce', threshold: 5, lifetimeMs: 300_000 };
+
+const LOCKOUT_MSG = 'Account is temporarily locked due to multiple authentication failures';
+
 export class Authenticator {
   private readonly admins = new Map<string, PasswordHash>();
   private readonly cache = new Map<string, UserCtx>();
+  lockout: LockoutConfig = { ...DEFAULT_LOCKOUT };
+  /** Wrong passwords per (peer, name, salt), as couch_auth_lockout's lru keys them; bounded like the cache. */
+  private readonly failures = new Map<string, { count: number; last: number }>();
   userLookup: UserLookup | undefined;
   /** Credential cache hits and misses (the node's couchdb.auth_cache_hits and auth_cache_misses). */
   readonly counts = { hits: 0, misses: 0 };
@@ -55,18 +74,24 @@ export class Authenticator {
   }
 
   /** The userCtx for an Authorization header; throws 401 for wrong credentials. */
-  fromHeader(header: string | undefined): UserCtx {
+  fromHeader(header: string | undefined, peer?: string): UserCtx {
     if (this.adminParty) return { name: null, roles: ['_admin'] };
     if (!header) return ANONYMOUS;
     const m = /^Basic\s+(.+)$/i.exec(header.trim());
     if (!m) return ANONYMOUS;
     const creds = parseBasic(m[1] as string);
     if (!creds) throw new CouchError('unauthorized', 'Name or password is incorrect.');
-    return this.check(creds);
+    return this.check(creds, peer);
   }
 
-  check(creds: Credentials): UserCtx {
+  /**
+   * The userCtx for a name and password (401 when wrong). With the peer's address, wrong
+   * passwords for an existing account count towards its lockout (chttpd_auth:authenticate).
+   */
+  check(creds: Credentials, peer?: string): UserCtx {
     const key = basicKey(creds.name, creds.password);
+    // Checked before the credential cache, as CouchDB checks it before its password cache.
+    if (this.failures.size > 0 && peer !== undefined) this.refuseLockedOut(creds.name, peer);
     const hit = this.cache.get(key);
     if (hit) {
       this.counts.hits++;
@@ -74,13 +99,15 @@ export class Authenticator {
     }
     this.counts.misses++;
     const admin = this.admins.get(creds.name);
+    const user = admin ? undefined : this.userLookup?.(creds.name);
+    const hash = admin ?? user?.hash;
     let ctx: UserCtx | undefined;
     if (admin && verifyPassword(creds.password, admin)) ctx = { name: creds.name, roles: ['_admin'] };
-    if (!ctx && this.userLookup) {
-      const user = this.userLookup(creds.name);
-      if (user && verifyPassword(creds.password, user.hash)) ctx = { name: creds.name, roles: user.roles };
+    else if (user && verifyPassword(creds.password, user.hash)) ctx = { name: creds.name, roles: user.roles };
+    if (!ctx) {
+      if (hash && peer !== undefined) this.countFailure(lockoutKey(peer, creds.name, hash.salt));
+      throw new CouchError('unauthorized', 'Name or password is incorrect.');
     }
-    if (!ctx) throw new CouchError('unauthorized', 'Name or password is incorrect.');
     this.remember(key, ctx);
     return ctx;
   }
@@ -88,6 +115,31 @@ export class Authenticator {
   /** Forget every cached credential (the users' database changed). */
   forgetAll(): void {
     this.cache.clear();
+  }
+
+  private refuseLockedOut(name: string, peer: string): void {
+    const { mode, threshold, lifetimeMs } = this.lockout;
+    if (mode !== 'enforce') return;
+    const hash = this.admins.get(name) ?? this.userLookup?.(name)?.hash;
+    if (!hash) return;
+    const k = lockoutKey(peer, name, hash.salt);
+    const f = this.failures.get(k);
+    if (!f) return;
+    if (Date.now() - f.last > lifetimeMs) this.failures.delete(k);
+    else if (f.count >= threshold) throw new CouchError('forbidden', LOCKOUT_MSG);
+  }
+
+  private countFailure(k: string): void {
+    if (this.lockout.mode === 'off') return;
+    const now = Date.now();
+    const f = this.failures.get(k);
+    if (f && now - f.last <= this.lockout.lifetimeMs) {
+      f.count++;
+      f.last = now;
+      return;
+    }
+    if (this.failures.size >= AUTH_CACHE_ENTRIES_MAX) this.failures.clear();
+    this.failures.set(k, { count: 1, last: now });
   }
 
   /** Forget cached credentials of a user (password or roles changed). */
@@ -99,6 +151,10 @@ export class Authenticator {
     if (this.cache.size >= AUTH_CACHE_ENTRIES_MAX) this.cache.clear();
     this.cache.set(key, ctx);
   }
+}
+
+function lockoutKey(peer: string, name: string, salt: string): string {
+  return `${peer}\0${name}\0${salt}`;
 }
 
 function basicKey(name: string, password: string): string {

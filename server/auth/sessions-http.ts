@@ -115,7 +115,7 @@ export function authMiddleware(s: Services, cfg: SessionConfig): Koa.Middleware 
       user = proxied;
       ctx.state.authenticated = 'proxy';
     } else if (header || s.auth.adminParty) {
-      user = s.auth.fromHeader(header || undefined);
+      user = s.auth.fromHeader(header || undefined, ctx.req.socket.remoteAddress);
       ctx.state.authenticated = user.name !== null ? 'default' : undefined;
     } else {
       user = ANONYMOUS;
@@ -165,7 +165,7 @@ export function registerSessions(router: Router, s: Services, cfg: SessionConfig
       throw new CouchError('bad_content_type', 'Content-Type must be application/x-www-form-urlencoded or application/json');
     }
     if (typeof name !== 'string' || typeof password !== 'string') throw new CouchError('unauthorized', 'Name or password is incorrect.');
-    const user = s.auth.check({ name, password });
+    const user = s.auth.check({ name, password }, ctx.req.socket.remoteAddress);
     const salt = saltOf(s, name) as string;
     ctx.set('Set-Cookie', cookieHeader(makeSessionCookie(cfg.secret, salt, name, Math.floor(Date.now() / 1000)), cfg, ctx.secure));
     const next = (ctx.query as Record<string, string | undefined>).next;

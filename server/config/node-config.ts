@@ -11,6 +11,7 @@ import { DEFAULT_FORWARDED } from '../http/respond.js';
 import type { PasswordHash } from '../auth/password.js';
 import { formatAdminHash, hashPassword, isHashedAdminValue, parseAdminHash } from '../auth/password.js';
 import { SESSION_TIMEOUT_SECONDS } from '../auth/session.js';
+import { DEFAULT_LOCKOUT } from '../auth/authenticator.js';
 import type { PeruserConfig } from '../auth/peruser.js';
 import type { ConfigStore, Sections } from './store.js';
 import { authHandlers } from '../auth/jwt.js';
@@ -23,6 +24,7 @@ export const LIVE_KEYS = [
   'couchdb/max_partition_size', 'query_server_config/partition_query_limit',
   'chttpd/require_valid_user', 'chttpd/require_valid_user_except_for_up',
   'chttpd/decode_plus_to_space', 'httpd/x_forwarded_host', 'httpd/x_forwarded_proto', 'httpd/x_forwarded_ssl',
+  'chttpd_auth_lockout/mode', 'chttpd_auth_lockout/threshold', 'chttpd_auth_lockout/max_lifetime',
   'chttpd_auth/timeout', 'chttpd_auth/allow_persistent_cookies', 'chttpd_auth/cookie_domain', 'chttpd_auth/same_site', 'chttpd_auth/secret', 'chttpd_auth/iterations',
   'couch_peruser/enable', 'couch_peruser/delete_dbs',
   'replicator/max_jobs', 'replicator/interval',
@@ -188,6 +190,13 @@ export function applyLiveSettings(config: ConfigStore, s: Services, hooks: LiveH
     const handlers = authHandlers(get, () => Object.keys(config.section('jwt_keys')).length > 0);
     s.session.jwt = handlers.jwt;
     s.session.proxy = handlers.proxy;
+    const mode = get('chttpd_auth_lockout', 'mode') ?? DEFAULT_LOCKOUT.mode;
+    s.auth.lockout = {
+      // couch_auth_lockout:lockout_mode: an unknown mode is off.
+      mode: mode === 'enforce' || mode === 'warn' || mode === 'off' ? mode : 'off',
+      threshold: int(get('chttpd_auth_lockout', 'threshold'), DEFAULT_LOCKOUT.threshold),
+      lifetimeMs: int(get('chttpd_auth_lockout', 'max_lifetime'), DEFAULT_LOCKOUT.lifetimeMs),
+    };
     const iterations = int(auth('iterations'), s.users.iterations);
     if (iterations > 0 && Number.isFinite(iterations)) s.users.iterations = iterations;
   };
@@ -216,6 +225,7 @@ export function applyLiveSettings(config: ConfigStore, s: Services, hooks: LiveH
     query_server_config: applyHttp,
     chttpd_auth: applyAuth,
     couch_httpd_auth: applyAuth,
+    chttpd_auth_lockout: applyAuth,
     couch_peruser: applyPeruser,
     replicator: applyReplicator,
   };
