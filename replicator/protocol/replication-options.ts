@@ -101,6 +101,11 @@ function stringMap(value: unknown, key: string): { [k: string]: string } {
   return out;
 }
 
+/** mochiweb_util:unquote: `%XX` escapes become their bytes; nothing else changes. */
+function unquote(id: string): string {
+  return id.replace(/(?:%[0-9a-fA-F]{2})+/g, (run) => Buffer.from(run.replace(/%/g, ''), 'hex').toString('utf8'));
+}
+
 function parseFilter(body: JsonObject): FilterRequest | undefined {
   const docIds = body['doc_ids'];
   const filter = body['filter'];
@@ -111,7 +116,10 @@ function parseFilter(body: JsonObject): FilterRequest | undefined {
     if (!Array.isArray(docIds) || !docIds.every((id) => typeof id === 'string')) {
       throw badRequest('`doc_ids` must be an array of strings');
     }
-    return { kind: 'doc_ids', docIds: docIds as string[] };
+    // couch_replicator_parse: ids may come percent-encoded (as the old replicator took them);
+    // they are decoded, sorted and deduplicated (lists:usort).
+    const decoded = [...new Set((docIds as string[]).map(unquote))].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    return { kind: 'doc_ids', docIds: decoded };
   }
   if (selector !== undefined && selector !== null) {
     if (typeof selector !== 'object' || Array.isArray(selector)) throw badRequest('`selector` must be a JSON object');
