@@ -9,12 +9,12 @@ import { startNode, type NodeOptions, type RunningNode } from './node.js';
 
 const USAGE = `usage:
   chaise serve [--port 5984] [--host 127.0.0.1] [--dir ./data] [--admin name:password]
-               [--cors ORIGIN[,ORIGIN]] [--config chaise.json] [--in-memory]
+               [--cors ORIGIN[,ORIGIN]] [--config chaise.json] [--in-memory] [--name chaise@127.0.0.1]
   chaise lounge --config lounge.json [--port 6984]
   chaise lounge add-node --url URL [--id ID] | remove-node ID | rebalance | split RANGE | moves  [--lounge URL] [--user name:password]
   chaise cluster [--nodes 3] [--q 8] [--n 2] [--port 6984] [--dir ./cluster] [--admin name:password]
 
-Environment: CHAISE_PORT, CHAISE_DIR and CHAISE_ADMIN stand for --port, --dir and --admin.`;
+Environment: CHAISE_PORT, CHAISE_DIR, CHAISE_ADMIN and CHAISE_NAME stand for --port, --dir, --admin and --name.`;
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -42,6 +42,8 @@ async function main(argv: string[]): Promise<void> {
 
 interface ConfigFile {
   port?: number;
+  /** The node's name in `/_node/{name}` and `_membership` (CouchDB's `-name` in vm.args). */
+  name?: string;
   host?: string;
   dir?: string;
   admins?: Record<string, string>;
@@ -58,6 +60,7 @@ interface ServeFlags {
   cors?: string | undefined;
   config?: string | undefined;
   'in-memory'?: boolean | undefined;
+  name?: string | undefined;
 }
 
 /** The node's options from the flags, the environment and the `--config` file (read each call). */
@@ -80,6 +83,8 @@ function serveOptions(values: ServeFlags): NodeOptions {
     admins.push({ name: spec.slice(0, i), password: spec.slice(i + 1) });
   }
   for (const [name, password] of Object.entries(file.admins ?? {})) admins.push({ name, password });
+  const nodeName = values.name ?? process.env.CHAISE_NAME ?? file.name;
+  if (nodeName !== undefined && !/^[^@\s]+@[^@\s]+$/.test(nodeName)) throw new Error(`--name must be name@host, not '${nodeName}'`);
   const corsOrigins = values.cors !== undefined ? values.cors.split(',').map((o) => o.trim()).filter(Boolean) : file.cors?.origins;
   return {
     port,
@@ -87,6 +92,7 @@ function serveOptions(values: ServeFlags): NodeOptions {
     dir: values.dir ?? process.env.CHAISE_DIR ?? file.dir ?? './data',
     inMemory: values['in-memory'] === true,
     admins,
+    ...(nodeName !== undefined ? { nodeName } : {}),
     ...(file.limits ? { limits: file.limits } : {}),
     ...(file.auth
       ? {
@@ -127,6 +133,7 @@ async function serve(args: string[]): Promise<void> {
       cors: { type: 'string' },
       config: { type: 'string' },
       'in-memory': { type: 'boolean' },
+      name: { type: 'string' },
     },
     strict: true,
   });

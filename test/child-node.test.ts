@@ -46,3 +46,15 @@ test('a non-loopback host without an admin is refused with a clear message', asy
     return true;
   });
 });
+
+test('--name names the node in _membership and /_node/{name} (CouchDB\'s elixir suite expects node1@127.0.0.1)', async () => {
+  const node = await startChildNode({ args: ['--name', 'node1@127.0.0.1'] });
+  started.push(node);
+  const membership = (await (await fetch(node.url + '/_membership')).json()) as { all_nodes: string[] };
+  assert.deepEqual(membership.all_nodes, ['node1@127.0.0.1']);
+  const cfg = await fetch(node.url + '/_node/node1@127.0.0.1/_config/a/b', { method: 'PUT', body: '11' });
+  assert.equal(cfg.status, 400, 'only JSON strings are accepted (config_test)');
+  assert.equal((await fetch(node.url + '/_node/node1@127.0.0.1/_config/_reload', { method: 'POST' })).status, 200);
+  assert.equal((await fetch(node.url + '/_node/chaise@127.0.0.1/_config')).status, 412, 'another name is another node');
+  await node.stop();
+});
