@@ -46,7 +46,7 @@ export type {
 } from './endpoint/endpoint.js';
 export { HttpEndpoint, HTTP_ENDPOINT_DEFAULTS } from './endpoint/http-endpoint.js';
 export type { HttpEndpointOptions } from './endpoint/http-endpoint.js';
-export { parsePeer } from './endpoint/peer.js';
+export { parsePeer, peerIdentity } from './endpoint/peer.js';
 export type { PeerSpec, LocalNode } from './endpoint/peer.js';
 
 export { parseReplicationRequest, parseReplicateCommand } from './protocol/replication-options.js';
@@ -71,6 +71,8 @@ export interface ReplicateOptions {
   endpoint?: Partial<HttpEndpointOptions>;
   clock?: Clock;
   random?: Random;
+  /** Record the target's update seq in each checkpoint (ReplicationSettings.recordTargetSeq). */
+  recordTargetSeq?: boolean;
 }
 
 /**
@@ -105,6 +107,7 @@ export function replicate(body: JsonObject, options: ReplicateOptions = {}): { r
         options: request,
         ...(options.clock ? { clock: options.clock } : {}),
         ...(options.random ? { random: options.random } : {}),
+        ...(options.recordTargetSeq ? { recordTargetSeq: true } : {}),
       });
       if (stopped) replication.stop();
       return await replication.run();

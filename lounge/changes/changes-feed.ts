@@ -18,8 +18,11 @@
 // - a token naming a replica that left its range (a move) or a range that was split is
 //   translated through the switch's recorded sequences (see moves/move-types.ts) instead
 //   of rewinding that range to 0; a position older than the switch is read to its end on
-//   the old replica (its shards are kept for a while) and then translated; only when
-//   neither is possible is the range read from 0 (at least once, never a gap);
+//   the old replica (its shards are kept for a while) and then translated;
+// - a token naming a replica that is down, or that left its range when neither of the
+//   above applies, continues on another replica from the replicator's checkpoints of that
+//   replica → the named one (find-source-seq.ts, CouchDB's mem3_rep:find_source_seq); only
+//   when nothing is known is the range read from 0 (at least once, never a gap);
 // - when the map changes under a running feed, continuous upstreams on a replica that left
 //   are reopened on the new one, longpoll waits end (the client polls again with its
 //   token), and a continuous feed over a range that was split ends cleanly with its
@@ -46,6 +49,8 @@ export interface Relocator {
   translate(db: string, range: string, node: string, seq: unknown, toRange: string): { node: string; seq: unknown } | undefined;
   /** The node left `range` but still has its old shards (a position there can be read to its end). */
   retiredHolder(range: string, node: string): boolean;
+  /** Where a position on replica `gone` continues on replica `live`, from the replicator's checkpoints (find-source-seq.ts). */
+  fromCheckpoint(db: string, range: Range, live: string, gone: string, seq: unknown, uuid: string): Promise<unknown>;
 }
 
 export type FeedKind = 'normal' | 'longpoll' | 'continuous' | 'eventsource';
@@ -91,6 +96,8 @@ interface Cursor {
   now: boolean;
   /** The node left this range; its old shard is read to its end, then the position is translated. */
   retired?: boolean;
+  /** The old shard was read to its end already: not again (the checkpoints or 0 decide now). */
+  pastRetired?: boolean;
 }
 
 interface Opened {
@@ -152,8 +159,9 @@ export class ChangesFeeds {
     if (c.node === undefined || this.map.nodesOf(c.range).includes(c.node)) return { ...c, retired: false };
     const t = this.relocator?.translate(db, c.range.name, c.node, c.seq, c.range.name);
     if (t) return { ...c, node: t.node, seq: t.seq, uuid: '', retired: false };
-    if (this.relocator?.retiredHolder(c.range.name, c.node) && this.client.isUp(c.node)) return { ...c, retired: true };
-    return { ...c, node: undefined, seq: 0, uuid: '', retired: false };
+    if (!c.pastRetired && this.relocator?.retiredHolder(c.range.name, c.node) && this.client.isUp(c.node)) return { ...c, retired: true };
+    // The position stays as a reference: open() reads a current replica from its checkpoints of that node.
+    return { ...c, retired: false };
   }
 
   /** Ranges not read (a `_doc_ids` filter) keep their place in the token. */
@@ -165,18 +173,29 @@ export class ChangesFeeds {
   }
 
   /**
-   * Opens one range's feed on the token's node if it is up and its shard is the same
-   * instance, else on another replica from the start (a rewind: changes are at least once).
+   * Opens one range's feed on the token's node if it is up, holds the range (or is a retired
+   * holder read to its end) and its shard is the same instance; else on another replica,
+   * from where the checkpoints of that replica → the token's node say the client got to, or
+   * from the start (a rewind: changes are at least once).
    */
   private async open(req: ChangesRequest, c: Cursor, feed: string, extra: [string, string][], signal: AbortSignal): Promise<Opened> {
     const order = this.reader.order(req.db, c.range);
-    const candidates = c.node !== undefined && this.client.isUp(c.node) ? [c.node, ...order.filter((n) => n !== c.node)] : order;
+    const own = c.node !== undefined && this.client.isUp(c.node) && (c.retired === true || this.map.nodesOf(c.range).includes(c.node));
+    const queue = own ? [c.node as string, ...order.filter((n) => n !== c.node)] : order.filter((n) => n !== c.node);
+    // Once the token's node cannot serve: replicas whose checkpoints place the position come first.
+    let placed: Map<string, unknown> | undefined;
     let missing: UpstreamError | undefined;
-    for (const node of candidates) {
+    while (queue.length > 0) {
       if (signal.aborted) break;
+      if (placed === undefined && queue[0] !== c.node && !c.now && c.node !== undefined && this.relocator) {
+        placed = await this.place(req.db, c, queue);
+        const found = placed;
+        queue.sort((a, b) => Number(found.has(b)) - Number(found.has(a)));
+      }
+      const node = queue.shift() as string;
       const uuid = await this.instances.get(node, c.shard);
       const sameShard = node === c.node && (c.uuid === '' || uuid === '' || uuid === c.uuid);
-      const since = c.now ? 'now' : sameShard ? c.seq : 0;
+      const since = c.now ? 'now' : sameShard ? c.seq : (placed?.get(node) ?? 0);
       const q = new URLSearchParams([...req.params, ...extra, ['feed', feed], ['since', typeof since === 'string' ? since : JSON.stringify(since)]]);
       let res: UpstreamResponse;
       try {
@@ -207,6 +226,18 @@ export class ChangesFeeds {
     }
     if (missing) throw missing;
     throw unavailable(`range ${c.range.name} of ${req.db}`);
+  }
+
+  /** Where the cursor's position (on a node that cannot serve) continues on each of `nodes`, where the checkpoints say. */
+  private async place(db: string, c: Cursor, nodes: readonly string[]): Promise<Map<string, unknown>> {
+    const placed = new Map<string, unknown>();
+    const gone = c.node;
+    if (gone === undefined || !this.relocator) return placed;
+    const found = await Promise.all(nodes.map((n) => this.relocator?.fromCheckpoint(db, c.range, n, gone, c.seq, c.uuid)));
+    nodes.forEach((n, i) => {
+      if (found[i] !== undefined) placed.set(n, found[i]);
+    });
+    return placed;
   }
 
   /** Row text with its `seq` replaced by the lounge's token (or null between seq_interval rows). */
@@ -365,6 +396,9 @@ export class ChangesFeeds {
       return e ? { ...c, node: e.node, seq: e.seq, uuid: e.uuid, now: false } : c;
     });
     const limitParam: [string, string][] = req.limit !== undefined ? [['limit', String(req.limit)]] : [];
+    // The wait ends at `timeout` even if a node does not honour it (pouchdb-server's longpoll
+    // waits for a change however long it takes).
+    const deadline = setTimeout(stop, req.timeoutMs + LONGPOLL_GRACE_MS);
     try {
       await Promise.all(
         from.map(async (c) => {
@@ -401,6 +435,7 @@ export class ChangesFeeds {
         }),
       );
     } finally {
+      clearTimeout(deadline);
       if (timer) clearTimeout(timer);
       heartbeat.stop();
       offMap();
@@ -486,7 +521,7 @@ export class ChangesFeeds {
               }
               const e = vector.get(c.range.name);
               const next = this.relocate(req.db, e ? { ...c, node: e.node, seq: e.seq, uuid: e.uuid } : c);
-              c = next.retired ? { ...next, node: undefined, seq: 0, uuid: '', retired: false } : next;
+              c = next.retired ? { ...next, retired: false, pastRetired: true } : next; // not translatable: open() goes by the checkpoints, else from 0
               continue;
             }
             let opened: Opened;

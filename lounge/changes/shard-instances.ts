@@ -39,6 +39,7 @@ export class ShardInstances {
 
   /** Forgets every shard of a logical database (it was deleted or re-created). */
   forgetDb(db: string): void {
-    for (const k of this.ids.keys()) if (k.endsWith(`/${db}`)) this.ids.delete(k);
+    // `shards/<range>/<db>` or `lounge_<range>_<db>` (a db ending in `_<db>` is forgotten too: only a cache).
+    for (const k of this.ids.keys()) if (k.endsWith(`/${db}`) || k.endsWith(`_${db}`)) this.ids.delete(k);
   }
 }

@@ -27,6 +27,8 @@ export interface ClusterOptions {
   dir: string;
   admin?: { name: string; password: string };
   inMemory?: boolean;
+  /** What each node runs, by position (default all 'chaise'): 'pouchdb-server' makes a mixed cluster with a third-party CouchDB-API node. */
+  kinds?: readonly ('chaise' | 'pouchdb-server')[];
   /** Overrides merged into the generated config (health timings, sync period...). */
   tune?: Partial<Pick<LoungeConfig, 'health' | 'sync' | 'timeouts' | 'elastic'>>;
   onOutput?: (id: string, text: string) => void;
@@ -64,6 +66,7 @@ export async function startCluster(opts: ClusterOptions): Promise<RunningCluster
       ...(opts.host ? { host: opts.host } : {}),
       ...(adminSpec ? { admin: adminSpec } : {}),
       ...(opts.inMemory ? { inMemory: true } : {}),
+      ...(opts.kinds?.[i] ? { kind: opts.kinds[i] } : {}),
       ...(opts.onOutput ? { onOutput: opts.onOutput } : {}),
     });
   });

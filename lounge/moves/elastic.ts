@@ -27,8 +27,10 @@ import { parseRange, type Range } from '../placement/ranges.js';
 import type { JoiningTarget } from '../placement/shard-map.js';
 import { saveConfigAtomic } from '../config/save-config.js';
 import { LoungeError } from '../errors/lounge-error.js';
-import { dbPath, UpstreamError } from '../upstream/node-client.js';
-import { ACTIVE_STATES, type MoveRecord, type SeqTranslation } from './move-types.js';
+import { dbPath, docPath, UpstreamError } from '../upstream/node-client.js';
+import { ACTIVE_STATES, type MoveRecord, type RetiredShards, type SeqTranslation } from './move-types.js';
+import { findSourceSeq, type CheckpointLog } from '../changes/find-source-seq.js';
+import { parseReplicationRequest, peerIdentity, replicationId } from '../../replicator/index.js';
 import { planDrain, planRebalance, splitRange } from './planner.js';
 import { ensureShard, ShardCopy, shardSeq, type ShardRef } from './shard-copy.js';
 
@@ -38,8 +40,11 @@ const FINISHED_MOVES_MAX = 200;
 const TRANSLATIONS_MAX = 5_000;
 /** Errors kept per move. */
 const MOVE_ERRORS_MAX = 20;
-/** How often retired shards whose time has come are deleted. */
+/** How often retired shards whose time has come are deleted (more often when `retireAfterMs` is shorter). */
 const RETIRE_SWEEP_MS = 30_000;
+const RETIRE_SWEEP_MIN_MS = 100;
+/** A request to a node that left the map (deleting its old shards) gives up after this long. */
+const RETIRED_NODE_TIMEOUT_MS = 5_000;
 /** A node answering `GET /` slower than this is not accepted as a new node. */
 const NODE_PROBE_TIMEOUT_MS = 5_000;
 /** Longest wait between tries of a failing step (retryMs doubles up to this multiple). */
@@ -64,6 +69,7 @@ export class Elastic {
   /** The copies running now (stopped on close; their progress shows in `list()`). */
   private readonly current: Job = { copies: [] };
   private retireTimer: NodeJS.Timeout | undefined;
+  private retiring = false;
   private wake: (() => void) | undefined;
 
   constructor(
@@ -79,7 +85,8 @@ export class Elastic {
   /** Restores joining targets of unfinished moves and starts running them. */
   start(): void {
     this.applyJoining();
-    this.retireTimer = setInterval(() => void this.retireDue(), RETIRE_SWEEP_MS);
+    const every = Math.max(RETIRE_SWEEP_MIN_MS, Math.min(RETIRE_SWEEP_MS, Math.floor(this.lounge.config.elastic.retireAfterMs / 2)));
+    this.retireTimer = setInterval(() => void this.retireDue(), every);
     this.retireTimer.unref();
     this.loop = this.run();
   }
@@ -123,14 +130,14 @@ export class Elastic {
     let welcome = false;
     try {
       const res = await this.lounge.client.request(id, { method: 'GET', path: '/', timeoutMs: NODE_PROBE_TIMEOUT_MS });
-      const body = res.status === 200 ? await res.json<{ couchdb?: unknown }>().catch(() => ({})) : (res.discard(), {});
-      welcome = (body as { couchdb?: unknown }).couchdb === 'Welcome';
+      const body = res.status === 200 ? await res.json<Record<string, unknown>>().catch(() => ({})) : (res.discard(), {});
+      welcome = answersAsCouchDb(body);
     } catch {
       welcome = false;
     }
     if (!welcome) {
       this.lounge.client.removeNode(id);
-      throw new LoungeError(400, 'bad_request', `${base} does not answer GET / as a CouchDB ({"couchdb":"Welcome"})`);
+      throw new LoungeError(400, 'bad_request', `${base} does not answer GET / as a CouchDB ({"couchdb":"Welcome"}, or another server's "Welcome")`);
     }
     cfg.nodes = { ...cfg.nodes, [id]: { url: base } };
     this.lounge.health.success(id);
@@ -323,7 +330,7 @@ export class Elastic {
       delete rest[id];
       cfg.nodes = rest;
       this.state.draining = this.state.draining.filter((d) => d !== id);
-      this.state.retired = this.state.retired.filter((r) => r.node !== id);
+      // Its retired shards stay listed (with its URL): they are deleted when their time comes, if it still runs.
       this.lounge.registry.setNodes(Object.keys(cfg.nodes));
       this.lounge.client.removeNode(id);
       this.bumpEpoch();
@@ -497,14 +504,14 @@ export class Elastic {
       if (m.kind === 'move') {
         const a = assignments.find((x) => x.range.name === range.name) as { range: Range; nodes: string[] };
         a.nodes[a.nodes.indexOf(m.from as string)] = m.to as string;
-        this.state.retired.push({ node: m.from as string, range: range.name, after });
+        this.state.retired.push({ node: m.from as string, range: range.name, after, url: lounge.config.nodes[m.from as string]?.url as string });
       } else {
         const i = assignments.findIndex((x) => x.range.name === range.name);
         const nodes = [...(assignments[i] as { range: Range; nodes: string[] }).nodes];
         const [c1, c2] = (m.children as [string, string]).map((c) => parseRange(c) as Range) as [Range, Range];
         assignments.splice(i, 1, { range: c1, nodes: [...nodes] }, { range: c2, nodes: [...nodes] });
         lounge.config.q += 1;
-        for (const node of nodes) this.state.retired.push({ node, range: range.name, after });
+        for (const node of nodes) this.state.retired.push({ node, range: range.name, after, url: lounge.config.nodes[node]?.url as string });
       }
       this.state.translations.push(...translations);
       m.state = 'done';
@@ -558,28 +565,94 @@ export class Elastic {
     return built;
   }
 
-  /** Deletes the shards of replicas that left their range, once their time has come. */
-  private async retireDue(): Promise<void> {
-    const now = Date.now();
-    const due = this.state.retired.filter((r) => Date.parse(r.after) <= now);
-    if (due.length === 0) return;
-    const dbs = this.lounge.registry.names();
-    const keep: typeof due = [];
-    for (const r of due) {
-      // A node that took the range back keeps its shards.
-      if (this.lounge.map.range(r.range) && this.lounge.map.nodesOf(r.range).includes(r.node)) continue;
-      if (!(r.node in this.lounge.config.nodes)) continue;
-      try {
-        for (const db of dbs) {
-          const res = await this.lounge.client.request(r.node, { method: 'DELETE', path: dbPath(this.lounge.map.shardName(r.range, db)) });
-          res.discard();
+  /**
+   * Deletes the shards of replicas that left their range, once their time has come (never
+   * before: records are made at the switch). A node that holds the range again, or is the
+   * target of a running move of it, keeps them. A node still in the map that fails keeps its
+   * record for the next sweep; a removed node that does not answer is gone with its shards
+   * (nothing to delete). Every database's shard of the range is deleted, found in the
+   * node's `_all_dbs` (a database deleted since is cleaned too).
+   */
+  async retireDue(): Promise<void> {
+    if (this.retiring) return;
+    this.retiring = true;
+    try {
+      const now = Date.now();
+      const done = new Set<RetiredShards>();
+      for (const r of this.state.retired.filter((x) => Date.parse(x.after) <= now)) {
+        if (this.closed) return;
+        if (this.lounge.map.range(r.range) && this.lounge.map.nodesOf(r.range).includes(r.node)) {
+          done.add(r); // the node took the range back: its shards are live again
+          continue;
         }
-      } catch {
-        keep.push(r);
+        if (this.state.moves.some((m) => (m.state === 'pending' || ACTIVE_STATES.has(m.state)) && m.range === r.range && m.to === r.node)) continue;
+        const member = r.node in this.lounge.config.nodes;
+        const url = this.lounge.config.nodes[r.node]?.url ?? r.url;
+        if (!url) {
+          done.add(r);
+          continue;
+        }
+        try {
+          const deleted = await this.deleteRangeShards(url, r.range);
+          log('retired %s of %s: deleted %d shards', r.range, r.node, deleted);
+          done.add(r);
+        } catch (e) {
+          log('retired %s of %s: %s', r.range, r.node, e instanceof Error ? e.message : String(e));
+          if (!member) done.add(r); // removed and not answering: nothing left to delete
+        }
       }
+      if (done.size > 0) {
+        this.state.retired = this.state.retired.filter((r) => !done.has(r));
+        this.persist();
+      }
+    } finally {
+      this.retiring = false;
     }
-    this.state.retired = this.state.retired.filter((r) => !due.includes(r) || keep.includes(r));
-    this.persist();
+  }
+
+  /** Deletes every shard of `range` on the node at `url`; returns how many. Throws if the node does not answer. */
+  private async deleteRangeShards(url: string, range: string): Promise<number> {
+    const parsed = parseRange(range);
+    if (!parsed) return 0;
+    const prefix = this.lounge.map.shardName(parsed, '');
+    const auth = this.lounge.client.serviceAuth();
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (auth) headers.authorization = `Basic ${Buffer.from(`${auth.basic.username}:${auth.basic.password}`).toString('base64')}`;
+    const ask = async (method: string, path: string) => {
+      const res = await fetch(url + path, { method, headers, signal: AbortSignal.timeout(RETIRED_NODE_TIMEOUT_MS) });
+      const text = await res.text();
+      if (res.status >= 400 && !(method === 'DELETE' && res.status === 404)) throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 200)}`);
+      return text;
+    };
+    const names = JSON.parse(await ask('GET', '/_all_dbs')) as unknown;
+    const mine = Array.isArray(names) ? names.filter((n): n is string => typeof n === 'string' && n.startsWith(prefix) && n.length > prefix.length) : [];
+    for (const name of mine) await ask('DELETE', dbPath(name));
+    return mine.length;
+  }
+
+  /**
+   * Where a position (`seq` on shard instance `uuid`) on replica `gone` continues on replica
+   * `live`, from the checkpoint of live → gone on `live` (changes/find-source-seq.ts);
+   * undefined when nothing safe is known (the caller reads `live` from 0).
+   */
+  async fromCheckpoint(db: string, range: Range, live: string, gone: string, seq: unknown, uuid: string): Promise<unknown> {
+    const goneUrl = this.lounge.config.nodes[gone]?.url ?? [...this.state.retired].reverse().find((r) => r.node === gone)?.url;
+    if (!goneUrl || !(live in this.lounge.config.nodes)) return undefined;
+    const shard = this.lounge.map.shardName(range, db);
+    const auth = this.lounge.client.serviceAuth();
+    const peer = (base: string) => ({ url: `${base}${dbPath(shard)}`, ...(auth ? { auth } : {}) });
+    const request = parseReplicationRequest({ source: peer(this.lounge.client.url(live)), target: peer(goneUrl) });
+    const id = replicationId({ serverUuid: this.lounge.config.serverUuid, source: peerIdentity(request.source), target: peerIdentity(request.target), continuous: false, createTarget: false });
+    try {
+      const res = await this.lounge.client.request(live, { method: 'GET', path: `${dbPath(shard)}/${docPath(id.checkpointDocId)}` });
+      if (res.status !== 200) {
+        res.discard();
+        return undefined;
+      }
+      return findSourceSeq(await res.json<CheckpointLog>(), seq, uuid);
+    } catch {
+      return undefined;
+    }
   }
 
   /** Where a `_changes` position on a replica that left its range continues (see SeqTranslation). */
@@ -601,6 +674,15 @@ export class Elastic {
   retiredSeq(db: string, range: string, node: string): unknown {
     return [...this.state.translations].reverse().find((t) => t.db === db && t.range === range && t.node === node)?.seq;
   }
+}
+
+/**
+ * A CouchDB-API server's `GET /` greeting: CouchDB's `{"couchdb":"Welcome"}`, or another
+ * implementation's own key with a welcome (pouchdb-server: `{"express-pouchdb":"Welcome!"}`).
+ */
+export function answersAsCouchDb(root: unknown): boolean {
+  if (typeof root !== 'object' || root === null || Array.isArray(root)) return false;
+  return Object.values(root).some((v) => typeof v === 'string' && /^Welcome\b/.test(v));
 }
 
 function inRange(range: Range, hash: number): boolean {

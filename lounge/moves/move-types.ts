@@ -53,6 +53,8 @@ export interface RetiredShards {
   node: string;
   range: string;
   after: string;
+  /** The node's URL at the switch: a node removed from the map since is still reached there (if it still runs). */
+  url?: string;
 }
 
 export interface ElasticState {

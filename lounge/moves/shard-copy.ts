@@ -87,6 +87,7 @@ export class ShardCopy {
         target,
         serverUuid: `${this.serverUuid}${this.only ? `:${this.only.range.name}` : ''}`,
         options: request,
+        recordTargetSeq: true,
       });
       if (this.stopped) this.replication.stop();
       const body = await this.replication.run();

@@ -141,12 +141,18 @@ async function keyed(lounge: Lounge, db: string, kind: AllDocsKind, keys: unknow
     ),
     kind === '_local_docs' ? Promise.resolve([] as string[][]) : Promise.all(ranges.map((r) => lounge.designCopies.foreign(db, r))),
   ]);
+  // CouchDB sends `doc` only with include_docs; some nodes (pouchdb-server) add `"doc":null` to deleted rows.
+  const withDocs = pass.some(([k, v]) => k === 'include_docs' && v === 'true');
   for (const { g, body } of answers) {
     if (typeof body.total_rows === 'number') total += body.total_rows;
     if (!g) continue;
     body.rows.forEach((row, j) => {
       const i = g.at[j];
-      if (i !== undefined) out[i] = JSON.stringify(row);
+      if (i === undefined) return;
+      if (!withDocs && row !== null && typeof row === 'object' && 'doc' in row) {
+        const { doc: _doc, ...rest } = row as Record<string, unknown>;
+        out[i] = JSON.stringify(rest);
+      } else out[i] = JSON.stringify(row);
     });
   }
   total -= foreign.flat().length;

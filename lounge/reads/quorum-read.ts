@@ -17,7 +17,7 @@
 
 import type { Lounge } from '../lounge.js';
 import type { Range } from '../placement/ranges.js';
-import { LoungeError, unavailable } from '../errors/lounge-error.js';
+import { dbNotFound, LoungeError, unavailable } from '../errors/lounge-error.js';
 import { dbPath, docPath, UpstreamError, type UpstreamResponse } from '../upstream/node-client.js';
 import { DB_MISSING_REASON } from '../upstream/replica-reader.js';
 
@@ -85,6 +85,7 @@ export class QuorumReader {
     const answers: DocAnswer[] = [];
     let next = 0;
     let refusal: UpstreamError | undefined;
+    let dbMissing = 0;
     // Ask r replicas at once; each failure is replaced by the next replica in order.
     const ask = async (): Promise<void> => {
       while (next < order.length) {
@@ -97,7 +98,11 @@ export class QuorumReader {
           }
           if (res.status === 404) {
             const body = await res.buffer();
-            if (body.toString('utf8').includes(DB_MISSING_REASON)) continue;
+            const text = body.toString('utf8');
+            if (text.includes(DB_MISSING_REASON) || text.includes('"no_db_file"')) {
+              dbMissing++;
+              continue;
+            }
             answers.push({ node, status: 404, headers: res.headers, body });
             return;
           }
@@ -114,6 +119,7 @@ export class QuorumReader {
     const first = answers[0];
     if (!first) {
       if (refusal) throw refusal;
+      if (dbMissing > 0 && dbMissing === order.length) throw dbNotFound(); // every replica says so (replica-reader.ts does the same)
       throw unavailable(`range ${range.name} of ${db}`);
     }
     const ids = answers.map(identity);

@@ -231,7 +231,7 @@ export class AntiEntropy {
         const svc = lounge.config.service;
         return svc ? { url, auth: { basic: { username: svc.name, password: svc.password } } } : url;
       };
-      const { result, stop } = replicate({ source: peer(job.source), target: peer(job.target) }, { serverUuid: lounge.config.serverUuid });
+      const { result, stop } = replicate({ source: peer(job.source), target: peer(job.target) }, { serverUuid: lounge.config.serverUuid, recordTargetSeq: true });
       setStop(stop);
       const body = await result;
       const history = Array.isArray(body.history) ? (body.history[0] as { docs_written?: number } | undefined) : undefined;

@@ -93,7 +93,12 @@ export class UpstreamResponse {
       // not JSON: keep the status only
     }
     const error = typeof body?.error === 'string' ? body.error : 'upstream_error';
-    const reason = typeof body?.reason === 'string' ? body.reason : `node answered ${this.status}`;
+    let reason = typeof body?.reason === 'string' ? body.reason : `node answered ${this.status}`;
+    // CouchDB 1.x and pouchdb-server say "no_db_file" where CouchDB 2+ says "Database does not exist.".
+    if (this.status === 404 && reason === 'no_db_file') {
+      reason = 'Database does not exist.';
+      body = { ...body, reason };
+    }
     return new UpstreamError(this.node, this.status, error, reason, body);
   }
 }
@@ -218,11 +223,17 @@ export class NodeClient {
     return { status: res.status, body: await res.json<T>(), headers: res.headers };
   }
 
-  /** `GET /_up` with a short limit; true when the node answers 200. */
+  /**
+   * `GET /_up` with a short limit; true when the node answers 200. A node without `/_up`
+   * (404: CouchDB 1.x, pouchdb-server) is asked `GET /` instead.
+   */
   async probe(node: string, timeoutMs: number): Promise<boolean> {
     const res = await this.request(node, { method: 'GET', path: '/_up', timeoutMs });
     res.discard();
-    return res.status === 200;
+    if (res.status !== 404) return res.status === 200;
+    const root = await this.request(node, { method: 'GET', path: '/', timeoutMs });
+    root.discard();
+    return root.status === 200;
   }
 
   close(): void {

@@ -455,8 +455,13 @@ export class DocWriter {
     if (req.docId.startsWith('_design/') && req.json) {
       await this.copyDesignEverywhere(req.db, range, [{ ...req.json, _id: req.docId }]);
     }
-    const rev = typeof first.body.rev === 'string' ? first.body.rev : undefined;
-    return { status: quorumStatus(first.status, oks.length, this.w) ?? 202, body: first.body, etag: rev ? `"${rev}"` : undefined };
+    // CouchDB answers {ok, id, rev}; some CouchDB-API nodes (pouchdb-server) answer `[]`:
+    // the answer of a node that said what it stored wins, else CouchDB's is made from the request.
+    const said = oks.find((a) => typeof a.body === 'object' && a.body !== null && !Array.isArray(a.body) && typeof a.body.rev === 'string');
+    const sent = typeof req.json?._rev === 'string' ? req.json._rev : undefined;
+    const body = said?.body ?? (sent ? { ok: true, id: req.docId, rev: sent } : first.body);
+    const rev = typeof body.rev === 'string' ? body.rev : undefined;
+    return { status: quorumStatus((said ?? first).status, oks.length, this.w) ?? 202, body, etag: rev ? `"${rev}"` : undefined };
   }
 }
 

@@ -36,6 +36,8 @@ export interface CheckpointerOptions {
   writeSource: boolean;
   /** Where checkpoints are counted, if anywhere. */
   metrics?: ReplicatorMetrics;
+  /** Record the target's update seq in each history entry (HistoryEntry.target_seq). */
+  recordTargetSeq?: boolean;
 }
 
 export class Checkpointer {
@@ -73,6 +75,12 @@ export class Checkpointer {
     if (this.lastLog && sameSeq(throughSeq, this.committedSeq)) return;
     const { source, target } = this.options;
     await Promise.all([target.ensureFullCommit(signal), this.writeSource ? source.ensureFullCommit(signal) : undefined]);
+    let targetAt: { seq: Seq; uuid: string | undefined } | undefined;
+    if (this.options.recordTargetSeq) {
+      const info = await target.dbInfo(signal);
+      const uuid = typeof info['uuid'] === 'string' ? info['uuid'] : info.instance_start_time;
+      targetAt = { seq: info.update_seq, uuid };
+    }
     const body = buildReplicationLog({
       sessionId: this.options.sessionId,
       startSeq: this.options.startSeq,
@@ -82,6 +90,7 @@ export class Checkpointer {
       stats,
       previousHistory: this.options.previousHistory,
       byDocIds: this.options.byDocIds,
+      ...(targetAt ? { target: targetAt } : {}),
     });
     this.targetRev = await this.write(target, this.targetRev, body, signal);
     if (this.writeSource) {

@@ -76,6 +76,8 @@ export interface ReplicationSettings {
   skipRevsDiff?: boolean;
   /** Where checkpoints are counted (the node's `_stats`), if anywhere. */
   metrics?: ReplicatorMetrics;
+  /** Record the target's update seq in each checkpoint's history entry (the lounge translates `_changes` positions with it). */
+  recordTargetSeq?: boolean;
 }
 
 export type ReplicationPhase = 'starting' | 'running' | 'stopping' | 'completed' | 'stopped' | 'failed';
@@ -232,6 +234,7 @@ export class Replication {
       targetRev: targetLog?._rev,
       writeSource,
       ...(this.settings.metrics ? { metrics: this.settings.metrics } : {}),
+      ...(this.settings.recordTargetSeq ? { recordTargetSeq: true } : {}),
     });
     this.sourceLogBody = logBody(sourceLog);
     this.phase = this.stopRequested ? 'stopping' : 'running';

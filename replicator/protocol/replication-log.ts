@@ -42,6 +42,14 @@ export interface HistoryEntry extends SessionStats {
   start_last_seq: Seq;
   end_last_seq: Seq;
   recorded_seq: Seq;
+  /**
+   * Only when the replication was asked to record it (the lounge's shard copies): the
+   * target's `update_seq` read after everything up to `recorded_seq` was on it, and the
+   * target's instance id. A position at or past `target_seq` on the target has seen every
+   * source change up to `recorded_seq` (CouchDB's mem3_rep records the same pair).
+   */
+  target_seq?: Seq;
+  target_uuid?: string;
 }
 
 export interface ResumePoint {
@@ -117,6 +125,8 @@ export interface LogUpdate {
   previousHistory: JsonObject[];
   /** Replications by `doc_ids` repeat some stats at top level (CouchDB 1.0 compatibility, still written by 3.x). */
   byDocIds: boolean;
+  /** The target's update seq and instance id after this checkpoint's writes (see HistoryEntry.target_seq). */
+  target?: { seq: Seq; uuid: string | undefined };
 }
 
 /** The body of a checkpoint document (without `_id`/`_rev`). */
@@ -138,6 +148,10 @@ export function buildReplicationLog(update: LogUpdate): JsonObject {
     bulk_get_attempts: update.stats.bulk_get_attempts,
     bulk_get_docs: update.stats.bulk_get_docs,
   };
+  if (update.target) {
+    entry.target_seq = update.target.seq;
+    if (update.target.uuid !== undefined) entry.target_uuid = update.target.uuid;
+  }
   const log: JsonObject = {
     session_id: update.sessionId,
     source_last_seq: update.recordedSeq,
