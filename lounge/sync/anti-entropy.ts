@@ -53,6 +53,8 @@ function key(j: Job): string {
 export class AntiEntropy {
   private readonly queue = new Map<string, Job>();
   private readonly running = new Map<string, { stop(): void; done: Promise<void> }>();
+  /** Pairs asked for again while they ran. */
+  private readonly again = new Set<string>();
   private readonly reports = new Map<string, PairReport>();
   private timers: NodeJS.Timeout[] = [];
   private debounce: NodeJS.Timeout | undefined;
@@ -181,7 +183,13 @@ export class AntiEntropy {
   private enqueue(job: Job): void {
     if (this.closed) return;
     const k = key(job);
-    if (this.running.has(k) || this.queue.has(k)) return;
+    // A pair asked for while its sync runs may have been written after that run read the
+    // source's changes: it runs once more when this one ends (else the write waits for a sweep).
+    if (this.running.has(k)) {
+      this.again.add(k);
+      return;
+    }
+    if (this.queue.has(k)) return;
     this.queue.set(k, job);
     this.pump();
   }
@@ -193,6 +201,7 @@ export class AntiEntropy {
       let stop = () => {};
       const done = this.run(job, (s) => (stop = s)).finally(() => {
         this.running.delete(k);
+        if (this.again.delete(k)) this.enqueue(job);
         this.pump();
         if (this.queue.size === 0 && this.running.size === 0) for (const w of this.idleWaiters.splice(0)) w();
       });
