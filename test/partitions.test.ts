@@ -197,6 +197,10 @@ test('partition_view: partitioned and global design docs', async () => {
     assert.equal(res.status, 400);
     assert.match(res.body.reason, /mandatory for queries to this view\./);
     assert.equal((await request.get(`/${db}/_partition/_bar/_design/mrtest/_view/some`)).status, 400);
+    // An empty partition (`_partition//…`) is chttpd's empty path segment: 400, not a missing route.
+    const empty = await request.get(`/${db}/_partition//_design/mrtest/_view/some`);
+    assert.deepEqual([empty.status, empty.body.error], [400, 'illegal_partition']);
+    assert.equal((await request.get(`/${db}/_partition/foo/a/b/c/d/e/f`)).status, 404);
     assert.equal((await request.get(`/${db}/_design/mrtest/_view/some`).query({ partition: '_bar' })).status, 400);
     // A global design doc in the same database.
     const global = { views: { some: { map: 'function(doc) { if (doc.some) { emit(doc.value, doc.some); } }' } }, options: { partitioned: false } };

@@ -113,4 +113,10 @@ export function registerPartitions(router: Router, s: Services): void {
     send(ctx, 404, { error: 'not_found', reason: 'missing' });
   };
   for (const rest of ['/:a', '/:a/:b', '/:a/:b/:c', '/:a/:b/:c/:d', '/:a/:b/:c/:d/:e']) router.all('/:db/_partition/:partition' + rest, notFound);
+  // `/db/_partition//…`: chttpd splits the path into an empty partition name, which
+  // couch_partition:validate_partition refuses.
+  router.all('/:db/_partition/*rest', (ctx) => {
+    ctx.params.partition = (ctx.params.rest as string).split('/')[0] as string;
+    notFound(ctx);
+  });
 }
