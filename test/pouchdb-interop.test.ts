@@ -347,3 +347,27 @@ describe('attachments and checkpoints', () => {
     assert.equal(thirdPull.docs_read, 1);
   });
 });
+
+// Cases from PouchDB's own integration suite (tests/integration, the http adapter), where CouchDB
+// passes and Chaise once did not.
+describe("PouchDB's integration suite over HTTP", () => {
+  test('test.local_docs.js: a _local doc put back with _revisions {start: 0, ids: ["1"]} is updated (rev 0-2)', async () => {
+    // couch_doc:transfer_fields reads `_revisions` for any doc; the local-doc update then takes
+    // {0, ["1"]} as the previous rev 0-1. Any other shape is CouchDB's "Invalid rev format".
+    const db = remote('suite-local-revisions');
+    const first = await db.put({ _id: '_local/foo' });
+    assert.equal(first.rev, '0-1');
+    const doc = await db.get('_local/foo');
+    assert.equal(doc._revisions, undefined);
+    const second = await db.put({ ...doc, _revisions: { start: 0, ids: ['1'] } } as PouchDoc);
+    assert.equal(second.rev, '0-2');
+    const back = await db.get('_local/foo');
+    assert.equal(back._rev, '0-2');
+    assert.equal(back._revisions, undefined);
+    const bulk = await http('POST', '/suite-local-revisions/_bulk_docs', { docs: [{ _id: '_local/bar', _rev: '0-9', _revisions: { start: 0, ids: ['3'] } }] });
+    assert.deepEqual(bulk.json, [{ ok: true, id: '_local/bar', rev: '0-4' }] as unknown);
+    const bad = await http('PUT', '/suite-local-revisions/_local/baz', { _revisions: { start: 2, ids: ['a', 'b'] } });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.json.reason, 'Invalid rev format');
+  });
+});

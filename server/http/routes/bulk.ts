@@ -21,7 +21,7 @@ import { RawJson, notModifiedIfCurrent, send, sendParts } from '../respond.js';
 import type { Services } from '../services.js';
 import { acceptsType, bulkGetMultipart, followingAtts, newBoundary, type BulkGetPart, type FollowingAtt } from '../multipart.js';
 import { writeDocs, writeStatus } from '../write.js';
-import { openDb, queryEtag, readOptions, refuseLocalRevisions } from './documents.js';
+import { openDb, queryEtag, readOptions, applyLocalRevisions } from './documents.js';
 import type { MapRow, ViewResponse } from '../../../views/index.js';
 import { newUuid } from './server.js';
 
@@ -186,7 +186,7 @@ async function bulkDocs(ctx: Context, s: Services, db: Database, body: unknown, 
     if (kind === 'design' && !admin) {
       results[i] = { id: p.id, error: 'unauthorized', reason: 'You are not a db or server admin.' };
     } else if (kind === 'local') {
-      refuseLocalRevisions(docs[i]);
+      applyLocalRevisions(p.doc);
       const rev = await db.putLocal(p.id, p.doc);
       results[i] = { ok: true, id: p.id, rev };
     } else {

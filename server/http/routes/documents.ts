@@ -147,7 +147,7 @@ export function registerDocuments(router: Router, s: Services): void {
     const id = doc.id === undefined ? newUuid(s) : validateDocId(doc.id);
     checkSize(doc, id, s);
     if (docKind(id) === 'local') {
-      refuseLocalRevisions(raw);
+      applyLocalRevisions(doc);
       const rev = await db.putLocal(id, doc);
       return send(ctx, 201, { ok: true, id, rev });
     }
@@ -381,12 +381,19 @@ export function requestRev(ctx: Context, bodyRev: string | undefined): string | 
 // ---- _local ---------------------------------------------------------------------------------
 
 /**
- * A `_local` doc has no revision history, so `_revisions` cannot apply. CouchDB 3.5 fails such a
- * write with 500 "Invalid rev format" (its local-doc code cannot parse the rev); Chaise answers
- * the matching 400 with the same reason (a DEVIATIONS entry in the fixture replay says so).
+ * A `_local` doc has no revision history; couch_doc:transfer_fields still reads `_revisions`, and
+ * it wins over `_rev` (`{Start, Ids}` replaces the revs `_rev` set). The local-doc update code then
+ * takes `{0, [N | _]}` as the previous rev `0-N`; any other shape fails with "Invalid rev format"
+ * (500 in CouchDB 3.5; Chaise answers the matching 400 with the same reason, a DEVIATIONS entry in
+ * the fixture replay). PouchDB puts back a `_local` doc it read with `_revisions: {start: 0, ids: ['1']}`.
  */
-export function refuseLocalRevisions(raw: unknown): void {
-  if (typeof raw === 'object' && raw !== null && !Array.isArray(raw) && '_revisions' in raw) throw new CouchError('invalid_rev');
+export function applyLocalRevisions(doc: ParsedDoc): void {
+  const revs = doc.revisions;
+  if (revs === undefined) return;
+  const [head] = revs.ids;
+  if (head === undefined && revs.start === 0) return;
+  if (revs.start !== 0 || head === undefined || !/^\d+$/.test(head)) throw new CouchError('invalid_rev');
+  doc.rev = `0-${head}`;
 }
 
 function getLocal(ctx: Context, s: Services, id: string): void {
@@ -400,8 +407,8 @@ async function putLocal(ctx: Context, s: Services, id: string): Promise<void> {
   const db = openDb(s, ctx);
   validateDocId(id);
   const raw = await readJson(ctx, s.limits);
-  refuseLocalRevisions(raw);
-  const doc = parseDoc(raw);
+  const doc = parseDoc(raw, true);
+  applyLocalRevisions(doc);
   const rev = str(ctx.query as Query, 'rev');
   if (rev !== undefined && doc.rev === undefined) doc.rev = rev;
   checkSize(doc, id, s);
