@@ -7,6 +7,7 @@ import type Koa from 'koa';
 import type { AddressInfo } from 'node:net';
 import { Environment } from './storage/environment.js';
 import { Catalog } from './storage/catalog.js';
+import { DiskMonitor } from './storage/disk-monitor.js';
 import { Authenticator } from './auth/authenticator.js';
 import { createApp, type Extensions } from './http/app.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
@@ -143,6 +144,7 @@ export async function openNode(opts: NodeOptions, ext: Extensions | ((s: Service
     session: defaultSessionConfig(opts.auth?.sessionTimeoutSeconds ?? SESSION_TIMEOUT_SECONDS),
     configStore,
     stats,
+    diskMonitor: new DiskMonitor(env.path),
     nodeName: opts.nodeName ?? DEFAULT_NODE_NAME,
   };
   views.findStats.onQueryTime = (ms) => stats.mangoQueryTime.record(ms, performance.now());

@@ -87,3 +87,28 @@ test('auth_lockout_test: after 5 wrong passwords from one address the account is
   assert.equal((await adm(request.delete(cfg('admins', 'chttpd_auth_lockout')))).status, 200);
   assert.equal((await adm(request.delete(cfg('admins', 'adm')))).status, 200);
 });
+
+test('disk_monitor_test: past the thresholds interactive writes and index-updating queries get 507', async () => {
+  const cfg = (key: string) => `/_node/_local/_config/disk_monitor/${key}`;
+  assert.equal((await request.put('/diskmon')).status, 201);
+  assert.equal((await request.post('/diskmon').send({ _id: 'foo' })).status, 201);
+  assert.equal((await request.put('/diskmon/_design/foo').send({ views: { bar: { map: 'function(doc) { emit(); }' } } })).status, 201);
+  for (const [k, v] of [['interactive_view_indexing_threshold', '0'], ['interactive_database_writes_threshold', '0'], ['enable', 'true']]) {
+    assert.equal((await request.put(cfg(k as string)).set('X-Couch-Persist', 'false').send(JSON.stringify(v))).status, 200);
+  }
+  try {
+    // Any disk in use is more than 0% full.
+    const write = await request.post('/diskmon').send({ _id: 'bar' });
+    assert.equal(write.status, 507);
+    assert.equal(write.body.error, 'insufficient_storage');
+    assert.equal((await request.get('/diskmon/_design/foo/_view/bar')).status, 507);
+    assert.equal((await request.get('/diskmon/_design/foo/_view/bar?stale=ok')).status, 200);
+    // Replicated writes are not interactive.
+    const replicated = await request.post('/diskmon/_bulk_docs').send({ docs: [{ _id: 'r', _rev: '1-abc' }], new_edits: false });
+    assert.equal(replicated.status, 201);
+  } finally {
+    await request.put(cfg('enable')).set('X-Couch-Persist', 'false').send('"false"');
+  }
+  assert.equal((await request.post('/diskmon').send({ _id: 'bar' })).status, 201);
+  assert.equal((await request.get('/diskmon/_design/foo/_view/bar')).body.total_rows, 3);
+});

@@ -12,6 +12,7 @@ import type { PasswordHash } from '../auth/password.js';
 import { formatAdminHash, hashPassword, isHashedAdminValue, parseAdminHash } from '../auth/password.js';
 import { SESSION_TIMEOUT_SECONDS } from '../auth/session.js';
 import { DEFAULT_LOCKOUT } from '../auth/authenticator.js';
+import { DEFAULT_DISK_MONITOR } from '../storage/disk-monitor.js';
 import type { PeruserConfig } from '../auth/peruser.js';
 import type { ConfigStore, Sections } from './store.js';
 import { authHandlers } from '../auth/jwt.js';
@@ -24,6 +25,7 @@ export const LIVE_KEYS = [
   'couchdb/max_partition_size', 'query_server_config/partition_query_limit',
   'chttpd/require_valid_user', 'chttpd/require_valid_user_except_for_up',
   'chttpd/decode_plus_to_space', 'httpd/x_forwarded_host', 'httpd/x_forwarded_proto', 'httpd/x_forwarded_ssl',
+  'disk_monitor/enable', 'disk_monitor/interactive_view_indexing_threshold', 'disk_monitor/interactive_database_writes_threshold',
   'chttpd_auth_lockout/mode', 'chttpd_auth_lockout/threshold', 'chttpd_auth_lockout/max_lifetime',
   'chttpd_auth/timeout', 'chttpd_auth/allow_persistent_cookies', 'chttpd_auth/cookie_domain', 'chttpd_auth/same_site', 'chttpd_auth/secret', 'chttpd_auth/iterations',
   'couch_peruser/enable', 'couch_peruser/delete_dbs',
@@ -211,7 +213,15 @@ export function applyLiveSettings(config: ConfigStore, s: Services, hooks: LiveH
   const applyReplicator = () => {
     s.replication?.setSchedulerLimits(replicatorLimits(config));
   };
+  const applyDiskMonitor = () => {
+    s.diskMonitor.config = {
+      enable: bool(get('disk_monitor', 'enable'), DEFAULT_DISK_MONITOR.enable),
+      interactiveViewIndexing: int(get('disk_monitor', 'interactive_view_indexing_threshold'), DEFAULT_DISK_MONITOR.interactiveViewIndexing),
+      interactiveWrites: int(get('disk_monitor', 'interactive_database_writes_threshold'), DEFAULT_DISK_MONITOR.interactiveWrites),
+    };
+  };
   const bySection: Record<string, () => void> = {
+    disk_monitor: applyDiskMonitor,
     admins: applyAdmins,
     chttpd: () => {
       applyHttp();
@@ -234,5 +244,6 @@ export function applyLiveSettings(config: ConfigStore, s: Services, hooks: LiveH
   applyAuth();
   applyPeruser();
   applyReplicator();
+  applyDiskMonitor();
   return config.subscribe(({ section }) => bySection[section]?.());
 }

@@ -25,6 +25,7 @@ export const ERRORS = {
   missing_stub: { status: 412, reason: 'Invalid attachment stub.' },
   precondition_failed: { status: 412, reason: 'Precondition failed.' },
   too_large: { status: 413, reason: 'the request entity is too large' },
+  insufficient_storage: { status: 507, reason: 'Insufficient storage' },
   document_too_large: { status: 413, reason: 'Document too large.' },
   attachment_too_large: { status: 413, reason: 'Attachment too large.' },
   too_long: { status: 414, reason: 'the request uri is too long' },

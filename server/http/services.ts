@@ -11,6 +11,7 @@ import type { UsersConfig } from '../auth/users.js';
 import type { SessionConfig } from '../auth/sessions-http.js';
 import type { ConfigStore } from '../config/store.js';
 import type { NodeStats } from '../stats/node-stats.js';
+import type { DiskMonitor } from '../storage/disk-monitor.js';
 
 export interface NodeConfig {
   /** Shown in `GET /` and used in `Location` headers. */
@@ -43,6 +44,8 @@ export interface Services {
   closing: AbortSignal;
   /** The node's configuration (`/_node/{node}/_config`); live settings follow its changes. */
   configStore: ConfigStore;
+  /** `[disk_monitor]`: refuses interactive writes and index updates when the disk is too full. */
+  diskMonitor: DiskMonitor;
   /** Request counts, latencies and other metrics (`/_node/{node}/_stats`). */
   stats: NodeStats;
   /** This node's name, as `/_node/_local` and `/_membership` give it. */

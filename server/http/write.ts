@@ -27,6 +27,7 @@ export type WriteGuard = (
 ) => Promise<(EditResult | undefined)[]> | (EditResult | undefined)[];
 
 export async function writeDocs(s: Services, ctx: Context, db: Database, edits: Edit[], newEdits: boolean): Promise<EditResult[]> {
+  if (newEdits) s.diskMonitor.checkWrite();
   const results: (EditResult | undefined)[] = new Array(edits.length).fill(undefined);
   if (s.guards.length > 0) {
     // Guarded views of the edits are made only when a guard asks for them (most writes meet none).

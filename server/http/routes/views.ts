@@ -62,6 +62,7 @@ export async function queryViewRoute(s: Services, ctx: Context, body: unknown, p
   // An answer that waits for the index is current while the database is unchanged; one read from
   // the index as it stands (stale/update=false|lazy) is not tied to the database, so it gets no ETag.
   if (query.stale === undefined && (query.update === undefined || query.update === 'true')) {
+    s.diskMonitor.checkViewIndexing();
     if (notModifiedIfCurrent(ctx, queryEtag(db, `_view/${ddoc._id}/${ctx.params.view as string}`, query, body))) return;
   }
   const result = opaqueSeq(db, await s.views.queryView(docSource(db), ddoc, ctx.params.view as string, query, body));
