@@ -204,3 +204,28 @@ test('several queries of one view in one request answer as each would alone (`/q
     await close();
   }
 });
+
+test('a reduce whose output does not shrink answers a reduce_overflow_error row (view_errors_test.exs)', async () => {
+  const { request, close } = await inProcessNode();
+  try {
+    await request.put('/overflow').expect(201);
+    await request.put('/overflow/d1').set('content-type', 'application/json').send({ integer: 1 }).expect(201);
+    const reduce = "function (keys, values) { var chars = []; for (var i=0; i < 1000; i++) {chars.push('wazzap');};return chars; };";
+    await request
+      .put('/overflow/_design/testbig')
+      .set('content-type', 'application/json')
+      .send({ views: { reduce_too_big: { map: 'function (doc) {emit(doc.integer, doc.integer)};', reduce } } })
+      .expect(201);
+    for (const query of [{}, { group: true }]) {
+      const res = await request.get('/overflow/_design/testbig/_view/reduce_too_big').query(query).expect(200);
+      const row = res.body.rows[0];
+      // fabric_view:transform_row: a null key, the error, and the message as its reason; no value.
+      assert.deepEqual(Object.keys(row).sort(), ['error', 'key', 'reason']);
+      assert.equal(row.key, null);
+      assert.equal(row.error, 'reduce_overflow_error');
+      assert.match(row.reason, /^Reduce output must shrink more rapidly: Current output: '\["wazzap"/);
+    }
+  } finally {
+    await close();
+  }
+});

@@ -26,7 +26,24 @@ export interface MapRow {
 
 export interface ReduceRow {
   key: unknown;
-  value: unknown;
+  value?: unknown;
+  /** A reduce that did not shrink: `reduce_overflow_error`, with `reason`, and a null key. */
+  error?: string;
+  reason?: string;
+}
+
+/**
+ * A reduce row as CouchDB answers it. A JS reduce whose output did not shrink leaves
+ * `{"reduce_overflow_error": msg}` as its value, which fabric_view:transform_row turns into
+ * `{"key": null, "error": "reduce_overflow_error", "reason": msg}`.
+ */
+export function reduceRow(key: unknown, value: unknown): ReduceRow {
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const keys = Object.keys(value);
+    const msg = (value as Record<string, unknown>).reduce_overflow_error;
+    if (keys.length === 1 && typeof msg === 'string') return { key: null, error: 'reduce_overflow_error', reason: msg };
+  }
+  return { key, value };
 }
 
 export interface ViewResponse {
@@ -247,7 +264,7 @@ export async function runReduceQuery(
       reducer.builtin !== null
         ? finalReduceSync(reducer.builtin, parts)
         : ((await finalReduceMany(reducer, [parts]))[0] as unknown);
-    out.rows = [{ key: null, value: reducer.finalize(red) }];
+    out.rows = [reduceRow(null, reducer.finalize(red))];
     return out;
   }
 
@@ -267,7 +284,7 @@ export async function runReduceQuery(
           skip--;
           return true;
         }
-        if (builtin !== null) rows.push({ key: outKey(g.key), value: builtin.finalize(finalReduceSync(builtin, g)) });
+        if (builtin !== null) rows.push(reduceRow(outKey(g.key), builtin.finalize(finalReduceSync(builtin, g))));
         else pending.push(g);
         more = rows.length + pending.length < limit;
         return more;
@@ -277,7 +294,7 @@ export async function runReduceQuery(
   }
   if (pending.length > 0) {
     const reds = await finalReduceMany(reducer, pending);
-    pending.forEach((g, i) => rows.push({ key: outKey(g.key), value: reducer.finalize(reds[i]) }));
+    pending.forEach((g, i) => rows.push(reduceRow(outKey(g.key), reducer.finalize(reds[i]))));
   }
   out.rows = rows;
   return out;
