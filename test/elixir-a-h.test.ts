@@ -112,3 +112,12 @@ test('disk_monitor_test: past the thresholds interactive writes and index-updati
   assert.equal((await request.post('/diskmon').send({ _id: 'bar' })).status, 201);
   assert.equal((await request.get('/diskmon/_design/foo/_view/bar')).body.total_rows, 3);
 });
+
+test('changes_test "erlang function filtered changes": a filter in a language Chaise does not run is refused before the feed starts', async () => {
+  assert.equal((await request.put('/erlfilter')).status, 201);
+  const ddoc = { language: 'erlang', filters: { foo: 'fun({Doc}, Req) -> true end.' } };
+  assert.equal((await request.put('/erlfilter/_design/erlang').send(ddoc)).status, 201);
+  const res = await request.get('/erlfilter/_changes?filter=erlang/foo');
+  assert.equal(res.status, 400);
+  assert.deepEqual(res.body, { error: 'unknown_query_language', reason: 'erlang' });
+});

@@ -3,7 +3,7 @@
 
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { compileSelector } from '../../../views/index.js';
+import { checkLanguage, compileSelector } from '../../../views/index.js';
 import { renderRevision } from '../../docs/read.js';
 import { CouchError } from '../../errors/catalog.js';
 import { changeRows, changeRowsAsync, parseSince, pendingAfter, withoutSeq, type FeedOptions, type FeedRow } from '../../changes/feed.js';
@@ -280,6 +280,8 @@ function applyFilter(ctx: Context, s: Services, db: Database, q: Query, body: Re
       const [ddocName, fname] = name.split('/') as [string, string];
       const ddoc = designDoc(db, ddocName);
       if (!ddoc) throw new CouchError('not_found', 'missing');
+      // Refused before the feed's headers go out; a filter failing mid-feed could only cut it short.
+      checkLanguage(ddoc);
       const engine = s.views;
       if (filter === '_view') {
         const views = ddoc.views as Record<string, unknown> | undefined;
