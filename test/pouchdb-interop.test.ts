@@ -370,4 +370,27 @@ describe("PouchDB's integration suite over HTTP", () => {
     assert.equal(bad.status, 400);
     assert.equal(bad.json.reason, 'Invalid rev format');
   });
+
+  test('test.changes.js: a filter or view the design doc lacks is 404, naming the first missing key as CouchDB does', async () => {
+    // couch_changes:check_member_exists walks [<<"filters">>, Name] / [<<"views">>, Name] with
+    // couch_util:get_nested_json_value, which throws {not_found, "missing json key: K"} at the first miss.
+    const db = remote('suite-changes-missing-filter');
+    await db.bulkDocs([
+      { _id: '1', integer: 1 },
+      { _id: '_design/views', views: { even: { map: 'function (doc) { emit(doc._id); }' } } },
+      { _id: '_design/filters', filters: { even: 'function (doc) { return true; }' } },
+    ] as PouchDoc[]);
+    const cases: [string, string][] = [
+      ['filter=views/even', 'missing json key: filters'],
+      ['filter=filters/odd', 'missing json key: odd'],
+      ['filter=_view&view=filters/even', 'missing json key: views'],
+      ['filter=_view&view=views/odd', 'missing json key: odd'],
+      ['filter=nope/even', 'missing'],
+    ];
+    for (const [query, reason] of cases) {
+      const res = await http('GET', `/suite-changes-missing-filter/_changes?${query}`);
+      assert.equal(res.status, 404, query);
+      assert.deepEqual(res.json, { error: 'not_found', reason }, query);
+    }
+  });
 });

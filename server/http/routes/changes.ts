@@ -285,11 +285,14 @@ function applyFilter(ctx: Context, s: Services, db: Database, q: Query, body: Re
       const engine = s.views;
       if (filter === '_view') {
         const views = ddoc.views as Record<string, unknown> | undefined;
-        if (!views || typeof views[fname] !== 'object') throw new CouchError('not_found', 'missing json key: ' + fname);
+        // couch_util:get_nested_json_value names the first key it misses: `views`, then the view.
+        if (!views || typeof views !== 'object') throw new CouchError('not_found', 'missing json key: views');
+        if (typeof views[fname] !== 'object') throw new CouchError('not_found', 'missing json key: ' + fname);
         opts.batchFilter = (docs) => engine.runViewFilter(ddoc, fname, docs);
       } else {
         const filters = ddoc.filters as Record<string, unknown> | undefined;
-        if (!filters || typeof filters[fname] !== 'string') throw new CouchError('not_found', 'missing json key: ' + fname);
+        if (!filters || typeof filters !== 'object') throw new CouchError('not_found', 'missing json key: filters');
+        if (typeof filters[fname] !== 'string') throw new CouchError('not_found', 'missing json key: ' + fname);
         const req = {
           query: { ...q },
           method: ctx.method,
