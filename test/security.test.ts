@@ -225,6 +225,12 @@ test('[chttpd_auth] authentication_db: users log in from that database, whose pa
     const s = await t.request.get('/_session').auth('elsewhere', 'pw-e').expect(200);
     assert.deepEqual(s.body.userCtx, { name: 'elsewhere', roles: [] });
     assert.equal(s.body.info.authentication_db, 'other_users');
+    // Only the hashing applies there, not `_users`' _design/_auth rules (security_validation_test.exs
+    // saves users without a type).
+    const untyped = await t.request.post('/other_users').auth('adm', 'pw').set('content-type', 'application/json')
+      .send(JSON.stringify({ _id: 'org.couchdb.user:jerry', name: 'jerry', roles: [], password: 'mouse' }));
+    assert.equal(untyped.status, 201, JSON.stringify(untyped.body));
+    assert.equal((await t.request.get('/_session').auth('jerry', 'mouse').expect(200)).body.userCtx.name, 'jerry');
     // The users of `_users` are not looked up meanwhile.
     await t.request.get('/_session').auth('mem', 'pw-mem').expect(401);
   } finally {

@@ -65,8 +65,11 @@ const forbidden = (id: string, reason: string): EditResult => ({ id, error: 'for
 
 export function usersGuard(cfg: UsersConfig, onUserChanged: (name: string) => void): WriteGuard {
   return (db, _raw, edits, newEdits, user) => {
-    if (db.name !== USERS_DB && db.name !== authDbOf(cfg)) return [];
-    return edits().map((e) => checkUserEdit(e, newEdits, user, cfg, onUserChanged));
+    if (db.name === USERS_DB) return edits().map((e) => checkUserEdit(e, newEdits, user, cfg, onUserChanged));
+    // Another `authentication_db` gets couch_users_db:before_doc_update (passwords are hashed);
+    // the document rules are `_users`' own `_design/_auth`, which that database does not have.
+    if (db.name === authDbOf(cfg)) return edits().map((e) => hashEditPassword(e, cfg, onUserChanged));
+    return [];
   };
 }
 
@@ -95,15 +98,22 @@ function checkUserEdit(e: GuardedEdit, newEdits: boolean, user: UserCtx, cfg: Us
     const before = JSON.stringify(old && old._deleted !== true ? old.roles ?? [] : []);
     if (JSON.stringify(body.roles ?? []) !== before) return forbidden(e.id, 'Only _admin may set roles');
   }
+  if (body.password !== undefined && body.password !== null && typeof body.password !== 'string') {
+    return forbidden(e.id, 'password must be a string');
+  }
+  return hashEditPassword(e, cfg, onUserChanged);
+}
+
+/** Replaces a clear `password` by its pbkdf2 hash; the user's cached credentials are forgotten. */
+function hashEditPassword(e: GuardedEdit, cfg: UsersConfig, onUserChanged: (name: string) => void): undefined {
+  const body = e.doc.body;
   if (typeof body.password === 'string') {
     const hash = hashPassword(body.password, cfg.iterations);
     const next: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(body)) if (k !== 'password') next[k] = v;
     Object.assign(next, hash);
     e.doc = { ...e.doc, body: next, json: JSON.stringify(next) };
-  } else if (body.password !== undefined && body.password !== null) {
-    return forbidden(e.id, 'password must be a string');
   }
-  onUserChanged(name);
+  if (e.id.startsWith(USER_PREFIX)) onUserChanged(e.id.slice(USER_PREFIX.length));
   return undefined;
 }
