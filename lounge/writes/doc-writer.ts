@@ -212,7 +212,12 @@ export class DocWriter {
     const copies: Doc[] = [];
     const copyIdx: number[] = [];
     const readBack: { id: string; rev: string; i: number }[] = [];
-    results.forEach((r, j) => {
+    // Rows are matched to docs by id, not by position: CouchDB keeps the request's order, but
+    // not every CouchDB-API node does, and a row paired with the wrong doc would copy that doc
+    // to the other replicas under another doc's revision.
+    const order = rowOrder(g.docs, results);
+    results.forEach((r, k) => {
+      const j = order[k] as number;
       const i = g.idx[j] as number;
       rows[i] = r;
       if (r.ok !== true && !(r.rev && !r.error)) return;
@@ -463,6 +468,28 @@ export class DocWriter {
     const rev = typeof body.rev === 'string' ? body.rev : undefined;
     return { status: quorumStatus((said ?? first).status, oks.length, this.w) ?? 202, body, etag: rev ? `"${rev}"` : undefined };
   }
+}
+
+/** For each result row, the index of the doc it answers: by id (in request order for repeated ids), else by position. */
+export function rowOrder(docs: readonly Doc[], rows: readonly BulkRow[]): number[] {
+  const free = new Map<string, number[]>();
+  docs.forEach((d, j) => {
+    const id = String(d._id);
+    free.set(id, [...(free.get(id) ?? []), j]);
+  });
+  const used = new Set<number>();
+  const out = rows.map((r) => {
+    const j = typeof r.id === 'string' ? free.get(r.id)?.shift() : undefined;
+    if (j !== undefined) used.add(j);
+    return j;
+  });
+  let next = 0;
+  return out.map((j) => {
+    if (j !== undefined) return j;
+    while (used.has(next)) next++;
+    used.add(next);
+    return next;
+  });
 }
 
 function inRange(range: Range, hash: number): boolean {

@@ -1,0 +1,177 @@
+// The migration story (issue 14): a lounge in front of third-party nodes only (two
+// pouchdb-server processes, q=4, n=2), under steady load — writers (PUT and `_bulk_docs`),
+// readers and a continuous `_changes` client — then two Chaise nodes join, `rebalance` runs,
+// and the pouchdb-server nodes are drained and removed, one after the other.
+//
+// Promised: no request fails (2xx; 202 where `w` is not met); every acknowledged write is on
+// both Chaise nodes at the end (its acknowledged revision is a leaf there); the `_changes`
+// client saw every doc; both replicas of every range are identical; the map holds the Chaise
+// nodes only. (Seen, not explained yet: a few docs written while pouchdb-server leads their
+// range end with a second, conflicting revision 1 of the same body next to the acknowledged
+// one, on every replica — nothing is lost, but the acknowledged revision may not win.)
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startCluster, type RunningCluster } from './cluster.js';
+import { NodeProcess } from './node-process.js';
+import { call, eventually } from '../test-support/http.js';
+import { startLoad } from '../test-support/load.js';
+
+const WRITERS = 8;
+const READERS = 2;
+const MOVES_DEADLINE_MS = 120_000;
+const CONVERGE_DEADLINE_MS = 30_000;
+const TEST_TIMEOUT_MS = 300_000;
+
+let cluster: RunningCluster;
+let chaise: NodeProcess[] = [];
+let L = '';
+let dir = '';
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'chaise-migration-'));
+  cluster = await startCluster({
+    nodes: 2,
+    kinds: ['pouchdb-server', 'pouchdb-server'],
+    q: 4,
+    n: 2,
+    port: 0,
+    dir,
+    tune: {
+      health: { failThreshold: 2, backoffBaseMs: 100, backoffMaxMs: 300, probeIntervalMs: 100 },
+      sync: { intervalMs: 600_000, debounceMs: 200, enabled: true },
+      elastic: { retireAfterMs: 600_000, retryMs: 200, attemptsMax: 20 },
+    },
+  });
+  L = cluster.lounge.url;
+  chaise = ['c1', 'c2'].map((id) => {
+    mkdirSync(join(dir, id));
+    return new NodeProcess({ id, dir: join(dir, id), port: 0 });
+  });
+  await Promise.all(chaise.map((n) => n.start()));
+});
+
+after(async () => {
+  await cluster?.close();
+  await Promise.all(chaise.map((n) => n.stop()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const t0 = Date.now();
+function phase(what: string): void {
+  console.log(`# ${((Date.now() - t0) / 1000).toFixed(1)} s: ${what}`);
+}
+
+async function movesDone(): Promise<void> {
+  await eventually(
+    async () => ((await call(L, 'GET', '/_lounge/moves')).body.moves as { state: string }[]).every((m) => m.state === 'done' || m.state === 'failed'),
+    MOVES_DEADLINE_MS,
+    'every move to finish',
+    100,
+  );
+  const failed = ((await call(L, 'GET', '/_lounge/moves')).body.moves as { state: string }[]).filter((m) => m.state === 'failed');
+  assert.deepEqual(failed, [], 'no move failed');
+}
+
+/** Each doc's leaf revisions on one replica of one shard, read from the node itself. */
+async function shardLeafRevs(url: string, shard: string): Promise<Map<string, Set<string>>> {
+  const r = await call(url, 'GET', `/${encodeURIComponent(shard)}/_changes?style=all_docs`);
+  assert.equal(r.status, 200, `${url} ${shard}: ${r.text}`);
+  return new Map((r.body.results as { id: string; changes: { rev: string }[] }[]).map((x) => [x.id, new Set(x.changes.map((c) => c.rev))]));
+}
+
+/** Every doc of one replica with its winning revision and conflicts: what "identical replicas" compares. */
+async function shardLeaves(url: string, shard: string): Promise<string> {
+  const r = await call(url, 'GET', `/${encodeURIComponent(shard)}/_all_docs?include_docs=true&conflicts=true`);
+  assert.equal(r.status, 200, `${url} ${shard}: ${r.text}`);
+  return (r.body.rows as { id: string; value: { rev: string }; doc?: { _conflicts?: string[] } }[])
+    .map((x) => `${x.id} ${x.value.rev} ${[...(x.doc?._conflicts ?? [])].sort().join(',')}`)
+    .join('\n');
+}
+
+test('from pouchdb-server nodes to Chaise nodes under load: add, rebalance, drain and remove, nothing fails', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const db = 'migrate';
+  assert.equal((await call(L, 'PUT', `/${db}`)).status, 201);
+  const load = startLoad(L, db, { writers: WRITERS, readers: READERS });
+  let stopped = false;
+  try {
+    await new Promise((r) => setTimeout(r, 1_000));
+    phase('load running on pouchdb-server nodes');
+    for (const n of chaise) {
+      const add = await call(L, 'PUT', `/_lounge/nodes/${n.id}`, { url: n.url });
+      assert.equal(add.status, 201, add.text);
+    }
+    const rb = await call(L, 'POST', '/_lounge/rebalance');
+    assert.equal(rb.status, 202, rb.text);
+    assert.equal(rb.body.moves.length, 4, 'half of the 8 replicas move to the Chaise nodes');
+    await movesDone();
+    phase(`rebalanced (${load.report.acked.size} docs acknowledged)`);
+    for (const id of ['n1', 'n2']) {
+      const drain = await call(L, 'DELETE', `/_lounge/nodes/${id}`);
+      assert.equal(drain.status, 202, drain.text);
+      await movesDone();
+      await eventually(async () => !(id in (await call(L, 'GET', '/_lounge/map')).body.nodes), 10_000, `${id} to leave the map`);
+      phase(`${id} drained and removed (${load.report.acked.size} docs acknowledged)`);
+    }
+    const map = (await call(L, 'GET', '/_lounge/map')).body;
+    assert.deepEqual(Object.keys(map.nodes).sort(), ['c1', 'c2']);
+    for (const r of map.ranges as { nodes: string[] }[]) assert.deepEqual([...r.nodes].sort(), ['c1', 'c2']);
+    await new Promise((r) => setTimeout(r, 500));
+    await load.feedCaughtUp(CONVERGE_DEADLINE_MS);
+    phase('feed caught up');
+  } finally {
+    const report = await load.stop();
+    stopped = true;
+    assert.deepEqual(report.failures.slice(0, 20), [], `${report.failures.length} of ${report.requests} requests failed`);
+    assert.ok(report.acked.size > 100, `enough load: ${report.acked.size} docs acknowledged`);
+    // Every acknowledged write is on both Chaise nodes: its acknowledged revision is a leaf
+    // there (copies that got 202 arrive through the syncer's hinted handoff).
+    const lounge = cluster.lounge.lounge;
+    let lost: string[] = [];
+    await eventually(
+      async () => {
+        const leaves = new Map<string, Set<string>>();
+        for (const range of lounge.map.ranges) {
+          const shard = lounge.map.shardName(range, db);
+          for (const n of chaise) for (const [id, revs] of await shardLeafRevs(n.url, shard)) leaves.set(`${n.id} ${id}`, revs);
+        }
+        lost = chaise.flatMap((n) => [...report.acked].filter(([id, rev]) => !leaves.get(`${n.id} ${id}`)?.has(rev)).map(([id, rev]) => `${n.id} ${id} ${rev}`));
+        // A doc a node's feed did not list (yet) is asked for directly: its leaves, by id.
+        const still: string[] = [];
+        for (const l of lost) {
+          const [node, id, rev] = l.split(' ') as [string, string, string];
+          const url = chaise.find((n) => n.id === node)?.url as string;
+          const shard = lounge.map.shardName(lounge.map.rangeOf(id, db), db);
+          const r = await call(url, 'GET', `/${encodeURIComponent(shard)}/${encodeURIComponent(id)}?open_revs=all`, undefined, { accept: 'application/json' });
+          if (!(Array.isArray(r.body) && r.body.some((x: { ok?: { _rev?: string } }) => x.ok?._rev === rev))) still.push(l);
+        }
+        lost = still;
+        return lost.length === 0;
+      },
+      CONVERGE_DEADLINE_MS,
+      'every acknowledged write on both Chaise nodes',
+      250,
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}: ${lost.length} missing, e.g. ${lost.slice(0, 5).join('; ')}`);
+    });
+    // (The feed saw every doc acknowledged up to feedCaughtUp, above.) Both replicas of every range are identical.
+    await eventually(
+      async () => {
+        for (const range of lounge.map.ranges) {
+          const shard = lounge.map.shardName(range, db);
+          const [a, b] = await Promise.all(chaise.map((n) => shardLeaves(n.url, shard)));
+          if (a !== b) return false;
+        }
+        return true;
+      },
+      CONVERGE_DEADLINE_MS,
+      'both replicas of every range to be identical',
+      250,
+    );
+    phase('checked');
+  }
+  assert.ok(stopped);
+});
