@@ -153,6 +153,7 @@ export async function openNode(opts: NodeOptions, ext: Extensions | ((s: Service
   for (const name of SYSTEM_DATABASES) if (!catalog.get(name)) await catalog.create(name);
   await ensureAuthDdoc(catalog.require(USERS_DB));
   auth.userLookup = (name) => lookupUser(catalog.get(authDbOf(users)), name);
+  users.passwordRules = () => configStore.get('chttpd_auth', 'password_regexp') ?? configStore.get('couch_httpd_auth', 'password_regexp');
   services.guards.push(usersGuard(users, (name) => auth.forget(name)));
   services.guards.push(validateGuard(views, stats));
   // A deleted database's indexes go with it.

@@ -243,3 +243,42 @@ test('[chttpd_auth] authentication_db: users log in from that database, whose pa
 async function adminPut(path: string): Promise<void> {
   await t.request.put(path).auth('adm', 'pw').expect(201);
 }
+
+test('_users: a user doc in conflict logs nobody in; `_:_` is logged out; _design/_auth role messages', async () => {
+  const adm = (req: import('supertest').Test) => req.auth('adm', 'pw').set('content-type', 'application/json');
+  const created = await adm(t.request.put('/_users/org.couchdb.user:conflicted')).send({ name: 'conflicted', password: 'pw-c', type: 'user', roles: [] }).expect(201);
+  await t.request.get('/_session').auth('conflicted', 'pw-c').expect(200);
+  // A second branch, as replication brings one (users_db_test.exs "users db").
+  const doc = (await adm(t.request.get('/_users/org.couchdb.user:conflicted'))).body;
+  for (const branch of ['0123456789abcdef0123456789abcdef', 'fedcba9876543210fedcba9876543210']) {
+    const revisions = { start: 2, ids: [branch, created.body.rev.split('-')[1]] };
+    await adm(t.request.put('/_users/org.couchdb.user:conflicted?new_edits=false')).send({ ...doc, _rev: `2-${branch}`, _revisions: revisions, foo: branch }).expect(201);
+  }
+  const refused = await t.request.get('/_session').auth('conflicted', 'pw-c');
+  assert.equal(refused.status, 401);
+  assert.match(refused.body.reason, /conflicts must be resolved/);
+  const out = await t.request.get('/_session').set('authorization', 'Basic ' + Buffer.from('_:_').toString('base64')).expect(200);
+  assert.equal(out.body.userCtx.name, null);
+  const bad = (roles: unknown) => adm(t.request.put('/_users/org.couchdb.user:rolesy')).send({ name: 'rolesy', type: 'user', roles });
+  assert.equal((await bad('not an array')).body.reason, 'doc.roles must be an array');
+  assert.equal((await bad([12])).body.reason, 'doc.roles can only contain strings');
+  assert.equal((await bad(undefined)).body.reason, 'doc.roles must exist');
+});
+
+test('[couch_httpd_auth] password_regexp refuses passwords that miss a requirement (400) and a broken setting (403)', async () => {
+  await setConfig('couch_httpd_auth', 'password_regexp', '[{".{10,}"}, {"[A-Z]+", "Requirement 2."}]');
+  try {
+    const put = (password: string) => t.request.put('/_users/org.couchdb.user:ruled').auth('adm', 'pw').set('content-type', 'application/json').send({ name: 'ruled', type: 'user', roles: [], password });
+    const short = await put('funnybone');
+    assert.deepEqual([short.status, short.body.reason], [400, 'Password does not conform to requirements.']);
+    const lower = await put('funnnnnybone');
+    assert.deepEqual([lower.status, lower.body.reason], [400, 'Password does not conform to requirements. Requirement 2.']);
+    await setConfig('couch_httpd_auth', 'password_regexp', '{{".{10,}"}}');
+    const broken = await put('funnnnnyBONE');
+    assert.deepEqual([broken.status, broken.body.reason], [403, 'Server cannot hash passwords at this time.']);
+    await setConfig('couch_httpd_auth', 'password_regexp', '[{".{10,}"}, {"[A-Z]+", "Requirement 2."}]');
+    assert.equal((await put('funnnnnyBONE')).status, 201);
+  } finally {
+    await unsetConfig('couch_httpd_auth', 'password_regexp');
+  }
+});

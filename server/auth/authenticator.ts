@@ -81,6 +81,8 @@ export class Authenticator {
     if (!m) return ANONYMOUS;
     const creds = parseBasic(m[1] as string);
     if (!creds) throw new CouchError('unauthorized', 'Name or password is incorrect.');
+    // couch_httpd_auth:basic_name_pw: `_:_` is the name and password of someone logged out.
+    if (creds.name === '_' && creds.password === '_') return ANONYMOUS;
     return this.check(creds, peer);
   }
 

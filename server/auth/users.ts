@@ -6,7 +6,10 @@
 import type { Database, EditResult } from '../storage/database.js';
 import type { GuardedEdit, WriteGuard } from '../http/write.js';
 import { hashPassword, type PasswordHash } from './password.js';
+import { checkPassword } from './password-rules.js';
 import { isServerAdmin, type UserCtx } from './access.js';
+import { conflicts } from '../revtree/index.js';
+import { CouchError } from '../errors/catalog.js';
 
 export const USERS_DB = '_users';
 export const USER_PREFIX = 'org.couchdb.user:';
@@ -18,6 +21,8 @@ export interface UsersConfig {
   iterations: number;
   /** `[chttpd_auth] authentication_db`: where users log in from (default `_users`). */
   authDb?: string;
+  /** `[couch_httpd_auth] password_regexp`, read at each password change. */
+  passwordRules?: () => string | undefined;
 }
 
 /** The database users are looked up in; it gets `_users`' write rules too. */
@@ -36,6 +41,10 @@ export function lookupUser(db: Database | undefined, name: string): StoredUser |
   const id = USER_PREFIX + name;
   const info = db.docInfo(id);
   if (!info || info.deleted) return undefined;
+  // couch_auth_cache: a user document in conflict proves nothing until someone resolves it.
+  if (conflicts(info.tree).length > 0) {
+    throw new CouchError('unauthorized', 'User document conflicts must be resolved before the document is used for authentication purposes.');
+  }
   const body = db.body(id, info.rev);
   if (!body) return undefined;
   const doc = JSON.parse(body.json) as Record<string, unknown>;
@@ -91,9 +100,9 @@ function checkUserEdit(e: GuardedEdit, newEdits: boolean, user: UserCtx, cfg: Us
   const body = e.doc.body;
   if (body.type !== 'user') return forbidden(e.id, 'doc.type must be user');
   if (body.name !== name) return forbidden(e.id, 'Doc ID must be of the form org.couchdb.user:name');
-  if (body.roles !== undefined && (!Array.isArray(body.roles) || !body.roles.every((r) => typeof r === 'string'))) {
-    return forbidden(e.id, 'doc.roles must be an array of strings');
-  }
+  // _design/_auth's messages (a missing `roles` is its 'doc.roles must exist').
+  if (body.roles !== undefined && !Array.isArray(body.roles)) return forbidden(e.id, 'doc.roles must be an array');
+  if (Array.isArray(body.roles) && !body.roles.every((r) => typeof r === 'string')) return forbidden(e.id, 'doc.roles can only contain strings');
   if (!admin) {
     const before = JSON.stringify(old && old._deleted !== true ? old.roles ?? [] : []);
     if (JSON.stringify(body.roles ?? []) !== before) return forbidden(e.id, 'Only _admin may set roles');
@@ -104,10 +113,15 @@ function checkUserEdit(e: GuardedEdit, newEdits: boolean, user: UserCtx, cfg: Us
   return hashEditPassword(e, cfg, onUserChanged);
 }
 
-/** Replaces a clear `password` by its pbkdf2 hash; the user's cached credentials are forgotten. */
-function hashEditPassword(e: GuardedEdit, cfg: UsersConfig, onUserChanged: (name: string) => void): undefined {
+/**
+ * Replaces a clear `password` by its pbkdf2 hash once it passes `password_regexp`; the user's
+ * cached credentials are forgotten.
+ */
+function hashEditPassword(e: GuardedEdit, cfg: UsersConfig, onUserChanged: (name: string) => void): EditResult | undefined {
   const body = e.doc.body;
   if (typeof body.password === 'string') {
+    const refused = checkPassword(body.password, cfg.passwordRules?.());
+    if (refused) return { id: e.id, ...refused };
     const hash = hashPassword(body.password, cfg.iterations);
     const next: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(body)) if (k !== 'password') next[k] = v;
