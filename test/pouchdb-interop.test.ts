@@ -393,4 +393,40 @@ describe("PouchDB's integration suite over HTTP", () => {
       assert.deepEqual(res.json, { error: 'not_found', reason }, query);
     }
   });
+
+  test('test.mapreduce.js #190/#2858: a view query with include_docs and attachments=true carries the data (binary too)', async () => {
+    // couch_mrview_http: `attachments` / `att_encoding_info` go into the query's doc_options, so the
+    // included docs render as GET /db/doc?attachments=true does.
+    const db = remote('suite-view-attachments');
+    const png = 'iVBORw0KGgoAAAANSUhEUgAAABAAAAAQCAMAAAAoLQ9TAAAAMFBMVEX+9+j+9OD+7tL95rr93qT80YD7x2L6vkn6syz5qRT4ogT4nwD4ngD4nQD4nQD4';
+    await db.bulkDocs([
+      { _id: '0', _attachments: { 'foo.png': { content_type: 'image/png', data: png } } },
+      { _id: '1' },
+      { _id: '_design/theViewDoc', views: { theView: { map: 'function (doc) { emit(doc._id); }' } } },
+    ] as PouchDoc[]);
+    const stubs = await db.query('theViewDoc/theView', { include_docs: true });
+    const stub = stubs.rows[0]?.doc?._attachments?.['foo.png'] as unknown as Record<string, unknown>;
+    assert.equal(stub.stub, true);
+    assert.equal(stub.length, Buffer.from(png, 'base64').length);
+
+    const inline = await db.query('theViewDoc/theView', { include_docs: true, attachments: true });
+    assert.equal(inline.rows.length, 2);
+    const att = inline.rows[0]?.doc?._attachments?.['foo.png'] as unknown as Record<string, unknown>;
+    assert.equal(att.stub, undefined);
+    assert.equal(att.data, png);
+    assert.equal(att.content_type, 'image/png');
+    assert.equal(inline.rows[1]?.doc?._attachments, undefined);
+
+    const binary = await db.query('theViewDoc/theView', { include_docs: true, attachments: true, binary: true });
+    const bin = binary.rows[0]?.doc?._attachments?.['foo.png'] as unknown as { data: Buffer };
+    assert.ok(Buffer.isBuffer(bin.data));
+    assert.equal(bin.data.toString('base64'), png);
+
+    const noDocs = await db.query('theViewDoc/theView', { attachments: true });
+    assert.ok(noDocs.rows.every((r) => r.doc === undefined));
+
+    const info = await http('GET', '/suite-view-attachments/_design/theViewDoc/_view/theView?include_docs=true&att_encoding_info=true&key=%220%22');
+    const rows = info.json.rows as { doc: { _attachments: Record<string, Record<string, unknown>> } }[];
+    assert.equal(rows[0]?.doc._attachments['foo.png']?.stub, true);
+  });
 });

@@ -39,7 +39,7 @@ export {
 export { builtinReducer, type BuiltinReducer, type KV } from './reduce/builtin.js';
 
 // Persistent view indexes and queries.
-export type { ChangedDoc, DocSource } from './index-store/doc-source.js';
+export type { ChangedDoc, DocReadOptions, DocSource } from './index-store/doc-source.js';
 export { ViewEngine, checkLanguage, runsLanguage, type ViewEngineOptions, type DesignInfo } from './engine/view-engine.js';
 export type { ViewResponse, MapRow, ReduceRow, RowCursor } from './query/run-view.js';
 export { arrayCursor } from './query/run-view.js';

@@ -7,13 +7,14 @@ import type { Database } from '../storage/database.js';
 import type { DocInfo } from '../storage/records.js';
 import { purgeInfosSince, purgeSeq } from '../storage/purge.js';
 import { publicStubs, renderDoc } from '../docs/render.js';
+import { renderRevision } from '../docs/read.js';
 
 /** The winner of a document as views and filters see it: with `_conflicts` when there are any. */
 export function winnerDoc(id: string, info: DocInfo): Record<string, unknown> {
   const doc: Record<string, unknown> = { _id: id, _rev: info.rev, ...(JSON.parse(info.json) as Record<string, unknown>) };
   if (info.deleted) doc._deleted = true;
   if (info.atts) doc._attachments = publicStubs(info.atts);
-  if (info.tree.length > 1 || (info.tree[0]?.node.children.length ?? 0) > 1) {
+  if (hasBranches(info)) {
     const c = conflicts(info.tree);
     if (c.length > 0) doc._conflicts = c;
   }
@@ -22,8 +23,12 @@ export function winnerDoc(id: string, info: DocInfo): Record<string, unknown> {
 
 /** The winner as JSON text, spliced from the stored body (no parse, no stringify). */
 export function winnerJson(id: string, info: DocInfo): string {
-  const hasBranches = info.tree.length > 1 || (info.tree[0]?.node.children.length ?? 0) > 1;
-  return renderDoc(id, info.rev, info.deleted, info.json, info.atts, hasBranches ? { conflicts: conflicts(info.tree) } : undefined);
+  return renderDoc(id, info.rev, info.deleted, info.json, info.atts, hasBranches(info) ? { conflicts: conflicts(info.tree) } : undefined);
+}
+
+/** Whether the revision tree has more than one leaf path (so there may be `_conflicts`). */
+function hasBranches(info: DocInfo): boolean {
+  return info.tree.length > 1 || (info.tree[0]?.node.children.length ?? 0) > 1;
 }
 
 /** A change whose `doc` is parsed from `json` only if someone asks for the object. */
@@ -56,9 +61,15 @@ export function docSource(db: Database): ServerDocSource {
       }
       return out;
     },
-    getDoc(id) {
+    getDoc(id, opts) {
       const info = db.docInfo(id);
-      return info && !info.deleted ? winnerDoc(id, info) : null;
+      if (!info || info.deleted) return null;
+      if (info.atts && (opts?.attachments || opts?.attEncodingInfo)) {
+        // As GET /db/doc?attachments=true renders it (data inline, or encoding info on the stubs).
+        const text = renderRevision(db, id, info, info.rev, { attachments: opts.attachments === true, attEncodingInfo: opts.attEncodingInfo === true, conflicts: hasBranches(info) });
+        if (text !== undefined) return JSON.parse(text) as Record<string, unknown>;
+      }
+      return winnerDoc(id, info);
     },
     purgeSeq: () => purgeSeq(db),
     purgedSince(since) {

@@ -59,6 +59,7 @@ export interface PouchDatabase {
   bulkDocs(docs: PouchDoc[], opts?: { new_edits?: boolean }): Promise<({ ok: true; id: string; rev: string } | { error: string; id: string })[]>;
   allDocs(opts?: { include_docs?: boolean; conflicts?: boolean; attachments?: boolean; binary?: boolean; keys?: string[] }): Promise<AllDocsResult>;
   getAttachment(id: string, name: string, opts?: { rev?: string }): Promise<Buffer>;
+  query(view: string, opts?: { include_docs?: boolean; attachments?: boolean; binary?: boolean; reduce?: boolean; key?: unknown }): Promise<AllDocsResult>;
   replicate: {
     to(target: PouchDatabase | string, opts?: ReplicateOptions): Replication & Promise<ReplicationResult>;
     from(source: PouchDatabase | string, opts?: ReplicateOptions): Replication & Promise<ReplicationResult>;

@@ -15,14 +15,23 @@ export interface ChangedDoc {
   json?: string;
 }
 
+/** How include_docs renders a document's attachments: stubs unless `attachments` asks for the data. */
+export interface DocReadOptions {
+  attachments?: boolean;
+  attEncodingInfo?: boolean;
+}
+
 export interface DocSource {
   /** Stable unique key of this database instance (changes when the db is deleted and re-created). */
   dbKey: string;
   updateSeq(): number;
   /** Changes after `since`, ascending by seq, each doc once at its latest seq, at most `limit`. */
   changesSince(since: number, limit: number): ChangedDoc[];
-  /** Winner body (for include_docs), null if missing or deleted. Include _conflicts when it has conflicts. */
-  getDoc(id: string): Record<string, unknown> | null;
+  /**
+   * Winner body (for include_docs), null if missing or deleted. Include _conflicts when it has
+   * conflicts. `opts`: a view query's `attachments` / `att_encoding_info` (couch_mrview's doc_options).
+   */
+  getDoc(id: string, opts?: DocReadOptions): Record<string, unknown> | null;
   /**
    * Purges (optional; a source without them never purges). `purgeSeq` counts purged docs; an
    * index remembers the count it has applied. A purged doc leaves the by-seq index with no change

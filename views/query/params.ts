@@ -10,6 +10,7 @@
 
 import { badRequest, CouchError, queryParseError } from '../errors/couch-error.js';
 import { MAX_ID, MIN_ID, type Bound, type BoundId } from '../index-store/btree.js';
+import type { DocReadOptions } from '../index-store/doc-source.js';
 
 /** A parameter value as present: JSON text from the query string, or a decoded body member. */
 type Raw = { text: string } | { decoded: unknown };
@@ -33,6 +34,8 @@ export interface ViewArgs {
   inclusiveEnd: boolean;
   includeDocs: boolean;
   conflicts: boolean | undefined;
+  /** `attachments` / `att_encoding_info`: how included docs show their attachments. */
+  docOptions: DocReadOptions;
   update: UpdateMode;
   updateSeq: boolean;
   sorted: boolean;
@@ -56,6 +59,7 @@ export interface ViewQuery {
   inclusiveEnd: boolean;
   includeDocs: boolean;
   conflicts: boolean;
+  docOptions: DocReadOptions;
   update: UpdateMode;
   updateSeq: boolean;
   /** Set for a partition query: only rows of documents `partition:…` are seen. */
@@ -78,6 +82,7 @@ function defaults(): ViewArgs {
     inclusiveEnd: true,
     includeDocs: false,
     conflicts: undefined,
+    docOptions: {},
     update: 'true',
     updateSeq: false,
     sorted: true,
@@ -198,8 +203,10 @@ function applyParam(args: ViewArgs, name: string, raw: Raw): void {
       args.includeDocs = parseBoolean(raw);
       return;
     case 'attachments':
+      args.docOptions = { ...args.docOptions, attachments: parseBoolean(raw) };
+      return;
     case 'att_encoding_info':
-      parseBoolean(raw);
+      args.docOptions = { ...args.docOptions, attEncodingInfo: parseBoolean(raw) };
       return;
     case 'update_seq':
       args.updateSeq = parseBoolean(raw);
@@ -329,6 +336,7 @@ export function validateViewArgs(
     inclusiveEnd: args.inclusiveEnd,
     includeDocs: args.includeDocs,
     conflicts: args.conflicts === true,
+    docOptions: args.docOptions,
     update: args.update,
     updateSeq: args.updateSeq,
     partition: args.partition,

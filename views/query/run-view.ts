@@ -186,7 +186,7 @@ export function runMapQuery(
       const id = linkedId(row);
       let doc = docs.get(id);
       if (doc === undefined) {
-        doc = source.getDoc(id);
+        doc = source.getDoc(id, q.docOptions);
         if (doc !== null && !q.conflicts && '_conflicts' in doc) {
           const { _conflicts: _c, ...rest } = doc;
           doc = rest;
@@ -357,7 +357,7 @@ export function mapCursor(group: ViewGroup, vi: number, q: ViewQuery, snap: Snap
       const rows: Record<string, unknown>[] = got.map((r) => ({ id: r.id, key: r.key, value: r.value }));
       if (q.includeDocs) {
         for (const row of rows) {
-          let doc = source.getDoc(linkedId(row as unknown as MapRow));
+          let doc = source.getDoc(linkedId(row as unknown as MapRow), q.docOptions);
           if (doc !== null && !q.conflicts && '_conflicts' in doc) {
             const { _conflicts: _c, ...rest } = doc;
             doc = rest;
