@@ -121,3 +121,18 @@ test('changes_test "erlang function filtered changes": a filter in a language Ch
   assert.equal(res.status, 400);
   assert.deepEqual(res.body, { error: 'unknown_query_language', reason: 'erlang' });
 });
+
+test('all_docs_test "all_docs ordering": a bound that is not a string sorts below every id (raw collation)', async () => {
+  assert.equal((await request.put('/rawkeys')).status, 201);
+  assert.equal((await request.post('/rawkeys/_bulk_docs').send({ docs: [{ _id: 'a' }, { _id: 'm' }, { _id: 'z' }] })).status, 201);
+  const ids = async (qs: string) => {
+    const res = await request.get('/rawkeys/_all_docs?' + qs);
+    assert.equal(res.status, 200, qs);
+    return (res.body.rows as { id: string }[]).map((r) => r.id);
+  };
+  for (const sk of ['false', '0', '[1,2]', '{}', 'null']) assert.deepEqual(await ids('startkey=' + encodeURIComponent(sk)), ['a', 'm', 'z'], sk);
+  assert.deepEqual(await ids('end_key=0'), []);
+  assert.deepEqual(await ids('descending=true&startkey=0'), []);
+  assert.deepEqual(await ids('descending=true&endkey=0'), ['z', 'm', 'a']);
+  assert.deepEqual(await ids('startkey="m"&endkey=0'), []);
+});

@@ -84,10 +84,9 @@ export function registerBulk(router: Router, s: Services): void {
     const includeDocs = bool(q, 'include_docs');
     const limit = nonNegInt(q, 'limit');
     const skip = nonNegInt(q, 'skip') ?? 0;
-    const start = keyParam(q, 'startkey', 'start_key');
-    const end = keyParam(q, 'endkey', 'end_key');
+    const { start, end, none } = idBounds(q, descending);
     const inclusiveEnd = bool(q, 'inclusive_end', true);
-    let rows = db.localDocs();
+    let rows = none ? [] : db.localDocs();
     if (keys) {
       const byId = new Map(rows.map((r) => [r.id, r]));
       rows = keys.filter((k): k is string => typeof k === 'string').flatMap((k) => (byId.has(k) ? [byId.get(k) as (typeof rows)[number]] : []));
@@ -295,8 +294,9 @@ function allDocsAnswer(db: Database, q: Query, bodyKeys: unknown[] | undefined, 
     return { head: head(keys !== undefined ? null : 0), rows: sliced, sep: ',', tail: ']}', stream: false };
   }
 
-  let start = key ?? keyParam(q, 'startkey', 'start_key');
-  let end = key ?? keyParam(q, 'endkey', 'end_key');
+  const bounds = idBounds(q, descending);
+  let start = key ?? bounds.start;
+  let end = key ?? bounds.end;
   let inclusive = inclusiveEnd;
   let offset: number;
   if (design) {
@@ -325,7 +325,7 @@ function allDocsAnswer(db: Database, q: Query, bodyKeys: unknown[] | undefined, 
   }
   const parts: string[] = [];
   const empty = partition !== undefined && start !== undefined && end !== undefined && (descending ? start < end : start > end);
-  if (limit !== 0 && !empty) {
+  if (limit !== 0 && !empty && !(key === undefined && bounds.none)) {
     const range = db.liveRange({
       ...(start !== undefined ? { start } : {}),
       ...(end !== undefined ? { end } : {}),
@@ -371,11 +371,28 @@ function countDesign(db: Database, from?: string, descending = false): number {
   return n;
 }
 
-function keyParam(q: Query, a: string, b: string): string | undefined {
+/**
+ * A `_all_docs` bound that is not a string. Its ids collate raw, in Erlang term order, where
+ * numbers, atoms (`true`, `false`, `null`), objects and arrays all sort before binaries: such a
+ * bound lies below every id (couch_mrview's all_docs with a non-binary start or end key).
+ */
+const BELOW_ALL = Symbol('below every id');
+
+function keyParam(q: Query, a: string, b: string): string | typeof BELOW_ALL | undefined {
   const v = json(q, a) ?? json(q, b);
   if (v === undefined) return undefined;
-  if (typeof v !== 'string') throw new CouchError('query_parse_error', `Invalid value for ${a}: keys of _all_docs are strings`);
-  return v;
+  return typeof v === 'string' ? v : BELOW_ALL;
+}
+
+/**
+ * The range bounds of an id range: a start below every id is no start going up and nothing
+ * going down; an end below every id is nothing going up and no end going down.
+ */
+function idBounds(q: Query, descending: boolean): { start: string | undefined; end: string | undefined; none: boolean } {
+  const start = keyParam(q, 'startkey', 'start_key');
+  const end = keyParam(q, 'endkey', 'end_key');
+  const none = descending ? start === BELOW_ALL : end === BELOW_ALL;
+  return { start: start === BELOW_ALL ? undefined : start, end: end === BELOW_ALL ? undefined : end, none };
 }
 
 // ---- _bulk_get ------------------------------------------------------------------------------
