@@ -282,3 +282,21 @@ test('[couch_httpd_auth] password_regexp refuses passwords that miss a requireme
     await unsetConfig('couch_httpd_auth', 'password_regexp');
   }
 });
+
+test('_security with names or roles that are not lists of strings is refused as CouchDB does (500, reader_acl_test.exs)', async () => {
+  await adminPut('/badsec');
+  const put = (sec: unknown) => t.request.put('/badsec/_security').auth('adm', 'pw').set('content-type', 'application/json').send(JSON.stringify(sec));
+  for (const sec of [
+    { members: { roles: ['super-secret-club', { 'top-secret': 'awesome' }], names: ['joe', 'barb'] } },
+    { members: { roles: ['super-secret-club', 'top-secret'], names: ['joe', 22] } },
+    { members: { roles: ['super-secret-club', 'top-secret'], names: 'joe' } },
+    { readers: { names: [1] } },
+    { admins: 'nobody' },
+  ]) {
+    const res = await put(sec);
+    assert.equal(res.status, 500, JSON.stringify(sec));
+    assert.match(res.body.reason, /must be a JSON list of strings/);
+  }
+  assert.equal((await put(['not', 'an', 'object'])).status, 400);
+  await put({ readers: { roles: ['r'], names: [] } }).expect(200);
+});

@@ -119,14 +119,16 @@ function validateSecurity(sec: unknown): asserts sec is SecurityObject {
   if (typeof sec !== 'object' || sec === null || Array.isArray(sec)) {
     throw new CouchError('bad_request', 'Security object must be a JSON object');
   }
-  for (const group of ['admins', 'members'] as const) {
-    const g = (sec as Record<string, unknown>)[group];
+  // couch_db:validate_security throws a bare string for bad names or roles, which chttpd answers
+  // 500 (reader_acl_test.exs expects that); `members` falls back to 1.0's `readers`.
+  const props = sec as Record<string, unknown>;
+  for (const g of [props.admins, props.members ?? props.readers]) {
     if (g === undefined) continue;
-    if (typeof g !== 'object' || g === null || Array.isArray(g)) throw new CouchError('bad_request', `${group} must be a JSON object`);
+    if (typeof g !== 'object' || g === null || Array.isArray(g)) throw new CouchError('unknown_error', 'admins or members must be a JSON list of strings');
     for (const list of ['names', 'roles'] as const) {
       const v = (g as Record<string, unknown>)[list];
       if (v !== undefined && (!Array.isArray(v) || !v.every((x) => typeof x === 'string'))) {
-        throw new CouchError('bad_request', `${group}.${list} must be a JSON array of strings`);
+        throw new CouchError('unknown_error', `${list} must be a JSON list of strings`);
       }
     }
   }
