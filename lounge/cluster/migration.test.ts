@@ -6,9 +6,7 @@
 // Promised: no request fails (2xx; 202 where `w` is not met); every acknowledged write is on
 // both Chaise nodes at the end (its acknowledged revision is a leaf there); the `_changes`
 // client saw every doc; both replicas of every range are identical; the map holds the Chaise
-// nodes only. (Seen, not explained yet: a few docs written while pouchdb-server leads their
-// range end with a second, conflicting revision 1 of the same body next to the acknowledged
-// one, on every replica — nothing is lost, but the acknowledged revision may not win.)
+// nodes only.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
