@@ -136,3 +136,18 @@ test('all_docs_test "all_docs ordering": a bound that is not a string sorts belo
   assert.deepEqual(await ids('descending=true&endkey=0'), ['z', 'm', 'a']);
   assert.deepEqual(await ids('startkey="m"&endkey=0'), []);
 });
+
+test('all_docs_test "_local_docs POST with keys and limit": `_local` ids among `keys` answer with their 0-N rev', async () => {
+  assert.equal((await request.put('/localkeys')).status, 201);
+  const docs = [{ _id: '_local/one', value: 'one' }, { _id: '_local/two', value: 'two' }, { _id: 'three', value: 'three' }];
+  assert.equal((await request.post('/localkeys/_bulk_docs').send({ docs })).status, 201);
+  const res = await request.post('/localkeys/_all_docs').send({ keys: ['_local/one', '_local/two', 'three', 'missing', '_local/missing'], include_docs: true });
+  assert.equal(res.status, 200);
+  const rows = res.body.rows as Record<string, unknown>[];
+  assert.deepEqual(rows[0], { doc: { _id: '_local/one', _rev: '0-1', value: 'one' }, id: '_local/one', key: '_local/one', value: { rev: '0-1' } });
+  assert.deepEqual(rows[1], { doc: { _id: '_local/two', _rev: '0-1', value: 'two' }, id: '_local/two', key: '_local/two', value: { rev: '0-1' } });
+  assert.equal(rows[2]?.id, 'three');
+  assert.deepEqual(rows.slice(3), [{ error: 'not_found', key: 'missing' }, { error: 'not_found', key: '_local/missing' }]);
+  // Ranges still list no `_local` docs.
+  assert.deepEqual((await request.get('/localkeys/_all_docs')).body.rows.map((r: { id: string }) => r.id), ['three']);
+});

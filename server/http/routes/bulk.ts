@@ -281,6 +281,14 @@ function allDocsAnswer(db: Database, q: Query, bodyKeys: unknown[] | undefined, 
         rows.push(JSON.stringify({ key: k, error: 'not_found' }));
         continue;
       }
+      if (k.startsWith('_local/')) {
+        // fabric_view_all_docs opens each key as a doc, and couch_db:open_doc opens `_local` ids
+        // too: they answer with their `0-N` rev, though ranges never list them.
+        const local = design ? undefined : db.localDoc(k);
+        const rev = local ? `0-${local.rev}` : '';
+        rows.push(local ? JSON.stringify({ id: k, key: k, value: { rev } }).slice(0, -1) + (includeDocs ? ',"doc":' + renderLocal(k, local.rev, local.json) : '') + '}' : JSON.stringify({ key: k, error: 'not_found' }));
+        continue;
+      }
       const info = db.docInfo(k);
       if (!info) {
         rows.push(JSON.stringify({ key: k, error: 'not_found' }));
