@@ -172,9 +172,15 @@ export class Database {
     return this.committed;
   }
 
-  /** Called once a transaction that brought the seq to `seq` has committed. */
-  noteCommitted(seq: number): void {
+  /**
+   * Called once a transaction that brought the seq to `seq` has committed. `designWritten`: it
+   * wrote a `_design/` doc. `designVersion` moved when that write was applied, but a reader between
+   * apply and commit still saw the old design docs (and may have cached them under the new
+   * version), so it moves again now that the write is visible.
+   */
+  noteCommitted(seq: number, designWritten = false): void {
     if (seq > this.committed) this.committed = seq;
+    if (designWritten) this.designVersion++;
   }
 
   // ---- change notification ----------------------------------------------------------------
@@ -334,11 +340,14 @@ export class Database {
     if (edits.length <= WRITE_CHUNK_EDITS && !offload) {
       // One transaction, hashes made in it: most requests (a single-doc PUT is one edit).
       let seqAfter = 0;
+      let design = false;
       await this.env.root.transaction(() => {
+        const version = this.designVersion;
         this.applyChunk(edits, newEdits, undefined, results);
         seqAfter = this.counters.updateSeq;
+        design = this.designVersion !== version;
       });
-      this.noteCommitted(seqAfter);
+      this.noteCommitted(seqAfter, design);
     } else {
       await this.writeChunks(edits, newEdits, offload, results);
     }
@@ -373,15 +382,18 @@ export class Database {
       let applied!: () => void;
       const ran = new Promise<void>((resolve) => (applied = resolve));
       let seqAfter = 0;
+      let design = false;
       const commit = this.env.root.transaction(() => {
+        const version = this.designVersion;
         try {
           this.applyChunk(chunk, newEdits, hashes, results);
           seqAfter = this.counters.updateSeq;
         } finally {
+          design = this.designVersion !== version;
           applied();
         }
       });
-      commits.push(commit.then(() => this.noteCommitted(seqAfter)));
+      commits.push(commit.then(() => this.noteCommitted(seqAfter, design)));
       // Wait until this chunk's edits are applied (not committed), then prepare the next one.
       await Promise.race([ran, commit]);
     }

@@ -84,11 +84,14 @@ export async function purgeDocs(db: Database, requests: readonly PurgeRequest[])
   if (requests.length === 0) return [];
   const { root, stores } = db.env;
   let seqAfter = 0;
+  let design = false;
   const results = await root.transaction(() => {
     const before = { ...db.counters };
     try {
       const seqAtStart = db.counters.updateSeq;
+      const version = db.designVersion;
       const out = requests.map((r) => purgeOne(db, r));
+      design = db.designVersion !== version;
       if (db.counters.updateSeq === seqAtStart) db.counters.updateSeq++;
       // Purged bodies leave every size: measured again (a pass over the database; purges are rare).
       db.counters.sizes = db.measureSizes();
@@ -103,7 +106,7 @@ export async function purgeDocs(db: Database, requests: readonly PurgeRequest[])
       throw e;
     }
   });
-  db.noteCommitted(seqAfter);
+  db.noteCommitted(seqAfter, design);
   await db.env.durable();
   db.wake();
   return results;
