@@ -231,3 +231,17 @@ test('_changes?filter=_design shows design documents only', async () => {
   const res = await request.get(`/${DB}/_changes?filter=_design`);
   assert.deepEqual(res.body.results.map((r: { id: string }) => r.id).sort(), ['_design/app', '_design/zz']);
 });
+
+test('_local_docs: POSTed body members are parameters (the URL wins), GET takes keys; /db/_local%2F is 400', async () => {
+  for (const id of ['foo', 'foo2']) assert.equal((await request.put(`/${DB}/_local/${id}`).send({ bar: id })).status, 201);
+  const keys = ['_local/foo', '_local/foo2'];
+  assert.equal((await request.post(`/${DB}/_local_docs`).send({ keys, limit: 1 })).body.rows.length, 1);
+  assert.equal((await request.post(`/${DB}/_local_docs?limit=0`).send({ keys, limit: 2 })).body.rows.length, 0);
+  assert.equal((await request.post(`/${DB}/_local_docs?limit=1`).send({ keys })).body.rows.length, 1);
+  const byKey = await request.get(`/${DB}/_local_docs`).query({ keys: JSON.stringify(['_local/foo2']) });
+  assert.deepEqual(byKey.body.rows.map((r: { id: string }) => r.id), ['_local/foo2']);
+  for (const path of [`/${DB}/_local`, `/${DB}/_local%2F`]) {
+    const res = await request.put(path).send({});
+    assert.deepEqual([res.status, res.body.error], [400, 'bad_request'], path);
+  }
+});

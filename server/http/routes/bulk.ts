@@ -103,11 +103,19 @@ export function registerBulk(router: Router, s: Services): void {
     });
     send(ctx, 200, { total_rows: null, offset: null, rows: out });
   };
-  router.get('/:db/_local_docs', (ctx) => localDocs(ctx, ctx.query as Query, undefined));
+  router.get('/:db/_local_docs', (ctx) => {
+    const keys = json(ctx.query as Query, 'keys');
+    if (keys !== undefined && !Array.isArray(keys)) throw new CouchError('bad_request', '`keys` member must be an array.');
+    localDocs(ctx, ctx.query as Query, keys);
+  });
+  // As a POSTed `_all_docs`: body members are parameters, the URL's win (local_docs_test.exs).
   router.post('/:db/_local_docs', async (ctx) => {
     requireJsonType(ctx);
-    const body = (await readJson(ctx, s.limits)) as { keys?: unknown } | null;
-    localDocs(ctx, ctx.query as Query, Array.isArray(body?.keys) ? body.keys : undefined);
+    const body = (await readJson(ctx, s.limits)) as Record<string, unknown> | null;
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new CouchError('bad_request', 'Request body must be a JSON object');
+    const { keys, ...params } = body;
+    if (keys !== undefined && !Array.isArray(keys)) throw new CouchError('bad_request', '`keys` body member must be an array.');
+    localDocs(ctx, bodyParams(ctx.query as Query, params), keys);
   });
 
   router.post('/:db/_bulk_get', async (ctx) => {

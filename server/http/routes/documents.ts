@@ -128,6 +128,10 @@ export function registerDocuments(router: Router, s: Services): void {
   router.all('/:db/_local', () => {
     throw new CouchError('bad_request', 'Invalid _local document id.');
   });
+  // `/db/_local%2F` decodes to the id `_local/`, which chttpd_db refuses the same way.
+  router.all('/:db/_local%2F', () => {
+    throw new CouchError('bad_request', 'Invalid _local document id.');
+  });
   router.all('/:db/_local/:id/*att', () => {
     throw new CouchError('bad_request', '_local documents do not accept attachments.');
   });
