@@ -8,13 +8,9 @@
 // client saw every doc; both replicas of every range are identical; the map holds the Chaise
 // nodes only.
 
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startCluster, type RunningCluster } from './cluster.js';
-import { NodeProcess } from './node-process.js';
+import { FAST_HEALTH, TRIGGERED_SYNC, useCluster } from '../test-support/cluster-fixture.js';
 import { call, eventually } from '../test-support/http.js';
 import { startLoad } from '../test-support/load.js';
 
@@ -24,39 +20,17 @@ const MOVES_DEADLINE_MS = 120_000;
 const CONVERGE_DEADLINE_MS = 30_000;
 const TEST_TIMEOUT_MS = 300_000;
 
-let cluster: RunningCluster;
-let chaise: NodeProcess[] = [];
+// n1, n2: pouchdb-server (LevelDB); n3, n4: Chaise nodes that hold nothing yet.
+const fx = useCluster({
+  nodes: 2,
+  kinds: ['pouchdb-server', 'pouchdb-server'],
+  q: 4,
+  n: 2,
+  spareNodes: 2,
+  tune: { health: { ...FAST_HEALTH, failThreshold: 2 }, sync: TRIGGERED_SYNC, elastic: { retireAfterMs: 600_000, retryMs: 200, attemptsMax: 20 } },
+});
 let L = '';
-let dir = '';
-
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'chaise-migration-'));
-  cluster = await startCluster({
-    nodes: 2,
-    kinds: ['pouchdb-server', 'pouchdb-server'],
-    q: 4,
-    n: 2,
-    port: 0,
-    dir,
-    tune: {
-      health: { failThreshold: 2, backoffBaseMs: 100, backoffMaxMs: 300, probeIntervalMs: 100 },
-      sync: { intervalMs: 600_000, debounceMs: 200, enabled: true },
-      elastic: { retireAfterMs: 600_000, retryMs: 200, attemptsMax: 20 },
-    },
-  });
-  L = cluster.lounge.url;
-  chaise = ['c1', 'c2'].map((id) => {
-    mkdirSync(join(dir, id));
-    return new NodeProcess({ id, dir: join(dir, id), port: 0 });
-  });
-  await Promise.all(chaise.map((n) => n.start()));
-});
-
-after(async () => {
-  await cluster?.close();
-  await Promise.all(chaise.map((n) => n.stop()));
-  rmSync(dir, { recursive: true, force: true });
-});
+const chaise = () => fx.spares;
 
 const t0 = Date.now();
 function phase(what: string): void {
@@ -91,6 +65,8 @@ async function shardLeaves(url: string, shard: string): Promise<string> {
 }
 
 test('from pouchdb-server nodes to Chaise nodes under load: add, rebalance, drain and remove, nothing fails', { timeout: TEST_TIMEOUT_MS }, async () => {
+  await fx.ready;
+  L = fx.url;
   const db = 'migrate';
   assert.equal((await call(L, 'PUT', `/${db}`)).status, 201);
   const load = startLoad(L, db, { writers: WRITERS, readers: READERS });
@@ -98,7 +74,7 @@ test('from pouchdb-server nodes to Chaise nodes under load: add, rebalance, drai
   try {
     await new Promise((r) => setTimeout(r, 1_000));
     phase('load running on pouchdb-server nodes');
-    for (const n of chaise) {
+    for (const n of chaise()) {
       const add = await call(L, 'PUT', `/_lounge/nodes/${n.id}`, { url: n.url });
       assert.equal(add.status, 201, add.text);
     }
@@ -115,8 +91,8 @@ test('from pouchdb-server nodes to Chaise nodes under load: add, rebalance, drai
       phase(`${id} drained and removed (${load.report.acked.size} docs acknowledged)`);
     }
     const map = (await call(L, 'GET', '/_lounge/map')).body;
-    assert.deepEqual(Object.keys(map.nodes).sort(), ['c1', 'c2']);
-    for (const r of map.ranges as { nodes: string[] }[]) assert.deepEqual([...r.nodes].sort(), ['c1', 'c2']);
+    assert.deepEqual(Object.keys(map.nodes).sort(), ['n3', 'n4']);
+    for (const r of map.ranges as { nodes: string[] }[]) assert.deepEqual([...r.nodes].sort(), ['n3', 'n4']);
     await new Promise((r) => setTimeout(r, 500));
     await load.feedCaughtUp(CONVERGE_DEADLINE_MS);
     phase('feed caught up');
@@ -127,21 +103,21 @@ test('from pouchdb-server nodes to Chaise nodes under load: add, rebalance, drai
     assert.ok(report.acked.size > 100, `enough load: ${report.acked.size} docs acknowledged`);
     // Every acknowledged write is on both Chaise nodes: its acknowledged revision is a leaf
     // there (copies that got 202 arrive through the syncer's hinted handoff).
-    const lounge = cluster.lounge.lounge;
+    const lounge = fx.cluster.lounge.lounge;
     let lost: string[] = [];
     await eventually(
       async () => {
         const leaves = new Map<string, Set<string>>();
         for (const range of lounge.map.ranges) {
           const shard = lounge.map.shardName(range, db);
-          for (const n of chaise) for (const [id, revs] of await shardLeafRevs(n.url, shard)) leaves.set(`${n.id} ${id}`, revs);
+          for (const n of chaise()) for (const [id, revs] of await shardLeafRevs(n.url, shard)) leaves.set(`${n.id} ${id}`, revs);
         }
-        lost = chaise.flatMap((n) => [...report.acked].filter(([id, rev]) => !leaves.get(`${n.id} ${id}`)?.has(rev)).map(([id, rev]) => `${n.id} ${id} ${rev}`));
+        lost = chaise().flatMap((n) => [...report.acked].filter(([id, rev]) => !leaves.get(`${n.id} ${id}`)?.has(rev)).map(([id, rev]) => `${n.id} ${id} ${rev}`));
         // A doc a node's feed did not list (yet) is asked for directly: its leaves, by id.
         const still: string[] = [];
         for (const l of lost) {
           const [node, id, rev] = l.split(' ') as [string, string, string];
-          const url = chaise.find((n) => n.id === node)?.url as string;
+          const url = chaise().find((n) => n.id === node)?.url as string;
           const shard = lounge.map.shardName(lounge.map.rangeOf(id, db), db);
           const r = await call(url, 'GET', `/${encodeURIComponent(shard)}/${encodeURIComponent(id)}?open_revs=all`, undefined, { accept: 'application/json' });
           if (!(Array.isArray(r.body) && r.body.some((x: { ok?: { _rev?: string } }) => x.ok?._rev === rev))) still.push(l);
@@ -160,7 +136,7 @@ test('from pouchdb-server nodes to Chaise nodes under load: add, rebalance, drai
       async () => {
         for (const range of lounge.map.ranges) {
           const shard = lounge.map.shardName(range, db);
-          const [a, b] = await Promise.all(chaise.map((n) => shardLeaves(n.url, shard)));
+          const [a, b] = await Promise.all(chaise().map((n) => shardLeaves(n.url, shard)));
           if (a !== b) return false;
         }
         return true;

@@ -9,50 +9,39 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startCluster, type RunningCluster } from './cluster.js';
+import { TRIGGERED_SYNC, useCluster } from '../test-support/cluster-fixture.js';
 import { NodeProcess } from './node-process.js';
 import { call } from '../test-support/http.js';
 import { clusterChecks, type ChecksTarget } from '../test-support/cluster-checks.js';
 
-let cluster: RunningCluster;
+// On disk: pouchdb-server's in-memory store orders ids by UTF-16 units, its LevelDB one by UTF-8 bytes as CouchDB does.
+const fx = useCluster({ nodes: 3, kinds: ['chaise', 'pouchdb-server', 'pouchdb-server'], q: 4, n: 2, tune: { sync: TRIGGERED_SYNC } });
 let single: NodeProcess;
 let L = '';
+let sdir = '';
 const target: ChecksTarget = { lounge: '', single: '' };
-const dirs: string[] = [];
 
 before(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'chaise-mixed-'));
-  const sdir = mkdtempSync(join(tmpdir(), 'chaise-mixed-'));
-  dirs.push(dir, sdir);
+  await fx.ready;
+  L = fx.url;
+  sdir = mkdtempSync(join(tmpdir(), 'chaise-mixed-'));
   single = new NodeProcess({ id: 'single', dir: sdir, port: 0 });
-  [cluster] = await Promise.all([
-    startCluster({
-      nodes: 3,
-      kinds: ['chaise', 'pouchdb-server', 'pouchdb-server'],
-      q: 4,
-      n: 2,
-      port: 0,
-      dir, // on disk: pouchdb-server's in-memory store orders ids by UTF-16 units, its LevelDB one by UTF-8 bytes as CouchDB does
-      tune: { sync: { intervalMs: 600_000, debounceMs: 200, enabled: true } },
-    }),
-    single.start(),
-  ]);
-  L = cluster.lounge.url;
+  await single.start();
   target.lounge = L;
   target.single = single.url;
 });
 
 after(async () => {
-  await Promise.allSettled([cluster?.close(), single?.stop()]);
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  await single?.stop();
+  if (sdir) rmSync(sdir, { recursive: true, force: true });
 });
 
 describe('a mixed cluster (Chaise + pouchdb-server nodes)', () => {
   test('the nodes are what they say, every node holds shards, and the map is healthy', async () => {
-    const kinds = await Promise.all(cluster.nodes.map(async (n) => Object.keys((await call(n.url, 'GET', '/')).body)[0]));
+    const kinds = await Promise.all(fx.cluster.nodes.map(async (n) => Object.keys((await call(n.url, 'GET', '/')).body)[0]));
     assert.deepEqual(kinds, ['couchdb', 'express-pouchdb', 'express-pouchdb']);
     assert.equal((await call(L, 'PUT', '/mixed-intro')).status, 201);
-    for (const n of cluster.nodes) {
+    for (const n of fx.cluster.nodes) {
       const dbs = (await call(n.url, 'GET', '/_all_dbs')).body as string[];
       assert.ok(dbs.some((d) => /^lounge_[0-9a-f]{8}-[0-9a-f]{8}_mixed-intro$/.test(d)), `${n.id} holds shards: ${JSON.stringify(dbs)}`);
     }
