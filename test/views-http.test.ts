@@ -229,3 +229,25 @@ test('a reduce whose output does not shrink answers a reduce_overflow_error row 
     await close();
   }
 });
+
+test('include_docs: a value with `_rev` (and `_id`) fetches that revision (view_include_docs_test.exs "emitted _rev controls things")', async () => {
+  const { request, close } = await inProcessNode();
+  const json = (req: import('supertest').Test) => req.set('content-type', 'application/json');
+  try {
+    await request.put('/incdocs').expect(201);
+    const first = await json(request.put('/incdocs/0')).send({ integer: 0 }).expect(201);
+    const map = "function(doc){if(doc.prev) emit(doc._id,{'_rev':doc.prev}); else emit(doc._id,{'_rev':doc._rev});}";
+    await json(request.put('/incdocs/_design/test')).send({ views: { with_prev: { map }, link: { map: "function(doc){ if (doc.link) emit(doc._id, {_id: doc.link, _rev: doc.linkRev}); }" } } }).expect(201);
+    await json(request.put('/incdocs/0')).send({ _rev: first.body.rev, integer: 100, prev: first.body.rev }).expect(201);
+    const res = await json(request.post('/incdocs/_design/test/_view/with_prev?include_docs=true')).send({ keys: ['0'] }).expect(200);
+    assert.deepEqual(res.body.rows[0].doc, { _id: '0', _rev: first.body.rev, integer: 0 });
+    // Another document's revision; a revision it does not have gives a null doc.
+    await json(request.put('/incdocs/l1')).send({ link: '0', linkRev: first.body.rev }).expect(201);
+    await json(request.put('/incdocs/l2')).send({ link: '0', linkRev: '9-deadbeef' }).expect(201);
+    const linked = await request.get('/incdocs/_design/test/_view/link?include_docs=true').expect(200);
+    assert.equal(linked.body.rows[0].doc.integer, 0);
+    assert.equal(linked.body.rows[1].doc, null);
+  } finally {
+    await close();
+  }
+});

@@ -71,6 +71,12 @@ export function docSource(db: Database): ServerDocSource {
       }
       return winnerDoc(id, info);
     },
+    getDocRev(id, rev, opts) {
+      const info = db.docInfo(id);
+      if (!info) return null;
+      const text = renderRevision(db, id, info, rev, { attachments: opts?.attachments === true, attEncodingInfo: opts?.attEncodingInfo === true });
+      return text === undefined ? null : (JSON.parse(text) as Record<string, unknown>);
+    },
     purgeSeq: () => purgeSeq(db),
     purgedSince(since) {
       const infos = purgeInfosSince(db, since);

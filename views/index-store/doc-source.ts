@@ -33,6 +33,11 @@ export interface DocSource {
    */
   getDoc(id: string, opts?: DocReadOptions): Record<string, unknown> | null;
   /**
+   * One revision's body (include_docs of a row that emitted `{"_rev": …}`), null when the source
+   * does not have it; a source without this reads the winner instead.
+   */
+  getDocRev?(id: string, rev: string, opts?: DocReadOptions): Record<string, unknown> | null;
+  /**
    * Purges (optional; a source without them never purges). `purgeSeq` counts purged docs; an
    * index remembers the count it has applied. A purged doc leaves the by-seq index with no change
    * of its own, so the index replays the purge log to drop its rows.

@@ -123,13 +123,33 @@ function ranges(group: ViewGroup, vi: number, snap: Snapshot, q: ViewQuery, span
   return [rangeFor(group, vi, snap, q, span, q.startKey, q.endKey)];
 }
 
-function linkedId(row: { id: string; value: unknown }): string {
+/**
+ * The document include_docs fetches for a row (couch_mrview_util:docid_rev): a value's `_id`
+ * names another document, its `_rev` one revision; otherwise the row's own document, latest.
+ */
+function linkedDoc(row: { id: string; value: unknown }, source: DocSource, q: ViewQuery): Record<string, unknown> | null {
   const v = row.value;
+  let id = row.id;
+  let rev: unknown;
   if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
-    const id = (v as Record<string, unknown>)['_id'];
-    if (typeof id === 'string') return id;
+    const linked = (v as Record<string, unknown>)['_id'];
+    if (typeof linked === 'string') id = linked;
+    rev = (v as Record<string, unknown>)['_rev'];
   }
-  return row.id;
+  let doc = typeof rev === 'string' && source.getDocRev ? source.getDocRev(id, rev, q.docOptions) : source.getDoc(id, q.docOptions);
+  if (doc !== null && !q.conflicts && '_conflicts' in doc) {
+    const { _conflicts: _c, ...rest } = doc;
+    doc = rest;
+  }
+  return doc;
+}
+
+/** The cache key of linkedDoc's answer within one response. */
+function linkedKey(row: { id: string; value: unknown }): string {
+  const v = row.value;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return row.id;
+  const { _id: id, _rev: rev } = v as Record<string, unknown>;
+  return `${typeof id === 'string' ? id : row.id}\u0000${typeof rev === 'string' ? rev : ''}`;
 }
 
 export function runMapQuery(
@@ -183,15 +203,11 @@ export function runMapQuery(
   if (q.includeDocs) {
     const docs = new Map<string, Record<string, unknown> | null>();
     for (const row of rows) {
-      const id = linkedId(row);
-      let doc = docs.get(id);
+      const key = linkedKey(row);
+      let doc = docs.get(key);
       if (doc === undefined) {
-        doc = source.getDoc(id, q.docOptions);
-        if (doc !== null && !q.conflicts && '_conflicts' in doc) {
-          const { _conflicts: _c, ...rest } = doc;
-          doc = rest;
-        }
-        docs.set(id, doc);
+        doc = linkedDoc(row, source, q);
+        docs.set(key, doc);
       }
       row.doc = doc;
     }
@@ -356,14 +372,7 @@ export function mapCursor(group: ViewGroup, vi: number, q: ViewQuery, snap: Snap
       if (got.length === 0) remaining = 0;
       const rows: Record<string, unknown>[] = got.map((r) => ({ id: r.id, key: r.key, value: r.value }));
       if (q.includeDocs) {
-        for (const row of rows) {
-          let doc = source.getDoc(linkedId(row as unknown as MapRow), q.docOptions);
-          if (doc !== null && !q.conflicts && '_conflicts' in doc) {
-            const { _conflicts: _c, ...rest } = doc;
-            doc = rest;
-          }
-          row.doc = doc;
-        }
+        for (const row of rows) row.doc = linkedDoc(row as unknown as MapRow, source, q);
       }
       return rows;
     },
