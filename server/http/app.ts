@@ -27,7 +27,7 @@ import { registerPartitions } from './routes/partitions.js';
 import { registerNode } from './routes/node.js';
 import { routeIndex } from './route-index.js';
 import { jsonpMiddleware } from './jsonp.js';
-import { consoleMiddleware } from '../../console/server/static-files.js';
+import { CONSOLE_PREFIX, consoleMiddleware } from '../../console/server/static-files.js';
 
 const log = debuglog('chaise:http');
 
@@ -45,49 +45,45 @@ export function createApp(s: Services, ext: Extensions = {}): Koa {
   // Read by absoluteUri (the forwarded-header names), without a per-request cost.
   (app.context as { nodeConfig?: NodeConfig }).nodeConfig = s.config;
 
-  // Outermost, so it sees the final status of every answer, errors included.
-  app.use(statsMiddleware(s));
-
   // CouchDB's own is `CouchDB/3.5.0 (Erlang OTP/26)`; clients and CouchDB's suites (COUCHDB-379)
   // look for the `CouchDB/` product, so Chaise names itself in the comment.
   const serverHeader = `CouchDB/${s.config.version} (Chaise; Node.js ${process.version})`;
+  const stats = s.stats;
+  const cors = corsMiddleware(() => s.config.cors);
+  const consoleFiles = consoleMiddleware();
 
-  // The error boundary: every failure becomes CouchDB's {"error","reason"} body.
+  // Outermost: counts and times every request (it sees the final status, errors included) and
+  // is the error boundary, where every failure becomes CouchDB's {"error","reason"} body. One
+  // layer, not two: each koa layer is a closure and a promise on every request (profiled).
   app.use(async (ctx, next) => {
-    ctx.set('Server', serverHeader);
-    ctx.set('X-Couch-Request-ID', requestId(ctx.get('x-couch-request-id')));
+    const started = stats.requestStarted(ctx.method);
+    countRequest(s, ctx);
+    const res = ctx.res;
+    res.setHeader('Server', serverHeader);
+    res.setHeader('X-Couch-Request-ID', requestId(ctx.req.headers['x-couch-request-id']));
     // chttpd sends the time spent reading the request body on every answer; bodies are read lazily here.
-    ctx.set('X-CouchDB-Body-Time', '0');
+    res.setHeader('X-CouchDB-Body-Time', '0');
     // Clients that can only POST name the method they mean (chttpd: POST only, listed methods only).
     const override = ctx.req.headers['x-http-method-override'];
     if (typeof override === 'string' && ctx.method === 'POST' && METHOD_OVERRIDES.has(override)) ctx.method = override;
     // chttpd:unquote: unless `decode_plus_to_space` is off, `+` in a path segment means a space (`%2B` stays `+`).
     if (s.config.decodePlusToSpace !== false && ctx.path.includes('+')) ctx.path = ctx.path.replaceAll('+', '%20');
     try {
-      await next();
+      // CORS and the console's files concern few requests: one test lets the rest skip both layers.
+      if (ctx.req.headers.origin !== undefined || ctx.method === 'OPTIONS' || ctx.path.startsWith(CONSOLE_PREFIX)) {
+        await cors(ctx, () => consoleFiles(ctx, next));
+      } else {
+        await next();
+      }
       // koa strips every body header from a 304; CouchDB sends `Content-Length: 0`.
       if (ctx.status === 304) notModified(ctx);
     } catch (e) {
-      if (ctx.headerSent || !ctx.writable) {
-        log('error after headers were sent: %o', e);
-        return;
-      }
-      // An error is never a cacheable answer.
-      ctx.remove('ETag');
-      if (isCouchShaped(e)) {
-        send(ctx, e.status, { error: e.error, reason: e.reason });
-      } else if (isHttpError(e)) {
-        send(ctx, e.status, { error: e.status === 413 ? 'too_large' : 'bad_request', reason: e.message });
-      } else {
-        console.error('unexpected error in', ctx.method, ctx.path, e);
-        send(ctx, 500, { error: 'unknown_error', reason: e instanceof Error ? e.message : String(e) });
-      }
+      answerError(ctx, e);
+    } finally {
+      stats.requestEnded(ctx.status, started);
     }
   });
 
-  app.use(corsMiddleware(() => s.config.cors));
-  // The web console's static files (`/_utils/`), public like CouchDB's Fauxton: it logs in itself.
-  app.use(consoleMiddleware());
   for (const mw of ext.early ?? []) app.use(mw);
   app.use(authMiddleware(s, s.session));
   app.use(jsonpMiddleware(s.configStore));
@@ -126,29 +122,36 @@ export function routesOf(s: Services, ext: Extensions = {}): Router {
 /** `_changes` feeds that stay open, counted as CouchDB's clients_requesting_changes. */
 const WAITING_FEEDS = new Set(['longpoll', 'continuous', 'eventsource']);
 
-/**
- * Counts every request by method and status and times it (couchdb.request_time); open waiting
- * `_changes` feeds are counted until their socket closes.
- */
-function statsMiddleware(s: Services): Koa.Middleware {
+/** Counts the requests CouchDB has metrics for by endpoint; open waiting `_changes` feeds are counted until their socket closes. */
+function countRequest(s: Services, ctx: Koa.Context): void {
   const stats = s.stats;
-  return async (ctx, next) => {
-    const started = stats.requestStarted(ctx.method);
-    const path = ctx.path;
-    if (path.endsWith('/_changes')) {
-      if (WAITING_FEEDS.has(String(ctx.query.feed))) {
-        stats.changesClients++;
-        ctx.res.once('close', () => stats.changesClients--);
-      }
-    } else if (path.endsWith('/_bulk_docs')) stats.bulkRequests++;
-    else if (path.endsWith('/_purge')) stats.purgeRequests++;
-    else if (path.includes('/_view/')) stats.viewReads++;
-    try {
-      await next();
-    } finally {
-      stats.requestEnded(ctx.status, started);
+  const path = ctx.path;
+  if (path.endsWith('/_changes')) {
+    if (WAITING_FEEDS.has(String(ctx.query.feed))) {
+      stats.changesClients++;
+      ctx.res.once('close', () => stats.changesClients--);
     }
-  };
+  } else if (path.endsWith('/_bulk_docs')) stats.bulkRequests++;
+  else if (path.endsWith('/_purge')) stats.purgeRequests++;
+  else if (path.includes('/_view/')) stats.viewReads++;
+}
+
+/** Answers a failure with CouchDB's {"error","reason"} body, unless the answer has begun. */
+function answerError(ctx: Koa.Context, e: unknown): void {
+  if (ctx.headerSent || !ctx.writable) {
+    log('error after headers were sent: %o', e);
+    return;
+  }
+  // An error is never a cacheable answer.
+  ctx.remove('ETag');
+  if (isCouchShaped(e)) {
+    send(ctx, e.status, { error: e.error, reason: e.reason });
+  } else if (isHttpError(e)) {
+    send(ctx, e.status, { error: e.status === 413 ? 'too_large' : 'bad_request', reason: e.message });
+  } else {
+    console.error('unexpected error in', ctx.method, ctx.path, e);
+    send(ctx, 500, { error: 'unknown_error', reason: e instanceof Error ? e.message : String(e) });
+  }
 }
 
 /** Bytes of randomness in a request id: CouchDB's are 10 hex digits. */
@@ -160,8 +163,8 @@ const CLIENT_REQUEST_ID_CHARS_MAX = 200;
  * CouchDB answers every request with `X-Couch-Request-ID`, echoing one the client sent (so a client
  * can trace its calls through logs) and making one up otherwise.
  */
-function requestId(sent: string): string {
-  if (sent !== '' && sent.length <= CLIENT_REQUEST_ID_CHARS_MAX && /^[\x21-\x7e]+$/.test(sent)) return sent;
+function requestId(sent: string | string[] | undefined): string {
+  if (typeof sent === 'string' && sent !== '' && sent.length <= CLIENT_REQUEST_ID_CHARS_MAX && /^[\x21-\x7e]+$/.test(sent)) return sent;
   if (randomUsed + REQUEST_ID_BYTES > randomPool.length) {
     randomFillSync(randomPool);
     randomUsed = 0;
