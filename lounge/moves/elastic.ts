@@ -524,6 +524,8 @@ export class Elastic {
       lounge.writer.gate.resume(range.name);
       log('switch %s: writes paused for %d ms', m.id, Date.now() - paused);
     }
+    // The new replica set is checked pair by pair now, not at the next sweep.
+    if (m.state === 'done') lounge.sync.syncRanges(m.kind === 'move' ? [range] : (m.children as [string, string]).map((c) => parseRange(c) as Range));
   }
 
   /**

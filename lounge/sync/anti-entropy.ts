@@ -10,7 +10,9 @@
 //   its peers (the node may also hold writes its peers missed), shards created while it was
 //   down are created, and shards of databases deleted meanwhile are deleted;
 // - a periodic sweep (`sync.intervalMs`, and once at start) syncs every ordered pair of
-//   replicas of every range of every database, and re-copies `_security`.
+//   replicas of every range of every database, and re-copies `_security`;
+// - after a move or split switches, the pairs of the switched range(s) are synced ahead of
+//   anything queued (`syncRanges`), so a replica set that just changed is checked at once.
 //
 // A pair sync is one-shot replication `A/shards/<r>/<db>` → `B/shards/<r>/<db>` with the
 // lounge's serverUuid in the replication id, so its checkpoints (`_local/<id>` on both
@@ -52,6 +54,8 @@ function key(j: Job): string {
 
 export class AntiEntropy {
   private readonly queue = new Map<string, Job>();
+  /** Pairs to run before anything in `queue` (ranges a switch just changed). */
+  private readonly urgent = new Map<string, Job>();
   private readonly running = new Map<string, { stop(): void; done: Promise<void> }>();
   /** Pairs asked for again while they ran. */
   private readonly again = new Set<string>();
@@ -92,6 +96,7 @@ export class AntiEntropy {
     for (const t of this.timers) clearInterval(t);
     if (this.debounce) clearTimeout(this.debounce);
     this.queue.clear();
+    this.urgent.clear();
     for (const r of this.running.values()) r.stop();
     await Promise.allSettled([...this.running.values()].map((r) => r.done));
   }
@@ -105,14 +110,37 @@ export class AntiEntropy {
 
   /** Resolves when nothing is queued or running (for tests and shutdown). */
   idle(): Promise<void> {
-    if (this.queue.size === 0 && this.running.size === 0) return Promise.resolve();
+    if (this.pending() === 0 && this.running.size === 0) return Promise.resolve();
     return new Promise((done) => this.idleWaiters.push(done));
+  }
+
+  /** A whole sweep (of `db`, or of every database), resolved once every pair it queued has run. */
+  async sweepAndWait(db?: string): Promise<void> {
+    this.lastSweepAt = new Date().toISOString();
+    await this.sweep(db);
+    await this.idle();
+  }
+
+  /** Syncs every pair of these ranges, of every database, ahead of anything already queued. */
+  syncRanges(ranges: readonly Range[]): void {
+    if (this.closed || !this.started) return;
+    const { map } = this.lounge;
+    for (const db of this.lounge.registry.names()) {
+      for (const range of ranges) {
+        const nodes = map.nodesOf(range);
+        for (const source of nodes) for (const target of nodes) if (source !== target) this.enqueue({ db, range, source, target }, true);
+      }
+    }
+  }
+
+  private pending(): number {
+    return this.queue.size + this.urgent.size;
   }
 
   status(): Record<string, unknown> {
     return {
       running: [...this.running.keys()].map((k) => this.reports.get(k) ?? { pair: k }),
-      queued: this.queue.size,
+      queued: this.pending(),
       completed: this.completed,
       failed: this.failed,
       pending_hints: this.lounge.hints.size,
@@ -180,7 +208,7 @@ export class AntiEntropy {
     );
   }
 
-  private enqueue(job: Job): void {
+  private enqueue(job: Job, urgent = false): void {
     if (this.closed) return;
     const k = key(job);
     // A pair asked for while its sync runs may have been written after that run read the
@@ -189,25 +217,31 @@ export class AntiEntropy {
       this.again.add(k);
       return;
     }
-    if (this.queue.has(k)) return;
-    this.queue.set(k, job);
+    if (this.urgent.has(k)) return;
+    if (urgent) {
+      this.queue.delete(k);
+      this.urgent.set(k, job);
+    } else if (!this.queue.has(k)) {
+      this.queue.set(k, job);
+    }
     this.pump();
   }
 
   private pump(): void {
-    while (!this.closed && this.running.size < SYNC_CONCURRENCY && this.queue.size > 0) {
-      const [k, job] = this.queue.entries().next().value as [string, Job];
-      this.queue.delete(k);
+    while (!this.closed && this.running.size < SYNC_CONCURRENCY && this.pending() > 0) {
+      const from = this.urgent.size > 0 ? this.urgent : this.queue;
+      const [k, job] = from.entries().next().value as [string, Job];
+      from.delete(k);
       let stop = () => {};
       const done = this.run(job, (s) => (stop = s)).finally(() => {
         this.running.delete(k);
         if (this.again.delete(k)) this.enqueue(job);
         this.pump();
-        if (this.queue.size === 0 && this.running.size === 0) for (const w of this.idleWaiters.splice(0)) w();
+        if (this.pending() === 0 && this.running.size === 0) for (const w of this.idleWaiters.splice(0)) w();
       });
       this.running.set(k, { stop: () => stop(), done });
     }
-    if (this.queue.size === 0 && this.running.size === 0) for (const w of this.idleWaiters.splice(0)) w();
+    if (this.pending() === 0 && this.running.size === 0) for (const w of this.idleWaiters.splice(0)) w();
   }
 
   private report(job: Job): PairReport {
