@@ -8,36 +8,21 @@
 // test-support/cluster-checks.ts, shared with the mixed cluster of mixed.test.ts). Failure
 // handling is in failover.test.ts.
 
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { TRIGGERED_SYNC, useCluster } from '../test-support/cluster-fixture.js';
-import { NodeProcess } from './node-process.js';
 import { call } from '../test-support/http.js';
 import { crc32, hex8 } from '../placement/crc32.js';
-import { clusterChecks, type ChecksTarget } from '../test-support/cluster-checks.js';
+import { clusterChecks, useChecksTarget } from '../test-support/cluster-checks.js';
 
 const fx = useCluster({ nodes: 3, q: 8, n: 2, tune: { sync: TRIGGERED_SYNC } });
-let single: NodeProcess;
+const target = useChecksTarget(fx);
 let L = '';
-const target: ChecksTarget = { lounge: '', single: '' };
-let sdir = '';
 
 before(async () => {
   await fx.ready;
   L = fx.url;
-  sdir = mkdtempSync(join(tmpdir(), 'chaise-'));
-  single = new NodeProcess({ id: 'single', dir: sdir, port: 0 });
-  await single.start();
-  target.lounge = L;
-  target.single = single.url;
-});
-
-after(async () => {
-  await single?.stop();
-  if (sdir) rmSync(sdir, { recursive: true, force: true });
 });
 
 describe('introspection', () => {

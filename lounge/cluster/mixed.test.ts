@@ -4,36 +4,20 @@
 // as an all-Chaise cluster (test-support/cluster-checks.ts), with a lone Chaise node as the
 // reference.
 
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { TRIGGERED_SYNC, useCluster } from '../test-support/cluster-fixture.js';
-import { NodeProcess } from './node-process.js';
 import { call } from '../test-support/http.js';
-import { clusterChecks, type ChecksTarget } from '../test-support/cluster-checks.js';
+import { clusterChecks, useChecksTarget } from '../test-support/cluster-checks.js';
 
 // On disk: pouchdb-server's in-memory store orders ids by UTF-16 units, its LevelDB one by UTF-8 bytes as CouchDB does.
 const fx = useCluster({ nodes: 3, kinds: ['chaise', 'pouchdb-server', 'pouchdb-server'], q: 4, n: 2, tune: { sync: TRIGGERED_SYNC } });
-let single: NodeProcess;
+const target = useChecksTarget(fx);
 let L = '';
-let sdir = '';
-const target: ChecksTarget = { lounge: '', single: '' };
 
 before(async () => {
   await fx.ready;
   L = fx.url;
-  sdir = mkdtempSync(join(tmpdir(), 'chaise-mixed-'));
-  single = new NodeProcess({ id: 'single', dir: sdir, port: 0 });
-  await single.start();
-  target.lounge = L;
-  target.single = single.url;
-});
-
-after(async () => {
-  await single?.stop();
-  if (sdir) rmSync(sdir, { recursive: true, force: true });
 });
 
 describe('a mixed cluster (Chaise + pouchdb-server nodes)', () => {

@@ -4,22 +4,49 @@
 // same documents answers, and PouchDB syncs through it. cluster.test.ts runs them against
 // an all-Chaise cluster, mixed.test.ts against Chaise and pouchdb-server nodes.
 //
-// `clusterChecks(target)` registers the suites; `target` is read when they run, so the
-// caller fills it in its own `before`.
+// `useChecksTarget(fx)` starts the one reference node beside the cluster and gives the
+// target; `clusterChecks(target)` registers the suites (the target is read when they run).
 
-import { before, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { REV, RevMap } from '../../test/helpers/rev-map.js';
 import type { Step } from '../../test/helpers/fixture-replay.js';
 import { call } from './http.js';
 import { memoryPouch, type Pouch, type PouchDoc } from './pouch.js';
+import type { ClusterFixture } from './cluster-fixture.js';
+import { NodeProcess } from '../cluster/node-process.js';
 
 export interface ChecksTarget {
   /** The lounge's URL. */
   lounge: string;
   /** One node to compare against (it holds the same documents as the cluster). */
   single: string;
+}
+
+/**
+ * The checks' target for a cluster fixture: its lounge, and a single Chaise node of its own
+ * (started before the tests and stopped after them, with its data dir removed).
+ */
+export function useChecksTarget(fx: ClusterFixture): ChecksTarget {
+  const target: ChecksTarget = { lounge: '', single: '' };
+  let single: NodeProcess | undefined;
+  let dir = '';
+  before(async () => {
+    await fx.ready;
+    dir = mkdtempSync(join(tmpdir(), 'chaise-single-'));
+    single = new NodeProcess({ id: 'single', dir, port: 0 });
+    await single.start();
+    target.lounge = fx.url;
+    target.single = single.url;
+  });
+  after(async () => {
+    await single?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+  return target;
 }
 
 /**
