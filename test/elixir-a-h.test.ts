@@ -151,3 +151,20 @@ test('all_docs_test "_local_docs POST with keys and limit": `_local` ids among `
   // Ranges still list no `_local` docs.
   assert.deepEqual((await request.get('/localkeys/_all_docs')).body.rows.map((r: { id: string }) => r.id), ['three']);
 });
+
+test('attachments_test "COUCHDB-809 - stubs should only require the \'stub\' field": a stub naming another revpos is 412 missing_stub', async () => {
+  assert.equal((await request.put('/stubs')).status, 201);
+  const doc = { _id: 'stub_doc', _attachments: { 'foo.txt': { content_type: 'text/plain', data: 'VGhpcyBpcyBhIGJhc2U2NCBlbmNvZGVkIHRleHQ=' } } };
+  const first = await request.put('/stubs/stub_doc').send(doc);
+  assert.equal(first.status, 201);
+  // A bare stub keeps the attachment (couch_att:merge_stubs: no revpos, nothing to match).
+  const second = await request.put('/stubs/stub_doc').send({ ...doc, _rev: first.body.rev, _attachments: { 'foo.txt': { stub: true } } });
+  assert.equal(second.status, 201);
+  // The stub's revpos must be the stored attachment's (1 here).
+  const bad = await request.put('/stubs/stub_doc').send({ ...doc, _rev: second.body.rev, _attachments: { 'foo.txt': { stub: true, revpos: 10 } } });
+  assert.equal(bad.status, 412);
+  assert.deepEqual(bad.body, { error: 'missing_stub', reason: 'Invalid attachment stub in stub_doc for foo.txt' });
+  const good = await request.put('/stubs/stub_doc').send({ ...doc, _rev: second.body.rev, _attachments: { 'foo.txt': { stub: true, revpos: 1 } } });
+  assert.equal(good.status, 201);
+  assert.equal((await request.get('/stubs/stub_doc/foo.txt')).text, 'This is a base64 encoded text');
+});

@@ -623,7 +623,8 @@ export class Database {
         continue;
       }
       const prev = parentAtts?.[att.name];
-      if (prev && (att.digest === undefined || att.digest === prev.digest)) {
+      // couch_att:merge_stubs: a stub that names a revpos must name the stored one's (COUCHDB-809).
+      if (prev && (att.digest === undefined || att.digest === prev.digest) && (att.revpos === undefined || att.revpos === prev.revpos)) {
         map[att.name] = prev;
         continue;
       }
