@@ -174,7 +174,9 @@ async function putAttachment(ctx: Context, s: Services, rawId: string, name: str
   // Its `length` is the decompressed length (CouchDB shows the compressed one for such an upload;
   // Chaise keeps `length` the attachment's own size, which ranges and clients rely on).
   const form = gzipped ? encodedForm(bytes, name, s.limits.maxAttachmentBytes) : storedForm(bytes, contentType);
-  doc.attachments = [...others, { kind: 'data', name, contentType, ...form }];
+  // The new attachment first, then the others (chttpd_db: `NewAtt ++ OtherAtts`): the revision's
+  // attachment order is part of its hash, and of the order GET lists them in.
+  doc.attachments = [{ kind: 'data', name, contentType, ...form }, ...others];
   const [r] = await writeDocs(s, ctx, db, [{ id, doc }], true);
   throwEditError(r as EditResult);
   const newRev = (r as { rev: string }).rev;
