@@ -1,6 +1,6 @@
-// Rev hashes for large writes, made on a worker thread as well as the main thread. Encoding the body
-// (term_to_binary) and md5 are a fifth of a large `_bulk_docs` request's main-thread time; the other core can make
-// most of them.
+// Rev hashes for large writes, made on a worker thread as well as the main thread. Encoding bodies
+// (term_to_binary) and md5 are a fifth of a large `_bulk_docs` request's main-thread time; the
+// other core can make most of them.
 //
 // Two ways in:
 // - `hash(jobs)`: the worker hashes edits that are already parsed (their JSON text is sent), while
