@@ -434,6 +434,25 @@ function renderError(e) {
   throw ['error', 'render_error', message];
 }
 
+// ---------------------------------------------------------------- no code from strings
+
+// couchjs refuses eval and the Function constructors unless it was started with -eval
+// (JSSecurityCallbacks: csp_allows), so a design function that builds code from a string
+// throws (CouchDB's view_sandboxing_test "runtime code evaluation can be prevented"). The
+// prelude compiles design functions and modules with the eval it kept above (indirectEval).
+function blockedCodegen(kindProto) {
+  var blocked = function () { throw new EvalError('Code generation from strings disallowed for this context'); };
+  // instanceof and .prototype keep answering as the real constructor's would.
+  defProp(blocked, 'prototype', { value: kindProto, writable: false, enumerable: false, configurable: false });
+  defProp(kindProto, 'constructor', { value: blocked, writable: false, enumerable: false, configurable: true });
+  return blocked;
+}
+defProp(g, 'Function', { value: blockedCodegen(Function.prototype), writable: true, enumerable: false, configurable: true });
+blockedCodegen(getProto(function* () {}));
+blockedCodegen(getProto(async function () {}));
+blockedCodegen(getProto(async function* () {}));
+defProp(g, 'eval', { value: function () { throw new EvalError('Code generation from strings disallowed for this context'); }, writable: true, enumerable: false, configurable: true });
+
 // ---------------------------------------------------------------- harden
 
 function harden(roots) {

@@ -113,12 +113,43 @@ test('no Node object is reachable: process, require("fs"), Function constructor 
   assert.deepEqual(await emits(sb, 'a', [{}]), [
     [
       ['process', 'undefined'],
-      ['global ctor', 'undefined'],
-      ['this ctor', 'functionundefinedundefined'],
+      ['global ctor', 'threw'],
+      ['this ctor', 'threw'],
       ['require fs', 'invalid_require_path'],
       ['timers', 'undefinedundefinedundefinedundefined'],
     ],
   ]);
+});
+
+test('no code from strings (couchjs without -eval): eval and every Function constructor throw EvalError', async () => {
+  const sb = sandbox(
+    views({
+      a: `function(d){
+        var tries = {
+          'eval': function () { return eval('1 + 1'); },
+          'Function': function () { return Function('return 1')(); },
+          'new Function': function () { return new Function('return 1')(); },
+          'emit.constructor': function () { return emit.constructor('return this')(); },
+          'generator': function () { return (function* () {}).constructor('yield 1'); },
+          'async': function () { return (async function () {}).constructor('return 1'); },
+          'async generator': function () { return (async function* () {}).constructor('yield 1'); },
+        };
+        for (var k in tries) {
+          var r; try { tries[k](); r = 'ran'; } catch (e) { r = e instanceof EvalError ? 'EvalError' : String(e); }
+          emit(k, r);
+        }
+        emit('instanceof', [emit instanceof Function, typeof Function.prototype.call]);
+      }`,
+      // CouchDB's view_sandboxing_test: the map throws for the doc, which then has no rows.
+      b: `function(doc) {
+        var glob = emit.constructor('return this')();
+        emit(doc._id, null);
+      }`,
+    }),
+  );
+  const blocked = ['eval', 'Function', 'new Function', 'emit.constructor', 'generator', 'async', 'async generator'].map((k) => [k, 'EvalError']);
+  assert.deepEqual(await emits(sb, 'a', [{}]), [[...blocked, ['instanceof', [true, 'function']]]]);
+  assert.deepEqual(await emits(sb, 'b', [{ _id: 'x' }]), [[]]);
 });
 
 test('prototype pollution by one doc does not reach the next doc', async () => {
