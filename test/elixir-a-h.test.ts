@@ -168,3 +168,15 @@ test('attachments_test "COUCHDB-809 - stubs should only require the \'stub\' fie
   assert.equal(good.status, 201);
   assert.equal((await request.get('/stubs/stub_doc/foo.txt')).text, 'This is a base64 encoded text');
 });
+
+test('cluster_with_quorum_test "Attachments overriden quorum should return 202-Acepted": an attachment PUT with w above the copies made is 202', async () => {
+  assert.equal((await request.put('/attw')).status, 201);
+  const rev = (await request.put('/attw/0').send({ a: 1 })).body.rev as string;
+  const put = await request.put(`/attw/0/foo.txt?rev=${rev}&w=3`).set('content-type', 'text/plain').send('This is a no bas64 encoded text');
+  assert.equal(put.status, 202);
+  assert.equal(put.body.ok, true);
+  const one = await request.put(`/attw/0/bar.txt?rev=${put.body.rev}&w=1`).set('content-type', 'text/plain').send('x');
+  assert.equal(one.status, 201);
+  // A DELETE answers 200 whatever `w` says (chttpd_db).
+  assert.equal((await request.delete(`/attw/0/bar.txt?rev=${one.body.rev}&w=3`)).status, 200);
+});

@@ -20,7 +20,7 @@ import { readRaw } from '../body.js';
 import { str, type Query } from '../query.js';
 import { etagMatches, send } from '../respond.js';
 import type { Services } from '../services.js';
-import { writeDocs } from '../write.js';
+import { writeDocs, writeStatus } from '../write.js';
 import { checkDocWrite, location, openDb, requestRev, throwEditError } from './documents.js';
 import { contentRange, selectRanges, type ByteRange } from './byte-ranges.js';
 
@@ -182,7 +182,8 @@ async function putAttachment(ctx: Context, s: Services, rawId: string, name: str
   const newRev = (r as { rev: string }).rev;
   ctx.set('Location', location(ctx, db.name, id) + '/' + encodeURIComponent(name));
   ctx.set('ETag', `"${newRev}"`);
-  send(ctx, 201, { ok: true, id, rev: newRev });
+  // chttpd_db:db_attachment_req: 202 when `w` asks for more copies than were made (a DELETE is 200 regardless).
+  send(ctx, writeStatus(ctx, 201), { ok: true, id, rev: newRev });
 }
 
 async function deleteAttachment(ctx: Context, s: Services, rawId: string, name: string): Promise<void> {
