@@ -195,7 +195,7 @@ export class ViewEngine {
         language: g.def.language,
         purge_seq: 0,
         signature: g.signature,
-        sizes: { active: bytes, external: bytes, file: bytes },
+        sizes: { active: bytes, external: bytes, file: g.fileBytes },
         update_seq: g.indexedSeq,
         updater_running: g.updaterRunning,
         updates_pending: { minimum: pending, preferred: pending, total: pending },

@@ -69,6 +69,8 @@ export const FLUSH_DOCS_MAX = 100_000;
 /** Deleting an index removes its keys in transactions of this many. */
 export const DELETE_BATCH_MAX = 10_000;
 const META_VERSION = 2;
+/** couch_file's block: an index file starts with a header block before any node. */
+const INDEX_HEADER_BYTES = 4096;
 const debug = debuglog('chaise:views');
 
 interface Meta {
@@ -84,6 +86,12 @@ interface Meta {
   backRoot: number | null;
   /** Approximate bytes of live nodes. */
   bytes: number;
+  /**
+   * Bytes of every node written since the index was built or last compacted: what CouchDB's
+   * append-only index file would hold (replaced nodes stay in it until compaction). Absent in
+   * indexes from before it was kept (taken as `bytes`).
+   */
+  written?: number;
   /** The source's purge seq this index has applied; absent in indexes from before purges were replayed (those were rebuilt after every purge, so they are current). */
   purgeSeq?: number;
 }
@@ -136,6 +144,9 @@ export class ViewGroup {
   private savedBytes: number;
   /** Estimated change in bytes of the flushes whose commits are still queued. */
   private unsavedBytes = 0;
+  /** Meta.written as of the last serialized commit, and the estimate of what queued commits add. */
+  private savedWritten: number;
+  private unsavedWritten = 0;
   private updater: Promise<void> | null = null;
   private commitChain: Promise<void> = Promise.resolve();
   private broken: Error | null = null;
@@ -158,6 +169,7 @@ export class ViewGroup {
     );
     this.meta = this.loadMeta();
     this.savedBytes = this.meta.bytes;
+    this.savedWritten = this.meta.written ?? this.meta.bytes;
   }
 
   /** Keep using the newest design document (same signature) for its sandbox. */
@@ -184,6 +196,15 @@ export class ViewGroup {
   /** Approximate bytes of the index's live nodes (flushes not yet committed count with estimates). */
   get activeBytes(): number {
     return Math.max(0, this.savedBytes + this.unsavedBytes);
+  }
+
+  /**
+   * `_info`'s `sizes.file`: the size CouchDB's append-only index file would have, a header block
+   * and every node written since the index was built or compacted. It exceeds `active` by the
+   * replaced nodes, and compaction brings it back to the live ones.
+   */
+  get fileBytes(): number {
+    return INDEX_HEADER_BYTES + Math.max(this.activeBytes, this.savedWritten + this.unsavedWritten);
   }
 
   viewIndex(name: string): number {
@@ -582,7 +603,8 @@ export class ViewGroup {
     }
   }
 
-  private commit(created: readonly NewNode[], freed: readonly number[], meta: Meta): void {
+  /** `compacted`: the created nodes are the whole index, rewritten (the file is then just them). */
+  private commit(created: readonly NewNode[], freed: readonly number[], meta: Meta, compacted = false): void {
     const db = this.ctx.db;
     // Freed nodes as objects: one made by a flush whose commit is still queued gets its exact size
     // only when that commit serializes it.
@@ -592,8 +614,10 @@ export class ViewGroup {
       this.pending.set(n.id, n.node);
       estimate += n.node.bytes ?? 0;
     }
+    const writtenEstimate = compacted ? 0 : estimate;
     for (const n of freedNodes) estimate -= n?.bytes ?? 0;
     this.unsavedBytes += estimate;
+    this.unsavedWritten += writtenEstimate;
     // Switch readers to the new roots now; persistence follows.
     this.gen++;
     const gen = this.gen;
@@ -608,15 +632,19 @@ export class ViewGroup {
       if (this.broken !== null) return;
       const puts: [StoreKey, string][] = [];
       let bytes = this.savedBytes;
+      let added = 0;
       for (const n of created) {
         const s = encodeNode(n.node);
         n.node.bytes = s.length;
-        bytes += s.length;
+        added += s.length;
         puts.push([this.key('n', n.id), s]);
       }
+      bytes += added;
       for (const n of freedNodes) bytes -= n?.bytes ?? 0;
       meta.bytes = this.savedBytes = Math.max(0, bytes);
+      meta.written = this.savedWritten = compacted ? meta.bytes : Math.max(meta.bytes, this.savedWritten + added);
       this.unsavedBytes -= estimate;
+      this.unsavedWritten -= writtenEstimate;
       const metaJson = JSON.stringify(meta);
       try {
         await db.transaction(() => {
@@ -707,7 +735,7 @@ export class ViewGroup {
         created.push(...res.created);
       }
       this.assertHealthy();
-      this.commit(created, freed, { ...this.meta, nextId, roots, counts, backRoot });
+      this.commit(created, freed, { ...this.meta, nextId, roots, counts, backRoot }, true);
     } finally {
       snap.release();
     }
