@@ -180,3 +180,15 @@ test('cluster_with_quorum_test "Attachments overriden quorum should return 202-A
   // A DELETE answers 200 whatever `w` says (chttpd_db).
   assert.equal((await request.delete(`/attw/0/bar.txt?rev=${one.body.rev}&w=3`)).status, 200);
 });
+
+test('attachments_test "digest header for attachments": a Content-MD5 that does not match the bytes is 400 content_md5_mismatch (couch_util:check_md5)', async () => {
+  assert.equal((await request.put('/md5')).status, 201);
+  const md5 = 'MntvB0NYESObxH4VRDUycw=='; // md5("foo bar")
+  const good = await request.put('/md5/bin_doc8/attachment.txt').set('content-type', 'application/octet-stream').set('content-md5', md5).send(Buffer.from('foo bar'));
+  assert.equal(good.status, 201);
+  assert.equal((await request.get('/md5/bin_doc8/attachment.txt')).headers['content-md5'], md5);
+  const bad = await request.put(`/md5/bin_doc8/other.txt?rev=${good.body.rev}`).set('content-type', 'application/octet-stream').set('content-md5', md5).send(Buffer.from('something else'));
+  assert.equal(bad.status, 400);
+  assert.deepEqual(bad.body, { error: 'content_md5_mismatch', reason: 'Possible message corruption.' });
+  assert.equal((await request.get('/md5/bin_doc8/other.txt')).status, 404);
+});

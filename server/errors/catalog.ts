@@ -12,6 +12,7 @@ export const ERRORS = {
   invalid_design_doc: { status: 400, reason: 'Invalid design document.' },
   doc_validation: { status: 400, reason: 'Invalid document.' },
   invalid_rev: { status: 400, error: 'bad_request', reason: 'Invalid rev format' },
+  content_md5_mismatch: { status: 400, reason: 'Possible message corruption.' },
   unauthorized: { status: 401, reason: 'You are not authorized to access this db.' },
   forbidden: { status: 403, reason: 'You are not allowed to access this db.' },
   partition_overflow: { status: 403, reason: 'Partition limit exceeded.' },

@@ -9,7 +9,8 @@
 
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
 import { CouchError } from '../../errors/catalog.js';
 import { validateDocId } from '../../docs/doc-id.js';
 import { encodedForm, identityBytes, storedForm, stubInputs, validateContentType, validateAttachmentName } from '../../docs/attachments.js';
@@ -76,6 +77,7 @@ function getAttachment(ctx: Context, s: Services, id: string, name: string): voi
     ctx.body = stored;
     ctx.set('Content-Type', stub.content_type);
     ctx.set('Content-Encoding', 'gzip');
+    ctx.set('Content-MD5', md5Header(stub.digest));
     return;
   }
   const bytes = identityBytes(stored, stub);
@@ -84,6 +86,8 @@ function getAttachment(ctx: Context, s: Services, id: string, name: string): voi
     ctx.status = 200;
     ctx.body = bytes;
     ctx.set('Content-Type', stub.content_type);
+    // chttpd_db sends the stored md5 when the bytes go as stored (not decompressed on the way).
+    if (stub.encoding !== 'gzip') ctx.set('Content-MD5', md5Header(stub.digest));
     return;
   }
   ctx.status = 206;
@@ -105,6 +109,11 @@ function getAttachment(ctx: Context, s: Services, id: string, name: string): voi
   parts.push(Buffer.from('--'));
   ctx.body = Buffer.concat(parts);
   ctx.set('Content-Type', `multipart/byteranges; boundary="${boundary}"`);
+}
+
+/** `Content-MD5` of an attachment sent as stored: its digest's base64 md5. */
+function md5Header(digest: string): string {
+  return digest.replace(/^md5-/, '');
 }
 
 /**
@@ -174,6 +183,7 @@ async function putAttachment(ctx: Context, s: Services, rawId: string, name: str
   // Its `length` is the decompressed length (CouchDB shows the compressed one for such an upload;
   // Chaise keeps `length` the attachment's own size, which ranges and clients rely on).
   const form = gzipped ? encodedForm(bytes, name, s.limits.maxAttachmentBytes) : storedForm(bytes, contentType);
+  checkContentMd5(ctx.get('content-md5'), gzipped ? gunzipSync(bytes) : bytes);
   // The new attachment first, then the others (chttpd_db: `NewAtt ++ OtherAtts`): the revision's
   // attachment order is part of its hash, and of the order GET lists them in.
   doc.attachments = [{ kind: 'data', name, contentType, ...form }, ...others];
@@ -184,6 +194,15 @@ async function putAttachment(ctx: Context, s: Services, rawId: string, name: str
   ctx.set('ETag', `"${newRev}"`);
   // chttpd_db:db_attachment_req: 202 when `w` asks for more copies than were made (a DELETE is 200 regardless).
   send(ctx, writeStatus(ctx, 201), { ok: true, id, rev: newRev });
+}
+
+/**
+ * couch_db:with_stream checks a `Content-MD5` the client sent against the md5 of the bytes it
+ * stored (identity form): a mismatch is 400 content_md5_mismatch (couch_util:check_md5).
+ */
+function checkContentMd5(sent: string, identity: Buffer): void {
+  if (sent === '') return;
+  if (createHash('md5').update(identity).digest('base64') !== sent.trim()) throw new CouchError('content_md5_mismatch');
 }
 
 async function deleteAttachment(ctx: Context, s: Services, rawId: string, name: string): Promise<void> {
