@@ -40,3 +40,35 @@ test('view_compaction_test "view compaction": the index file holds replaced node
   assert.ok(Number.isInteger(after.active));
   assert.ok(after.active < after.file, `active ${after.active} < file ${after.file}`);
 });
+
+test('reshard_basic_test "toggle global state" and "check validation of invalid parameters" (mem3_reshard_httpd on one node)', async () => {
+  // The file's node is in admin party: every request is a server admin's.
+  const admin = (r: supertest.Test) => r;
+  assert.deepEqual((await admin(request.get('/_reshard/state'))).body, { state: 'running', reason: null });
+  const stop = await admin(request.put('/_reshard/state')).send({ state: 'stopped', reason: 'xyz' });
+  assert.equal(stop.status, 200);
+  assert.deepEqual(stop.body, { ok: true });
+  assert.deepEqual((await admin(request.get('/_reshard/state'))).body, { state: 'stopped', reason: 'xyz' });
+  assert.equal((await admin(request.get('/_reshard'))).body.state_reason, 'xyz');
+  assert.equal((await admin(request.put('/_reshard/state')).send({ state: 'running' })).status, 200);
+  assert.deepEqual((await admin(request.get('/_reshard/state'))).body, { state: 'running', reason: null });
+  assert.deepEqual((await admin(request.put('/_reshard/state')).send({})).body, { error: 'bad_request', reason: 'Expected a `state` field' });
+  assert.deepEqual((await admin(request.put('/_reshard/state')).send({ state: 'paused' })).body, { error: 'bad_request', reason: 'State field not `running` or `stopped`' });
+
+  assert.equal((await admin(request.put('/reshard1'))).status, 201);
+  const node = (await admin(request.get('/_membership'))).body.cluster_nodes[0] as string;
+  const post = (body: Record<string, unknown>) => admin(request.post('/_reshard/jobs')).send({ type: 'split', ...body });
+  assert.deepEqual((await post({ db: 'reshard1', node: 'badnode' })).body, { error: 'bad_request', reason: '`node` is not a valid node name' });
+  assert.deepEqual((await post({ db: 'badresharddb', node })).body, { error: 'bad_request', reason: 'Invalid `db`' });
+  assert.equal((await post({ db: 'badresharddb' })).status, 400);
+  assert.deepEqual((await post({ db: 'reshard1', range: 'randomgarbage' })).body, { error: 'bad_request', reason: 'Invalid `range`' });
+  assert.deepEqual((await admin(request.post('/_reshard/jobs')).send({ db: 'reshard1', type: 'merge' })).body, { error: 'bad_request', reason: '`job type must be `split`' });
+  assert.deepEqual((await post({})).body, { error: 'bad_request', reason: 'Must specify at least `db` or `shard`' });
+  // A valid job: the node keeps the database whole, so the job fails as CouchDB reports failed jobs.
+  const job = await post({ db: 'reshard1', node });
+  assert.equal(job.status, 500);
+  assert.equal(job.body[0].shard, 'shards/00000000-ffffffff/reshard1');
+  assert.equal((await admin(request.get('/_reshard/jobs/badjobid'))).status, 404);
+  assert.equal((await admin(request.delete('/_reshard/jobs/badjobid'))).status, 404);
+  assert.equal((await admin(request.post('/_reshard'))).status, 405);
+});

@@ -25,6 +25,7 @@ import { registerPurge } from './routes/purge.js';
 import { registerCopy } from './routes/copy.js';
 import { registerPartitions } from './routes/partitions.js';
 import { registerNode } from './routes/node.js';
+import { registerReshard } from './routes/reshard.js';
 import { routeIndex } from './route-index.js';
 import { jsonpMiddleware } from './jsonp.js';
 import { CONSOLE_PREFIX, consoleMiddleware } from '../../console/server/static-files.js';
@@ -100,6 +101,7 @@ export function routesOf(s: Services, ext: Extensions = {}): Router {
   const router = new Router();
   registerServer(router, s);
   registerNode(router, s);
+  registerReshard(router, s);
   registerSessions(router, s, s.session);
   for (const add of ext.routes ?? []) add(router);
   // Before the generic `/:db` and `/:db/:docid` routes, which would take these paths for names.

@@ -112,15 +112,6 @@ export function registerNode(router: Router, s: Services): void {
   router.all('/_node', handle);
   router.all('/_node/*rest', handle);
 
-  // Resharding splits a clustered database's shards; a single Chaise node has none to split, so
-  // it answers as an idle single-node CouchDB does.
-  const admin = (f: (ctx: Context) => void) => (ctx: Context) => {
-    requireServerAdmin(ctx.state.user);
-    f(ctx);
-  };
-  router.get('/_reshard', admin((ctx) => send(ctx, 200, { state: 'running', state_reason: null, completed: 0, failed: 0, running: 0, stopped: 0, total: 0 })));
-  router.get('/_reshard/state', admin((ctx) => send(ctx, 200, { state: 'running', reason: null })));
-  router.get('/_reshard/jobs', admin((ctx) => send(ctx, 200, { total_rows: 0, offset: 0, jobs: [] })));
   router.all('/_cluster_setup', (ctx) => clusterSetup(ctx, s));
 }
 
