@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { startCluster, type RunningCluster } from './cluster.js';
 import { call, eventually } from '../test-support/http.js';
 import { decodeSince } from '../changes/since-token.js';
+import { movesDone } from '../test-support/cluster-fixture.js';
 
 /** Long enough to look at the old shards after a switch, short enough for the test. */
 const RETIRE_AFTER_MS = 2_500;
@@ -49,15 +50,6 @@ after(async () => {
 
 const lounge = () => cluster.lounge.lounge;
 const nodeProc = (id: string) => cluster.nodes.find((n) => n.id === id);
-
-async function moves(): Promise<{ id: string; state: string; range: string; from?: string; to?: string }[]> {
-  return (await call(L, 'GET', '/_lounge/moves')).body.moves;
-}
-
-async function movesDone(): Promise<void> {
-  await eventually(async () => (await moves()).every((m) => m.state === 'done' || m.state === 'failed'), DEADLINE_MS, 'every move to finish', 100);
-  assert.deepEqual((await moves()).filter((m) => m.state === 'failed'), [], 'no move failed');
-}
 
 /** Writes docs through the lounge (201, or 202 while a replica is down). */
 async function write(db: string, ids: string[]): Promise<void> {
@@ -135,7 +127,7 @@ test('a token naming a replica that moved away: read on without replaying the ra
   await write(db, fresh);
   const mv = await call(L, 'POST', '/_lounge/moves', { range, from, to });
   assert.equal(mv.status, 202, mv.text);
-  await movesDone();
+  await movesDone(L, DEADLINE_MS);
   assert.ok(!lounge().map.nodesOf(range).includes(from));
   // Right after the switch the old shard is still there (deleted later, never before).
   assert.ok((await shardsOn(from, db)).includes(`lounge_${range}_${db}`), 'old shard kept at the switch');
@@ -161,14 +153,14 @@ test('a drained node: its shards are deleted after the delay if it still runs; a
   const [first, second] = Object.keys(lounge().config.nodes).filter((n) => lounge().map.rangesOfNode(n).length > 0) as [string, string];
   // Drain `first`; it stays running.
   assert.equal((await call(L, 'DELETE', `/_lounge/nodes/${first}`)).status, 202);
-  await movesDone();
+  await movesDone(L, DEADLINE_MS);
   await eventually(async () => !(first in (await call(L, 'GET', '/_lounge/map')).body.nodes), DEADLINE_MS, `${first} to leave the map`);
   assert.ok((await shardsOn(first, db)).length > 0, 'a drained node keeps its shards at first');
   await eventually(async () => (await shardsOn(first, db)).length === 0, DEADLINE_MS, `${first}'s shards to be deleted`);
   await eventually(async () => !retiredOnDisk().some((r) => r.node === first), DEADLINE_MS, `${first}'s retired records to go`);
   // Drain `second`, then it dies before its retire delay is over.
   assert.equal((await call(L, 'DELETE', `/_lounge/nodes/${second}`)).status, 202);
-  await movesDone();
+  await movesDone(L, DEADLINE_MS);
   await eventually(async () => !(second in (await call(L, 'GET', '/_lounge/map')).body.nodes), DEADLINE_MS, `${second} to leave the map`);
   assert.ok(retiredOnDisk().some((r) => r.node === second), 'its shards wait for their delay');
   await nodeProc(second)?.kill('SIGKILL');

@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { call, eventually } from '../test-support/http.js';
 import { startLoad } from '../test-support/load.js';
-import { replicaDifference, TRIGGERED_SYNC, useCluster } from '../test-support/cluster-fixture.js';
+import { FAST_HEALTH, movesDone, replicaDifference, TRIGGERED_SYNC, useCluster } from '../test-support/cluster-fixture.js';
 import { memoryPouch } from '../test-support/pouch.js';
 
 /** Load while the cluster changes: enough writers to keep every range busy. */
@@ -32,7 +32,7 @@ const fx = useCluster({
   n: 2,
   spareNodes: 1,
   tune: {
-    health: { failThreshold: 2, backoffBaseMs: 100, backoffMaxMs: 300, probeIntervalMs: 100 },
+    health: { ...FAST_HEALTH, failThreshold: 2 },
     // Anti-entropy every 5 s, as in the crash test: replicas converge through it (lounge/README.md).
     sync: { ...TRIGGERED_SYNC, intervalMs: 5_000 },
     elastic: { retireAfterMs: 600_000, retryMs: 200, attemptsMax: 20 },
@@ -48,21 +48,6 @@ before(async () => {
 const t0 = Date.now();
 function phase(what: string, extra = ''): void {
   console.log(`# ${((Date.now() - t0) / 1000).toFixed(1)} s: ${what} ${extra}`);
-}
-
-async function movesDone(): Promise<void> {
-  await eventually(
-    async () => {
-      const m = await call(L, 'GET', '/_lounge/moves');
-      const open = (m.body.moves as { state: string }[]).filter((x) => x.state !== 'done' && x.state !== 'failed');
-      return open.length === 0;
-    },
-    MOVES_DEADLINE_MS,
-    'every move to finish',
-    100,
-  );
-  const failed = ((await call(L, 'GET', '/_lounge/moves')).body.moves as { id: string; state: string; errors: string[] }[]).filter((x) => x.state === 'failed');
-  assert.deepEqual(failed, [], 'no move failed');
 }
 
 let lastDifference: string | undefined;
@@ -132,7 +117,7 @@ test('add a node and rebalance, drain and remove a node, split a range: under lo
     const rb = await call(L, 'POST', '/_lounge/rebalance');
     assert.equal(rb.status, 202, rb.text);
     assert.equal(rb.body.moves.length, 4);
-    await movesDone();
+    await movesDone(L, MOVES_DEADLINE_MS);
     phase('rebalanced', String(load.report.acked.size));
     const map1 = (await call(L, 'GET', '/_lounge/map')).body;
     const perNode = (m: { ranges: { nodes: string[] }[] }, n: string) => m.ranges.filter((r) => r.nodes.includes(n)).length;
@@ -144,14 +129,14 @@ test('add a node and rebalance, drain and remove a node, split a range: under lo
     // Drain n2: its replicas move elsewhere, then it leaves the map.
     const drain = await call(L, 'DELETE', '/_lounge/nodes/n2');
     assert.equal(drain.status, 202, drain.text);
-    await movesDone();
+    await movesDone(L, MOVES_DEADLINE_MS);
     phase('drained', String(load.report.acked.size));
     await eventually(async () => !('n2' in (await call(L, 'GET', '/_lounge/map')).body.nodes), 10_000, 'n2 to leave the map');
 
     // Split the range holding "joan".
     const split = await call(L, 'POST', '/_lounge/split', { range: 'e0000000-ffffffff' });
     assert.equal(split.status, 202, split.text);
-    await movesDone();
+    await movesDone(L, MOVES_DEADLINE_MS);
     phase('split', String(load.report.acked.size));
     const map3 = (await call(L, 'GET', '/_lounge/map')).body;
     assert.equal(map3.q, 9);

@@ -10,7 +10,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FAST_HEALTH, TRIGGERED_SYNC, useCluster } from '../test-support/cluster-fixture.js';
+import { FAST_HEALTH, movesDone, TRIGGERED_SYNC, useCluster } from '../test-support/cluster-fixture.js';
 import { call, eventually } from '../test-support/http.js';
 import { startLoad } from '../test-support/load.js';
 
@@ -35,17 +35,6 @@ const chaise = () => fx.spares;
 const t0 = Date.now();
 function phase(what: string): void {
   console.log(`# ${((Date.now() - t0) / 1000).toFixed(1)} s: ${what}`);
-}
-
-async function movesDone(): Promise<void> {
-  await eventually(
-    async () => ((await call(L, 'GET', '/_lounge/moves')).body.moves as { state: string }[]).every((m) => m.state === 'done' || m.state === 'failed'),
-    MOVES_DEADLINE_MS,
-    'every move to finish',
-    100,
-  );
-  const failed = ((await call(L, 'GET', '/_lounge/moves')).body.moves as { state: string }[]).filter((m) => m.state === 'failed');
-  assert.deepEqual(failed, [], 'no move failed');
 }
 
 /** Each doc's leaf revisions on one replica of one shard, read from the node itself. */
@@ -81,12 +70,12 @@ test('from pouchdb-server nodes to Chaise nodes under load: add, rebalance, drai
     const rb = await call(L, 'POST', '/_lounge/rebalance');
     assert.equal(rb.status, 202, rb.text);
     assert.equal(rb.body.moves.length, 4, 'half of the 8 replicas move to the Chaise nodes');
-    await movesDone();
+    await movesDone(L, MOVES_DEADLINE_MS);
     phase(`rebalanced (${load.report.acked.size} docs acknowledged)`);
     for (const id of ['n1', 'n2']) {
       const drain = await call(L, 'DELETE', `/_lounge/nodes/${id}`);
       assert.equal(drain.status, 202, drain.text);
-      await movesDone();
+      await movesDone(L, MOVES_DEADLINE_MS);
       await eventually(async () => !(id in (await call(L, 'GET', '/_lounge/map')).body.nodes), 10_000, `${id} to leave the map`);
       phase(`${id} drained and removed (${load.report.acked.size} docs acknowledged)`);
     }

@@ -6,13 +6,14 @@
 // whether the lounge runs in the test's process or as its own.
 
 import { after, before } from 'node:test';
+import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCluster, type ClusterOptions, type RunningCluster } from '../cluster/cluster.js';
 import { NodeProcess } from '../cluster/node-process.js';
 import { shardName, type ShardNameScheme } from '../placement/shard-map.js';
-import { call } from './http.js';
+import { call, eventually } from './http.js';
 
 /** Notices a dead node at once and a returning one quickly (failover and crash tests). */
 export const FAST_HEALTH = { failThreshold: 1, backoffBaseMs: 100, backoffMaxMs: 300, probeIntervalMs: 100 };
@@ -96,6 +97,13 @@ interface MapBody {
   nodes: Record<string, { url: string }>;
   shardNames: ShardNameScheme;
   ranges: { range: string; nodes: string[] }[];
+}
+
+/** Waits until no move or split of the lounge is pending or running, then requires that none failed. */
+export async function movesDone(loungeUrl: string, deadlineMs: number): Promise<void> {
+  const moves = async () => (await call(loungeUrl, 'GET', '/_lounge/moves')).body.moves as { state: string }[];
+  await eventually(async () => (await moves()).every((m) => m.state === 'done' || m.state === 'failed'), deadlineMs, 'every move to finish', 100);
+  assert.deepEqual((await moves()).filter((m) => m.state === 'failed'), [], 'no move failed');
 }
 
 /** Every leaf of every doc on one replica of one shard: `id rev,rev…[ deleted]`, sorted. */
