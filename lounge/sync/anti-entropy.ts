@@ -124,13 +124,7 @@ export class AntiEntropy {
   /** Syncs every pair of these ranges, of every database, ahead of anything already queued. */
   syncRanges(ranges: readonly Range[]): void {
     if (this.closed || !this.started) return;
-    const { map } = this.lounge;
-    for (const db of this.lounge.registry.names()) {
-      for (const range of ranges) {
-        const nodes = map.nodesOf(range);
-        for (const source of nodes) for (const target of nodes) if (source !== target) this.enqueue({ db, range, source, target }, true);
-      }
-    }
+    for (const db of this.lounge.registry.names()) for (const range of ranges) this.enqueuePairs(db, range, true);
   }
 
   private pending(): number {
@@ -153,12 +147,7 @@ export class AntiEntropy {
     await this.lounge.registry.refresh().catch(() => undefined);
     const { map } = this.lounge;
     const dbs = only !== undefined ? [only] : this.lounge.registry.names();
-    for (const db of dbs) {
-      for (const range of map.ranges) {
-        const nodes = map.nodesOf(range);
-        for (const source of nodes) for (const target of nodes) if (source !== target) this.enqueue({ db, range, source, target });
-      }
-    }
+    for (const db of dbs) for (const range of map.ranges) this.enqueuePairs(db, range);
     if (only === undefined) await this.deleteTombstoned(map.allNodes());
   }
 
@@ -206,6 +195,12 @@ export class AntiEntropy {
         ),
       ),
     );
+  }
+
+  /** Every ordered pair of the range's replicas, for `db`. */
+  private enqueuePairs(db: string, range: Range, urgent = false): void {
+    const nodes = this.lounge.map.nodesOf(range);
+    for (const source of nodes) for (const target of nodes) if (source !== target) this.enqueue({ db, range, source, target }, urgent);
   }
 
   private enqueue(job: Job, urgent = false): void {

@@ -440,8 +440,9 @@ function renderError(e) {
 // (JSSecurityCallbacks: csp_allows), so a design function that builds code from a string
 // throws (CouchDB's view_sandboxing_test "runtime code evaluation can be prevented"). The
 // prelude compiles design functions and modules with the eval it kept above (indirectEval).
+function refuseCodegen() { throw new EvalError('Code generation from strings disallowed for this context'); }
 function blockedCodegen(kindProto) {
-  var blocked = function () { throw new EvalError('Code generation from strings disallowed for this context'); };
+  var blocked = function () { return refuseCodegen(); };
   // instanceof and .prototype keep answering as the real constructor's would.
   defProp(blocked, 'prototype', { value: kindProto, writable: false, enumerable: false, configurable: false });
   defProp(kindProto, 'constructor', { value: blocked, writable: false, enumerable: false, configurable: true });
@@ -451,7 +452,7 @@ defProp(g, 'Function', { value: blockedCodegen(Function.prototype), writable: tr
 blockedCodegen(getProto(function* () {}));
 blockedCodegen(getProto(async function () {}));
 blockedCodegen(getProto(async function* () {}));
-defProp(g, 'eval', { value: function () { throw new EvalError('Code generation from strings disallowed for this context'); }, writable: true, enumerable: false, configurable: true });
+defProp(g, 'eval', { value: refuseCodegen, writable: true, enumerable: false, configurable: true });
 
 // ---------------------------------------------------------------- harden
 

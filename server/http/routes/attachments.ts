@@ -183,7 +183,8 @@ async function putAttachment(ctx: Context, s: Services, rawId: string, name: str
   // Its `length` is the decompressed length (CouchDB shows the compressed one for such an upload;
   // Chaise keeps `length` the attachment's own size, which ranges and clients rely on).
   const form = gzipped ? encodedForm(bytes, name, s.limits.maxAttachmentBytes) : storedForm(bytes, contentType);
-  checkContentMd5(ctx.get('content-md5'), gzipped ? gunzipSync(bytes) : bytes);
+  const sentMd5 = ctx.get('content-md5');
+  if (sentMd5 !== '') checkContentMd5(sentMd5, gzipped ? gunzipSync(bytes) : bytes);
   // The new attachment first, then the others (chttpd_db: `NewAtt ++ OtherAtts`): the revision's
   // attachment order is part of its hash, and of the order GET lists them in.
   doc.attachments = [{ kind: 'data', name, contentType, ...form }, ...others];
@@ -201,7 +202,6 @@ async function putAttachment(ctx: Context, s: Services, rawId: string, name: str
  * stored (identity form): a mismatch is 400 content_md5_mismatch (couch_util:check_md5).
  */
 function checkContentMd5(sent: string, identity: Buffer): void {
-  if (sent === '') return;
   if (createHash('md5').update(identity).digest('base64') !== sent.trim()) throw new CouchError('content_md5_mismatch');
 }
 
